@@ -1,0 +1,5 @@
+"""Allow ``python -m exitkit``."""
+
+from exitkit.cli import app
+
+app()

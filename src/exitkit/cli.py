@@ -1,0 +1,114 @@
+"""The ``exitkit`` command: a thin shell over :mod:`exitkit.api`.
+
+Exit codes: 0 every expectation held; 1 the drill ran but an expectation failed;
+2 usage, spec, configuration or connection error (one line on stderr, no traceback).
+"""
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from exitkit import __version__
+from exitkit.api import DrillResult, run_drill
+from exitkit.errors import ExitkitError
+from exitkit.evidence.summary import render_summary
+from exitkit.progress import ProgressBars
+from exitkit.redaction import scrub
+
+app = typer.Typer(help="Scripted, measured cloud exit drills.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+drill_app = typer.Typer(help="Run drills.", no_args_is_help=True)
+app.add_typer(drill_app, name="drill")
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+SpecArg = Annotated[Path, typer.Argument(help="Drill spec (YAML).", show_default=False)]
+ResultsOpt = Annotated[Path, typer.Option("--results", "-r", help="Directory for records.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the record as JSON on stdout.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    stderr.print(f"exitkit: error: {scrub(message)}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guarded(action: Callable[[ProgressBars | None], DrillResult], quiet: bool,
+             as_json: bool) -> DrillResult:
+    """Run *action* with progress bars on a terminal; turn errors into one line, exit 2."""
+    bars = ProgressBars(stderr) if stderr.is_terminal and not quiet and not as_json else None
+    if os.environ.get("EXITKIT_DEBUG"):
+        with bars or nullcontext():
+            return action(bars)
+    try:
+        with bars or nullcontext():
+            return action(bars)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a bug: still one scrubbed line; EXITKIT_DEBUG=1 shows the trace
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set EXITKIT_DEBUG=1 for details)")
+    raise AssertionError("unreachable")
+
+
+def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
+    """Print the summary (or the JSON record) and exit with the record's exit code."""
+    record = result.record
+    if as_json:
+        sys.stdout.write(record.to_json() + "\n")
+    elif not quiet:
+        stdout.print(render_summary(record))
+        stdout.print(f"record: {result.path}", markup=False)
+    if record.verdict == "failed":
+        failed = ", ".join(e.name for e in record.expectations if not e.passed)
+        stderr.print(f"exitkit: expectation failed: {failed}", markup=False)
+    elif record.verdict == "error":
+        stderr.print(f"exitkit: error: {'; '.join(record.errors)}", markup=False)
+    raise typer.Exit(record.exit_code)
+
+
+@drill_app.command("run")
+def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
+              as_json: JsonOpt = False) -> None:
+    """Run a drill: inventory, copy, verify, measure, and write the record."""
+    result = _guarded(lambda bars: run_drill(spec, results, observer=bars), quiet, as_json)
+    _report(result, quiet, as_json)
+
+
+@app.command("verify")
+def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
+           as_json: JsonOpt = False) -> None:
+    """Re-check a target against its source without copying, and write a record."""
+    result = _guarded(lambda bars: run_drill(spec, results, observer=bars, verify_only=True),
+                      quiet, as_json)
+    _report(result, quiet, as_json)
+
+
+@app.command("demo")
+def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json: JsonOpt = False,
+         objects: Annotated[int, typer.Option(min=1, help="About how many objects to seed.")] = 2000,
+         ) -> None:
+    """Run the demo drill on embedded loopback servers (moto_server -> SeaweedFS)."""
+    from exitkit.embedded.demo import run_demo
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    say = (lambda _message: None) if quiet or as_json else (
+        lambda message: stderr.print(message, markup=False))
+    result = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say),
+                      quiet, as_json)
+    _report(result, quiet, as_json)
+
+
+@app.command("version")
+def version() -> None:
+    """Print exitkit's version."""
+    stdout.print(__version__)

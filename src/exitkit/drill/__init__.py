@@ -1,0 +1,1 @@
+"""Drill specs, phases and the runner that executes them."""

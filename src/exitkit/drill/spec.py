@@ -1,0 +1,88 @@
+"""The drill spec model: what to copy from where to where, and what must hold afterwards."""
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from exitkit.drill.units import parse_duration, parse_percent, parse_size
+
+SPEC_VERSION = 1
+
+Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Percent = Annotated[float, BeforeValidator(parse_percent)]
+
+S3_PROVIDERS = ("aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
+                "s3-compatible")
+ProviderKind = Literal["aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner",
+                       "ionos", "s3-compatible", "local"]
+
+
+class Strict(BaseModel):
+    """Base for spec models: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Credentials(Strict):
+    """Names of the environment variables that hold the keys; never the keys themselves."""
+
+    access_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Endpoint(Strict):
+    """One side of a drill: a bucket (and optional prefix) at a provider."""
+
+    provider: ProviderKind
+    endpoint: str | None = Field(default=None, description="URL; defaults from the provider")
+    region: str | None = None
+    bucket: str = Field(min_length=1)
+    prefix: str = ""
+    path: str | None = Field(default=None, description="base directory, for provider 'local'")
+    credentials: Credentials | None = None
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> "Endpoint":
+        if self.provider == "local":
+            if not self.path:
+                raise ValueError("provider 'local' needs 'path' (a base directory)")
+        elif self.credentials is None:
+            raise ValueError(f"provider {self.provider!r} needs 'credentials'")
+        if self.provider in ("minio", "seaweedfs", "s3-compatible") and not self.endpoint:
+            raise ValueError(f"provider {self.provider!r} needs 'endpoint'")
+        return self
+
+
+class TargetEndpoint(Endpoint):
+    """The target side, which a drill may create when it is missing."""
+
+    create_bucket: bool = False
+
+
+class Options(Strict):
+    """How the drill runs."""
+
+    concurrency: int = Field(default=8, ge=1, le=256)
+    part_size: Size = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    max_retries: int = Field(default=5, ge=0, le=50)
+
+
+class Expectations(Strict):
+    """What must hold for the drill to pass."""
+
+    completeness: Percent = 100.0
+    max_duration: Duration | None = None
+
+
+class DrillSpec(Strict):
+    """A complete drill: source, target, options and expectations."""
+
+    version: Literal[1] = SPEC_VERSION
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    source: Endpoint
+    target: TargetEndpoint
+    options: Options = Options()
+    expectations: Expectations = Expectations()

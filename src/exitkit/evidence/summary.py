@@ -1,0 +1,70 @@
+"""A human summary of a drill record for the terminal (rich tables)."""
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from exitkit.evidence.record import DrillRecord
+
+_VERDICT_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold red"}
+SHOWN_DIFFERENCES = 20
+
+
+def human_bytes(count: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(count) < 1024 or unit == "TiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def render_summary(record: DrillRecord) -> Group:
+    """Verdict, phases, completeness, expectations and the first differences."""
+    parts = [Text.assemble(("Drill ", "bold"), (record.drill.name, "bold cyan"), ": ",
+                           (record.verdict.upper(), _VERDICT_STYLE[record.verdict]),
+                           f"  ({record.source.provider} {record.source.bucket} -> "
+                           f"{record.target.provider} {record.target.bucket}, "
+                           f"{record.duration_s:.1f}s)")]
+    phases = Table(title="Phases", title_justify="left")
+    for column in ("phase", "duration", "objects", "bytes", "objects/s", "throughput", "retries"):
+        phases.add_column(column, justify="left" if column == "phase" else "right")
+    for phase in record.phases:
+        phases.add_row(phase.name, f"{phase.duration_s:.2f}s", str(phase.objects),
+                       human_bytes(phase.bytes), f"{phase.objects_per_s:.1f}",
+                       f"{human_bytes(phase.bytes_per_s)}/s", str(phase.retries))
+    parts.append(phases)
+    if record.verification:
+        verification = record.verification
+        table = Table(title="Completeness", title_justify="left")
+        table.add_column("class")
+        table.add_column("objects", justify="right")
+        for name, count in verification.counts.items():
+            if count or name == "matched":
+                table.add_row(name, str(count))
+        table.add_row("verified", f"{verification.completeness_objects_pct:g}% of objects, "
+                                  f"{verification.completeness_bytes_pct:g}% of bytes")
+        methods = ", ".join(f"{name}: {count}" for name, count in verification.methods.items())
+        table.add_row("methods", methods or "-")
+        parts.append(table)
+        for gap in verification.gaps:
+            parts.append(Text(f"gap: {gap}", style="yellow"))
+    expectations = Table(title="Expectations", title_justify="left")
+    for column in ("expectation", "expected", "measured", "result"):
+        expectations.add_column(column)
+    for result in record.expectations:
+        expectations.add_row(result.name, result.expected, result.measured,
+                             Text("pass", "green") if result.passed else Text("FAIL", "bold red"))
+    parts.append(expectations)
+    if record.verification and record.verification.differences:
+        differences = record.verification.differences
+        table = Table(title=f"Differences (first {min(len(differences), SHOWN_DIFFERENCES)})",
+                      title_justify="left")
+        for column in ("key", "class", "detail"):
+            table.add_column(column)
+        for difference in differences[:SHOWN_DIFFERENCES]:
+            table.add_row(difference.key, difference.kind, difference.detail)
+        parts.append(table)
+    for error in record.errors:
+        parts.append(Text(f"error: {error}", style="bold red"))
+    return Group(*parts)

@@ -1,0 +1,1 @@
+"""Measurement: phase timing and throughput."""

@@ -1,0 +1,1 @@
+"""Storage adapters on apache-libcloud behind one small contract (see :mod:`.contract`)."""

@@ -1,0 +1,96 @@
+"""Which adapter and libcloud driver serve each provider kind, and how to open one.
+
+Like libcloud's driver registry: a provider kind names a profile (driver family, default
+endpoint, default region, capabilities); :func:`open_source` and :func:`open_target` turn
+a spec endpoint into an adapter. EU S3 services differ only in endpoint and region.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+
+from exitkit.drill.spec import Endpoint, TargetEndpoint
+from exitkit.drill.spec_file import Keys
+from exitkit.errors import EndpointError
+from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget
+from exitkit.providers.local import LocalSource, LocalStore
+from exitkit.providers.s3 import DRIVERS, S3Source, S3Store, split_endpoint
+
+
+@dataclass(frozen=True)
+class S3Profile:
+    """How to reach one S3 provider kind."""
+
+    driver: str
+    endpoint: str | None
+    region: str
+    capabilities: Capabilities = Capabilities()
+    location_constraint: bool = False
+
+
+S3_PROFILES: dict[str, S3Profile] = {
+    "aws-s3": S3Profile("aws", "https://s3.{region}.amazonaws.com", "us-east-1",
+                        location_constraint=True),
+    "minio": S3Profile("compatible", None, "us-east-1"),
+    "seaweedfs": S3Profile("compatible", None, "us-east-1",
+                           Capabilities(lists_in_key_order=False, path_keys=True,
+                                        max_segment_bytes=255)),
+    "ovhcloud": S3Profile("compatible", "https://s3.{region}.io.cloud.ovh.net", "gra",
+                          location_constraint=True),
+    "scaleway": S3Profile("compatible", "https://s3.{region}.scw.cloud", "fr-par",
+                          location_constraint=True),
+    "hetzner": S3Profile("compatible", "https://{region}.your-objectstorage.com", "fsn1"),
+    "ionos": S3Profile("compatible", "https://s3.{region}.ionoscloud.com", "eu-central-3"),
+    "s3-compatible": S3Profile("compatible", None, "us-east-1",
+                               Capabilities(lists_in_key_order=False)),
+}
+
+
+def endpoint_url(endpoint: Endpoint) -> str:
+    """The URL a spec endpoint resolves to (its own, or the provider's default)."""
+    if endpoint.provider == "local":
+        return f"file://{endpoint.path}"
+    profile = S3_PROFILES[endpoint.provider]
+    template = endpoint.endpoint or profile.endpoint
+    return template.format(region=endpoint.region or profile.region)
+
+
+def region_of(endpoint: Endpoint) -> str | None:
+    """The region the endpoint signs with (None for local)."""
+    if endpoint.provider == "local":
+        return None
+    return endpoint.region or S3_PROFILES[endpoint.provider].region
+
+
+def label_of(endpoint: Endpoint) -> str:
+    """A short, secret-free name for error messages: ``provider url/bucket``."""
+    return f"{endpoint.provider} {endpoint_url(endpoint)}/{endpoint.bucket}"
+
+
+def _driver_factory(endpoint: Endpoint, keys: Keys):
+    profile = S3_PROFILES[endpoint.provider]
+    url = endpoint_url(endpoint)
+    try:
+        secure, host, port = split_endpoint(url)
+    except ValueError as exc:
+        raise EndpointError(label_of(endpoint), str(exc)) from None
+    return partial(DRIVERS[profile.driver], keys.access_key.get_secret_value(),
+                   keys.secret_key.get_secret_value(), secure, host, port, region_of(endpoint))
+
+
+def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
+    """Return a read-only adapter for the drill's source."""
+    if endpoint.provider == "local":
+        return LocalSource(endpoint.path, endpoint.bucket)
+    profile = S3_PROFILES[endpoint.provider]
+    return S3Source(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
+                    profile.capabilities)
+
+
+def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int) -> ObjectTarget:
+    """Return a writable adapter for the drill's target."""
+    if endpoint.provider == "local":
+        return LocalStore(endpoint.path, endpoint.bucket)
+    profile = S3_PROFILES[endpoint.provider]
+    return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
+                   profile.capabilities, part_size, region_of(endpoint),
+                   profile.location_constraint)

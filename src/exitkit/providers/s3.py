@@ -1,0 +1,331 @@
+"""S3-compatible stores (AWS S3, MinIO, SeaweedFS, OVHcloud, Scaleway, Hetzner, IONOS) on libcloud.
+
+libcloud supplies the drivers, SigV4 signing, connections, listing and multipart calls; this
+adapter fixes the gaps found against real servers:
+
+* libcloud's MinIO driver signs with an empty region, which is an invalid SigV4 credential
+  scope; :class:`S3CompatibleDriver` always signs with a region (``us-east-1`` by default).
+* libcloud's MinIO driver stores the host on the connection *class*, so two endpoints in one
+  process overwrite each other; :class:`S3CompatibleDriver` keeps it per instance.
+* libcloud adds ``?Version=2006-03-01`` to every signed GET, and SeaweedFS answers
+  ``501 NotImplemented`` to such a listing; :class:`_PlainQueryConnection` leaves it out.
+* libcloud multipart uploads use a fixed 5 MiB part, which caps objects at ~48.8 GiB under
+  the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
+
+libcloud connections keep per-request state for signing, so each thread gets its own driver.
+"""
+
+import base64
+import hashlib
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from libcloud.common.aws import SignedAWSConnection
+from libcloud.storage.base import Container
+from libcloud.storage.drivers.s3 import BaseS3Connection, BaseS3StorageDriver, S3StorageDriver
+from libcloud.utils.files import read_in_chunks
+
+from exitkit.errors import EndpointError, PermanentError, TransientError
+from exitkit.providers.contract import Capabilities, ObjectInfo, ObjectStream, PutResult
+from exitkit.providers.failures import classify, error_for_status
+
+MAX_PARTS = 10_000
+MIB = 1024 * 1024
+READ_CHUNK = 1 * MIB
+REQUEST_TIMEOUT_S = 120
+META_PREFIX = "x-amz-meta-"
+
+
+class _PlainQueryConnection(SignedAWSConnection, BaseS3Connection):
+    """SigV4 S3 connection that does not add libcloud's ``Version`` query parameter."""
+
+    service_name = "s3"
+    version = "2006-03-01"
+
+    def __init__(self, user_id, key, secure=True, host=None, port=None, url=None, timeout=None,
+                 proxy_url=None, token=None, retry_delay=None, backoff=None):
+        super().__init__(user_id, key, secure, host, port, url, timeout, proxy_url, token,
+                         retry_delay, backoff, 4)
+
+    def add_default_params(self, params):
+        params = super().add_default_params(params)
+        params.pop("Version", None)
+        return params
+
+
+class S3CompatibleDriver(BaseS3StorageDriver):
+    """libcloud S3 driver for any S3-compatible endpoint, signing with a real region."""
+
+    name = "S3-compatible"
+    connectionCls = _PlainQueryConnection
+
+    def __init__(self, key, secret, secure, host, port, region, timeout=REQUEST_TIMEOUT_S):
+        self.region_name = region or "us-east-1"
+        super().__init__(key=key, secret=secret, secure=secure, host=host, port=port,
+                         timeout=timeout)
+
+
+def _aws_driver(key, secret, secure, host, port, region, timeout=REQUEST_TIMEOUT_S):
+    """libcloud's own Amazon S3 driver, pointed at *host* when the endpoint is not AWS's."""
+    return S3StorageDriver(key, secret, secure=secure, host=host, port=port, region=region,
+                           timeout=timeout)
+
+
+def _parse_http_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).isoformat()
+    except (TypeError, ValueError):
+        return value
+
+
+def _plain_etag(value: str | None) -> str | None:
+    return value.strip('"') if value else None
+
+
+def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
+    metadata = {name[len(META_PREFIX):]: value for name, value in headers.items()
+                if name.startswith(META_PREFIX)}
+    return ObjectInfo(
+        key=key,
+        size=int(headers.get("content-length", 0)),
+        etag=_plain_etag(headers.get("etag")),
+        last_modified=_parse_http_date(headers.get("last-modified")),
+        content_type=headers.get("content-type"),
+        metadata=metadata,
+    )
+
+
+def part_size_for(size: int, preferred: int) -> int:
+    """Return a part size of at least *preferred* that fits *size* into 10,000 parts."""
+    needed = -(-size // MAX_PARTS)
+    return max(preferred, -(-needed // MIB) * MIB)
+
+
+class S3Source:
+    """Read-only view of one S3 bucket. It has no method that writes or deletes."""
+
+    def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
+                 capabilities: Capabilities) -> None:
+        self.label = label
+        self.bucket = bucket
+        self.capabilities = capabilities
+        self._make_driver = make_driver
+        self._local = threading.local()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _driver(self) -> BaseS3StorageDriver:
+        driver = getattr(self._local, "driver", None)
+        if driver is None:
+            driver = self._local.driver = self._make_driver()
+        return driver
+
+    def _container(self) -> Container:
+        return Container(name=self.bucket, extra=None, driver=self._driver())
+
+    def _object_path(self, key: str) -> str:
+        return self._driver()._get_object_path(self._container(), key)
+
+    def _request(self, what: str, path: str, method: str = "GET", **kwargs):
+        try:
+            return self._driver().connection.request(path, method=method, raw=True, **kwargs)
+        except Exception as exc:  # libcloud and requests raise many kinds; classify them all
+            raise classify(exc, what) from None
+
+    # -- contract -------------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise EndpointError unless the endpoint answers and the bucket exists."""
+        try:
+            response = self._request(f"bucket {self.bucket}", f"/{self.bucket}", method="HEAD")
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(self.label, str(exc)) from None
+        if response.status == 404:
+            raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
+        if response.status >= 300:
+            raise EndpointError(self.label, str(error_for_status(response.status,
+                                                                 f"bucket {self.bucket}")))
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every object under *prefix*, page by page (ListObjects with a marker)."""
+        driver = self._driver()
+        namespace = driver.namespace
+        marker = None
+        while True:
+            params = {"prefix": prefix} if prefix else {}
+            if marker is not None:
+                params["marker"] = marker
+            try:
+                response = driver.connection.request(f"/{self.bucket}", params=params)
+            except Exception as exc:
+                raise classify(exc, f"listing {self.bucket}") from None
+            if response.status != 200:
+                raise error_for_status(response.status, f"listing {self.bucket}")
+            objects = driver._to_objs(response.object, "Contents", self._container())
+            for obj in objects:
+                yield ObjectInfo(key=obj.name, size=obj.size, etag=_plain_etag(obj.hash),
+                                 last_modified=obj.extra.get("last_modified"))
+            truncated = response.object.findtext(f"{{{namespace}}}IsTruncated") or "false"
+            if truncated.lower() != "true" or not objects:
+                return
+            marker = objects[-1].name
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Return the full info of *key* from a HEAD request, or None when it is missing."""
+        response = self._request(f"HEAD {key}", self._object_path(key), method="HEAD")
+        if response.status == 404:
+            return None
+        if response.status >= 300:
+            raise error_for_status(response.status, f"HEAD {key}")
+        return _info_from_headers(key, response.headers)
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[ObjectStream]:
+        """Stream *key* with one GET; the info comes from that GET's headers."""
+        response = self._request(f"GET {key}", self._object_path(key), stream=True)
+        if response.status == 404:
+            raise PermanentError(f"GET {key}: object does not exist")
+        if response.status >= 300:
+            raise error_for_status(response.status, f"GET {key}")
+        raw = response.iter_content.__self__
+        try:
+            yield ObjectStream(_info_from_headers(key, response.headers),
+                               self._chunks(response, key))
+        finally:
+            raw.close()
+
+    @staticmethod
+    def _chunks(response, key: str) -> Iterator[bytes]:
+        try:
+            yield from response.iter_content(READ_CHUNK)
+        except Exception as exc:
+            raise classify(exc, f"GET {key}") from None
+
+
+class S3Store(S3Source):
+    """An S3 bucket a drill may write to: the source view plus put and remove."""
+
+    def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
+                 capabilities: Capabilities, part_size: int, region: str,
+                 location_constraint: bool) -> None:
+        super().__init__(label, bucket, make_driver, capabilities)
+        self.part_size = part_size
+        self.region = region
+        self.location_constraint = location_constraint
+
+    def prepare(self, create: bool) -> None:
+        """Make sure the bucket exists; create it when *create* is true."""
+        try:
+            self.check()
+            return
+        except EndpointError:
+            if not create:
+                raise
+        body = b""
+        if self.location_constraint and self.region != "us-east-1":
+            body = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                    b"<LocationConstraint>" + self.region.encode() + b"</LocationConstraint>"
+                    b"</CreateBucketConfiguration>")
+        try:
+            response = self._request(f"create bucket {self.bucket}", f"/{self.bucket}",
+                                     method="PUT", data=body)
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(self.label, str(exc)) from None
+        if response.status >= 300 and response.status != 409:
+            raise EndpointError(self.label, str(error_for_status(
+                response.status, f"create bucket {self.bucket}")))
+        self.check()
+
+    def put(self, key: str, chunks: Iterator[bytes], size: int, content_type: str | None,
+            metadata: Mapping[str, str]) -> PutResult:
+        """Write *key*: one PUT when it fits one part, else a multipart upload.
+
+        Either way the object becomes visible under *key* only when complete. Every request
+        carries Content-MD5, so the server rejects a body damaged in transit.
+        """
+        headers = {f"{META_PREFIX}{name}": value for name, value in metadata.items()}
+        if content_type:
+            headers["Content-Type"] = content_type
+        part_size = part_size_for(size, self.part_size)
+        parts = read_in_chunks(chunks, chunk_size=part_size, fill_size=True, yield_empty=True)
+        first = next(parts, b"")
+        second = next(parts, None)
+        if second is None:
+            return self._put_single(key, first, headers)
+        return self._put_multipart(key, first, second, parts, headers)
+
+    def _put_single(self, key: str, data: bytes, headers: dict[str, str]) -> PutResult:
+        headers = {**headers, "Content-MD5": _content_md5(data), "Content-Length": str(len(data))}
+        response = self._request(f"PUT {key}", self._object_path(key), method="PUT",
+                                 data=data, headers=headers)
+        if response.status >= 300:
+            raise error_for_status(response.status, f"PUT {key}")
+        return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")))
+
+    def _put_multipart(self, key: str, first: bytes, second: bytes, rest: Iterator[bytes],
+                       headers: dict[str, str]) -> PutResult:
+        driver = self._driver()
+        container = self._container()
+        try:
+            upload_id = driver._initiate_multipart(container, key, headers=headers)
+        except Exception as exc:
+            raise classify(exc, f"start multipart {key}") from None
+        path = self._object_path(key)
+        etags: list[tuple[int, str]] = []
+        size = 0
+        try:
+            for number, data in enumerate(_chain(first, second, rest), start=1):
+                response = self._request(
+                    f"PUT {key} part {number}", path, method="PUT", data=data,
+                    params={"partNumber": number, "uploadId": upload_id},
+                    headers={"Content-MD5": _content_md5(data), "Content-Length": str(len(data))})
+                if response.status >= 300:
+                    raise error_for_status(response.status, f"PUT {key} part {number}")
+                etags.append((number, response.headers["etag"].strip('"')))
+                size += len(data)
+            etag = driver._commit_multipart(container, key, upload_id, etags)
+        except BaseException as exc:
+            self._abort(key, upload_id)
+            if isinstance(exc, Exception):
+                raise classify(exc, f"multipart upload {key}") from None
+            raise
+        return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(etags))
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._driver()._abort_multipart(self._container(), key, upload_id)
+        except Exception:  # best effort: the upload expires by lifecycle if abort fails too
+            pass
+
+    def remove(self, key: str) -> None:
+        """Delete *key*; a missing key is not an error."""
+        response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE")
+        if response.status >= 300 and response.status != 404:
+            raise error_for_status(response.status, f"DELETE {key}")
+
+
+def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield second
+    for data in rest:
+        if data:
+            yield data
+
+
+def _content_md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def split_endpoint(endpoint: str) -> tuple[bool, str, int | None]:
+    """Split ``https://host:port`` into (secure, host, port)."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) endpoint: {endpoint!r}")
+    return parts.scheme == "https", parts.hostname, parts.port
+
+
+DriverFactory = Callable[..., BaseS3StorageDriver]
+DRIVERS: dict[str, DriverFactory] = {"aws": _aws_driver, "compatible": S3CompatibleDriver}

@@ -1,0 +1,1 @@
+"""Verification: does the target hold exactly what the source holds?"""
