@@ -35,7 +35,12 @@ class LocalSource:
         self.base_path = base_path
         self.bucket = bucket
         self.capabilities = CAPABILITIES
-        self._driver = LocalStorageDriver(base_path)
+
+    @property
+    def _driver(self) -> LocalStorageDriver:
+        if not Path(self.base_path).is_dir():
+            raise EndpointError(self.label, "base directory does not exist")
+        return LocalStorageDriver(self.base_path)
 
     def _path(self, key: str) -> Path:
         return Path(self.base_path, self.bucket, key)

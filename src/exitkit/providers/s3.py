@@ -137,17 +137,21 @@ class S3Source:
             raise classify(exc, what) from None
 
     # -- contract -------------------------------------------------------------------------
-    def check(self) -> None:
-        """Raise EndpointError unless the endpoint answers and the bucket exists."""
+    def _bucket_status(self) -> int:
+        """HTTP status of HEAD on the bucket (200 or 404); anything else is an EndpointError."""
         try:
             response = self._request(f"bucket {self.bucket}", f"/{self.bucket}", method="HEAD")
         except (TransientError, PermanentError) as exc:
             raise EndpointError(self.label, str(exc)) from None
-        if response.status == 404:
-            raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
-        if response.status >= 300:
+        if response.status not in (200, 404):
             raise EndpointError(self.label, str(error_for_status(response.status,
                                                                  f"bucket {self.bucket}")))
+        return response.status
+
+    def check(self) -> None:
+        """Raise EndpointError unless the endpoint answers and the bucket exists."""
+        if self._bucket_status() == 404:
+            raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every object under *prefix*, page by page (ListObjects with a marker)."""
@@ -218,12 +222,10 @@ class S3Store(S3Source):
 
     def prepare(self, create: bool) -> None:
         """Make sure the bucket exists; create it when *create* is true."""
-        try:
-            self.check()
+        if self._bucket_status() == 200:
             return
-        except EndpointError:
-            if not create:
-                raise
+        if not create:
+            raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
         body = b""
         if self.location_constraint and self.region != "us-east-1":
             body = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'

@@ -1,0 +1,195 @@
+"""Provider adapters against real servers: listing, odd keys, metadata, libcloud fixes."""
+
+import hashlib
+import os
+
+import pytest
+from libcloud.common.types import LibcloudError
+from libcloud.storage.drivers.minio import MinIOStorageDriver
+
+from exitkit.drill.spec import Credentials, Endpoint, TargetEndpoint
+from exitkit.drill.spec_file import Keys
+from exitkit.errors import EndpointError
+from exitkit.providers.contract import Capabilities, key_problem
+from exitkit.providers.local import LocalStore
+from exitkit.providers.registry import open_source, open_target
+from exitkit.providers.s3 import part_size_for, split_endpoint
+from pydantic import SecretStr
+
+MIB = 1024 * 1024
+ODD_KEYS = ["docs/Übersicht/résumé – final.txt", "docs/日本語/ファイル.csv", "odd/a+b=c.txt",
+            "odd/100%-done.txt", "odd/already%20encoded.txt", "odd/plus+and space+mixed.txt",
+            "odd/ leading space.txt", "odd/emoji 🚀.txt", "empty/zero-bytes", "folder/marker/"]
+CREDS = Credentials(access_key_env="UNUSED_A", secret_key_env="UNUSED_B")
+
+
+def keys_of(server) -> Keys:
+    return Keys(SecretStr(server.access_key), SecretStr(server.secret_key))
+
+
+def seaweed_target(seaweed, bucket, provider="seaweedfs", **extra):
+    endpoint = TargetEndpoint(provider=provider, endpoint=seaweed.endpoint, bucket=bucket,
+                              credentials=CREDS, create_bucket=True, **extra)
+    store = open_target(endpoint, keys_of(seaweed), part_size=5 * MIB)
+    store.prepare(create=True)
+    return store
+
+
+def moto_source(moto, bucket):
+    endpoint = Endpoint(provider="aws-s3", endpoint=moto.endpoint, region="us-east-1",
+                        bucket=bucket, credentials=CREDS)
+    return open_source(endpoint, keys_of(moto))
+
+
+def put_bytes(store, key, body, content_type="application/octet-stream", metadata=None):
+    chunks = iter([body[i:i + 65536] for i in range(0, len(body), 65536)] or [b""])
+    return store.put(key, chunks, len(body), content_type, metadata or {})
+
+
+def read_all(store, key):
+    with store.open(key) as stream:
+        return stream.info, b"".join(stream.chunks)
+
+
+def test_source_adapter_is_read_only_by_construction(moto, source_client, bucket_name):
+    bucket = bucket_name("ro")
+    source_client.create_bucket(Bucket=bucket)
+    source = moto_source(moto, bucket)
+    for method in ("put", "remove", "prepare"):
+        assert not hasattr(source, method)
+
+
+@pytest.mark.parametrize("server_name", ["moto", "seaweed"])
+def test_listing_pages_beyond_1000_keys(request, server_name, bucket_name):
+    server = request.getfixturevalue(server_name)
+    from exitkit.embedded.clients import s3_client
+    client = s3_client(server.endpoint, server.access_key, server.secret_key)
+    bucket = bucket_name("page")
+    client.create_bucket(Bucket=bucket)
+    expected = {f"p/{i:04d}/k-{i}" for i in range(1105)}
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=k.encode()),
+                      expected))
+    client.put_object(Bucket=bucket, Key="outside/prefix", Body=b"x")
+    store = (moto_source(moto=server, bucket=bucket) if server_name == "moto"
+             else seaweed_target(server, bucket))
+    listed = [info.key for info in store.list("p/")]
+    assert len(listed) == 1105
+    assert set(listed) == expected
+    sizes = {info.key: info.size for info in store.list("p/")}
+    assert all(sizes[key] == len(key) for key in expected)
+
+
+def test_odd_keys_and_metadata_round_trip_on_seaweedfs(seaweed, bucket_name):
+    store = seaweed_target(seaweed, bucket_name("odd"))
+    for i, key in enumerate(ODD_KEYS):
+        body = b"" if key.endswith(("/", "zero-bytes")) else f"{i}:{key}".encode()
+        metadata = {} if key.endswith("/") else {"origin": "test", "index": str(i)}
+        result = put_bytes(store, key, body, "text/plain; charset=utf-8", metadata)
+        assert result.size == len(body)
+        info, got = read_all(store, key)
+        assert got == body
+        assert info.content_type == "text/plain; charset=utf-8"
+        assert info.metadata == metadata
+        head = store.head(key)
+        assert head.size == len(body) and head.metadata == metadata
+    assert sorted(info.key for info in store.list()) == sorted(ODD_KEYS)
+
+
+def test_multipart_put_sizes_parts_and_is_byte_exact(seaweed, bucket_name):
+    store = seaweed_target(seaweed, bucket_name("mp"))
+    body = os.urandom(12 * MIB + 12345)
+    result = put_bytes(store, "big/object.bin", body, metadata={"kind": "multipart"})
+    assert result.parts == 3
+    assert result.etag.endswith("-3")
+    info, got = read_all(store, "big/object.bin")
+    assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
+    assert info.metadata == {"kind": "multipart"}
+
+
+def test_part_size_grows_to_stay_within_10000_parts():
+    assert part_size_for(100 * MIB, 8 * MIB) == 8 * MIB
+    huge = 200 * 1024**3
+    size = part_size_for(huge, 8 * MIB)
+    assert size % MIB == 0 and -(-huge // size) <= 10_000
+
+
+def test_seaweedfs_listing_fix_versus_plain_libcloud(seaweed, bucket_name):
+    """libcloud adds ?Version=2006-03-01 to signed GETs; SeaweedFS answers 501 to that listing."""
+    store = seaweed_target(seaweed, bucket_name("ver"))
+    put_bytes(store, "k", b"v")
+    driver = MinIOStorageDriver(seaweed.access_key, seaweed.secret_key, secure=False,
+                                host="127.0.0.1", port=int(seaweed.endpoint.rsplit(":", 1)[1]))
+    with pytest.raises(LibcloudError, match="501"):
+        list(driver.iterate_container_objects(driver.get_container(store.bucket)))
+    assert [info.key for info in store.list()] == ["k"]
+
+
+def test_minio_profile_signs_with_a_region_and_keeps_hosts_apart(moto, seaweed, bucket_name,
+                                                                 source_client):
+    """libcloud's MinIO driver signs with region '' and keeps the host on the class."""
+    assert MinIOStorageDriver.region_name == ""
+    bucket = bucket_name("minio")
+    minio_on_seaweed = seaweed_target(seaweed, bucket, provider="minio")
+    source_client.create_bucket(Bucket=bucket)
+    minio_on_moto = open_target(
+        TargetEndpoint(provider="minio", endpoint=moto.endpoint, bucket=bucket, credentials=CREDS),
+        keys_of(moto), part_size=5 * MIB)
+    assert minio_on_seaweed._driver().region_name == "us-east-1"
+    put_bytes(minio_on_seaweed, "which", b"seaweed")
+    put_bytes(minio_on_moto, "which", b"moto")
+    assert read_all(minio_on_seaweed, "which")[1] == b"seaweed"
+    assert read_all(minio_on_moto, "which")[1] == b"moto"
+    assert source_client.get_object(Bucket=bucket, Key="which")["Body"].read() == b"moto"
+
+
+def test_missing_bucket_and_wrong_credentials_name_the_endpoint(moto, seaweed, bucket_name):
+    with pytest.raises(EndpointError, match=r"seaweedfs http://127\.0\.0\.1:\d+/nope-bucket: "
+                                            r"bucket 'nope-bucket' does not exist"):
+        open_target(TargetEndpoint(provider="seaweedfs", endpoint=seaweed.endpoint,
+                                   bucket="nope-bucket", credentials=CREDS),
+                    keys_of(seaweed), 5 * MIB).prepare(create=False)
+    bad = Keys(SecretStr(seaweed.access_key), SecretStr("wrong-secret-value"))
+    store = open_target(TargetEndpoint(provider="seaweedfs", endpoint=seaweed.endpoint,
+                                       bucket="anything", credentials=CREDS), bad, 5 * MIB)
+    with pytest.raises(EndpointError, match="access denied") as caught:
+        store.check()
+    assert "wrong-secret-value" not in str(caught.value)
+
+
+def test_key_problems_for_path_like_stores():
+    seaweed = Capabilities(path_keys=True, max_segment_bytes=255)
+    assert key_problem("a/b c+d%e.txt", seaweed) is None
+    assert "empty" in key_problem("a//b", seaweed)
+    assert "empty" in key_problem("/lead", seaweed)
+    assert "'..'" in key_problem("a/../b", seaweed)
+    assert "255" in key_problem("x/" + "é" * 128, seaweed)
+    assert "1024" in key_problem("k" * 1025, Capabilities())
+    assert key_problem("a//b", Capabilities()) is None
+    assert key_problem("dir/", seaweed) is None
+    assert "folder" in key_problem("dir/", Capabilities(path_keys=True, directory_markers=False))
+
+
+def test_local_store_never_shows_a_partial_object(tmp_path):
+    store = LocalStore(str(tmp_path), "bucket")
+    store.prepare(create=True)
+
+    def broken():
+        yield b"first part"
+        raise ConnectionResetError("source went away")
+
+    with pytest.raises(ConnectionResetError):
+        store.put("dir/file.bin", broken(), 100, None, {})
+    assert store.head("dir/file.bin") is None
+    assert list(store.list()) == []
+    put_bytes(store, "dir/file.bin", b"complete")
+    assert read_all(store, "dir/file.bin")[1] == b"complete"
+    assert [info.key for info in store.list()] == ["dir/file.bin"]
+
+
+def test_split_endpoint():
+    assert split_endpoint("http://127.0.0.1:9000") == (False, "127.0.0.1", 9000)
+    assert split_endpoint("s3.fr-par.scw.cloud") == (True, "s3.fr-par.scw.cloud", None)
+    with pytest.raises(ValueError):
+        split_endpoint("ftp://x")

@@ -1,0 +1,188 @@
+"""End-to-end drills against real servers: copy, verify, record, exit codes."""
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exitkit.api import run_drill
+from exitkit.drill.events import SilentObserver
+from exitkit.embedded.seed import demo_objects, seed_bucket
+from exitkit.evidence.store import read_record
+from tests.helpers import bucket_contents
+
+
+def exitkit(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "exitkit", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture
+def seeded(source_client, bucket_name):
+    """A source bucket seeded with the demo's kinds of objects (about 300)."""
+    bucket = bucket_name("src")
+    seed_bucket(source_client, bucket, list(demo_objects(300)))
+    return bucket
+
+
+def test_demo_drill_copies_every_object_byte_for_byte(seeded, write_spec, server_env, tmp_path,
+                                                     source_client, target_client, bucket_name):
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(seeded, target_bucket)
+    done = exitkit("drill", "run", str(spec), "--results", str(tmp_path / "results"),
+                   env=server_env)
+    assert done.returncode == 0, done.stderr
+    record = read_record(next((tmp_path / "results").glob("*.json")))
+    source = bucket_contents(source_client, seeded)
+    target = bucket_contents(target_client, target_bucket)
+    assert set(target) == set(source) and len(source) == 300
+    for key, expected in source.items():
+        assert target[key]["body"] == expected["body"], key
+        assert target[key]["content_type"] == expected["content_type"], key
+        assert target[key]["metadata"] == expected["metadata"], key
+    verification = record.verification
+    assert record.verdict == "passed"
+    assert verification.counts["matched"] == 300 == record.inventory.objects
+    assert verification.completeness_objects_pct == 100.0
+    assert verification.bytes_verified == sum(len(o["body"]) for o in source.values())
+    assert verification.methods["sha256"] == 3  # the multipart objects: ETags are not MD5s
+    assert record.copy_summary.multipart_objects == 3
+    assert [phase.name for phase in record.phases] == ["inventory", "copy", "verify"]
+    assert all(phase.duration_s > 0 for phase in record.phases)
+    assert "record:" in done.stdout and "PASSED" in done.stdout
+
+
+class Saboteur(SilentObserver):
+    """Damages the target after the copy phase, before verification starts."""
+
+    def __init__(self, damage):
+        self.damage = damage
+
+    def phase_started(self, phase, total_objects, total_bytes):
+        if phase == "verify":
+            self.damage()
+
+
+def test_object_lost_or_changed_between_copy_and_verify_fails_naming_keys(
+        seeded, write_spec, server_env, tmp_path, target_client, bucket_name):
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(seeded, target_bucket)
+    lost, flipped, relabelled = ("odd/a+b=c.txt", "docs/日本語/ファイル.csv",
+                                 "finance/ledger/2026/q1/entry-00040.json")
+
+    def damage():
+        target_client.delete_object(Bucket=target_bucket, Key=lost)
+        body = target_client.get_object(Bucket=target_bucket, Key=flipped)["Body"].read()
+        target_client.put_object(Bucket=target_bucket, Key=flipped,
+                                 Body=bytes([body[0] ^ 1]) + body[1:],
+                                 ContentType="text/plain; charset=utf-8",
+                                 Metadata={"origin": "odd-names"})
+        target_client.copy_object(Bucket=target_bucket, Key=relabelled,
+                                  CopySource={"Bucket": target_bucket, "Key": relabelled},
+                                  MetadataDirective="REPLACE", ContentType="application/json",
+                                  Metadata={"department": "sales", "classification": "internal"})
+
+    result = run_drill(spec, tmp_path / "results", observer=Saboteur(damage), environ=server_env)
+    record = result.record
+    assert result.exit_code == 1 and record.verdict == "failed"
+    differences = {d.key: d for d in record.verification.differences}
+    assert differences[lost].kind == "missing"
+    assert differences[flipped].kind == "content_differs"
+    assert differences[relabelled].kind == "metadata_differs"
+    assert "metadata department: 'finance' != 'sales'" in differences[relabelled].detail
+    assert record.verification.counts["matched"] == 297
+    assert [e.name for e in record.expectations if not e.passed] == ["completeness"]
+
+
+def test_verify_command_finds_a_lost_object_and_exits_1(seeded, write_spec, server_env, tmp_path,
+                                                        target_client, bucket_name):
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(seeded, target_bucket)
+    assert exitkit("drill", "run", str(spec), "-q", "-r", str(tmp_path), env=server_env
+                   ).returncode == 0
+    target_client.delete_object(Bucket=target_bucket, Key="markers/empty-03.flag")
+    target_client.put_object(Bucket=target_bucket, Key="stray/extra.txt", Body=b"extra")
+    done = exitkit("verify", str(spec), "-r", str(tmp_path), env=server_env)
+    assert done.returncode == 1
+    assert "markers/empty-03.flag" in done.stdout and "missing" in done.stdout
+    assert "stray/extra.txt" in done.stdout and "extra" in done.stdout
+    assert "expectation failed: completeness" in done.stderr
+
+
+def test_json_output_is_the_record_and_holds_no_secrets(seeded, write_spec, server_env, tmp_path,
+                                                        bucket_name, seaweed, moto):
+    spec = write_spec(seeded, bucket_name("tgt"), source_prefix="docs/", target_prefix="moved/")
+    done = exitkit("drill", "run", str(spec), "--json", "-r", str(tmp_path / "r"), env=server_env)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    written = Path(next((tmp_path / "r").glob("*.json"))).read_text()
+    assert printed == json.loads(written)
+    assert printed["schema_version"] == "1.0"
+    assert printed["verification"]["source_objects"] == 4  # only the docs/ prefix
+    for secret in (seaweed.secret_key, moto.secret_key):
+        assert secret not in done.stdout + done.stderr + written
+
+
+def test_key_the_target_cannot_hold_is_reported_not_silently_dropped(
+        source_client, write_spec, server_env, tmp_path, bucket_name):
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    source_client.put_object(Bucket=bucket, Key="fine.txt", Body=b"ok")
+    source_client.put_object(Bucket=bucket, Key="double//slash.txt", Body=b"rewritten")
+    result = run_drill(write_spec(bucket, bucket_name("tgt")), tmp_path, environ=server_env)
+    verification = result.record.verification
+    assert result.exit_code == 1
+    assert verification.counts["unrepresentable"] == 1 and verification.counts["matched"] == 1
+    assert verification.counts["extra"] == 0
+    assert "1 keys cannot be represented on the target" in verification.gaps
+    assert result.record.copy_summary.unrepresentable[0].key == "double//slash.txt"
+
+
+def test_local_directory_target_reports_its_metadata_gap(seeded, write_spec, server_env,
+                                                         tmp_path, source_client):
+    target = f"""\
+  provider: local
+  path: {tmp_path / 'store'}
+  bucket: exit
+  create_bucket: true"""
+    spec = write_spec(seeded, target=target)
+    result = run_drill(spec, tmp_path / "results", environ=server_env)
+    verification = result.record.verification
+    unrepresentable = {p.key for p in result.record.copy_summary.unrepresentable}
+    assert unrepresentable == {"folders/empty-folder/", "folders/another/"}
+    assert verification.counts["matched"] == 298
+    assert any("no content-type or user metadata" in gap for gap in verification.gaps)
+    body = source_client.get_object(Bucket=seeded, Key="backups/db/dump-1.bin")["Body"].read()
+    assert (tmp_path / "store/exit/backups/db/dump-1.bin").read_bytes() == body
+    assert not list((tmp_path / "store/exit/.exitkit-partial").iterdir())
+
+
+def test_unreachable_endpoint_exits_2_naming_it(seeded, write_spec, server_env, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    env = {**server_env, "TGT_ENDPOINT": f"http://127.0.0.1:{dead}"}
+    done = exitkit("drill", "run", str(write_spec(seeded, "never")), "-r", str(tmp_path), env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"exitkit: error: seaweedfs http://127.0.0.1:{dead}/never: "
+                                   "bucket never: connection failed (ConnectionError)")
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
+    done = exitkit("demo", "--objects", "120", "--results", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = read_record(next(tmp_path.glob("demo-*.json")))
+    assert record.verdict == "passed"
+    assert record.verification.completeness_objects_pct == 100.0
+    assert record.verification.completeness_bytes_pct == 100.0
+    assert record.inventory.objects == record.verification.counts["matched"] >= 120
+    ports = [int(line.rsplit(":", 1)[1]) for line in done.stderr.splitlines()
+             if line.startswith(("source:", "target:"))]
+    assert len(ports) == 2
+    for port in ports:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
