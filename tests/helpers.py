@@ -1,14 +1,31 @@
-"""Helpers for the tests: read whole buckets through boto3."""
+"""Helpers for the tests: read whole buckets with an independent client."""
+
+from urllib.parse import urlsplit
+
+from minio import Minio
 
 
-def bucket_contents(client, bucket: str, prefix: str = "") -> dict[str, dict]:
+def minio_client(server) -> Minio:
+    """A MinIO SDK client for an embedded server: an independent reader of what was written."""
+    return Minio(urlsplit(server.endpoint).netloc, access_key=server.access_key,
+                 secret_key=server.secret_key, secure=False, region="us-east-1")
+
+
+def bucket_contents(client: Minio, bucket: str, prefix: str = "") -> dict[str, dict]:
     """Every object under *prefix*: body, content-type and user metadata, by key."""
     contents = {}
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            got = client.get_object(Bucket=bucket, Key=item["Key"])
-            contents[item["Key"]] = {"body": got["Body"].read(),
-                                     "content_type": got["ContentType"],
-                                     "metadata": got["Metadata"]}
+    for item in client.list_objects(bucket, prefix=prefix or None, recursive=True):
+        response = client.get_object(bucket, item.object_name)
+        try:
+            body = response.read()
+            headers = response.headers
+        finally:
+            response.close()
+            response.release_conn()
+        contents[item.object_name] = {
+            "body": body,
+            "content_type": headers.get("Content-Type"),
+            "metadata": {name[len("x-amz-meta-"):].lower(): value for name, value in headers.items()
+                         if name.lower().startswith("x-amz-meta-")},
+        }
     return contents

@@ -12,7 +12,7 @@ from exitkit.api import run_drill
 from exitkit.drill.events import SilentObserver
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.evidence.store import read_record
-from tests.helpers import bucket_contents
+from tests.helpers import bucket_contents, minio_client
 
 
 def exitkit(*args, env=None, cwd=None):
@@ -29,15 +29,15 @@ def seeded(source_client, bucket_name):
 
 
 def test_demo_drill_copies_every_object_byte_for_byte(seeded, write_spec, server_env, tmp_path,
-                                                     source_client, target_client, bucket_name):
+                                                     moto, seaweed, bucket_name):
     target_bucket = bucket_name("tgt")
     spec = write_spec(seeded, target_bucket)
     done = exitkit("drill", "run", str(spec), "--results", str(tmp_path / "results"),
                    env=server_env)
     assert done.returncode == 0, done.stderr
     record = read_record(next((tmp_path / "results").glob("*.json")))
-    source = bucket_contents(source_client, seeded)
-    target = bucket_contents(target_client, target_bucket)
+    source = bucket_contents(minio_client(moto), seeded)
+    target = bucket_contents(minio_client(seaweed), target_bucket)
     assert set(target) == set(source) and len(source) == 300
     for key, expected in source.items():
         assert target[key]["body"] == expected["body"], key
