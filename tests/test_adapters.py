@@ -10,7 +10,7 @@ from libcloud.storage.drivers.minio import MinIOStorageDriver
 from exitkit.drill.spec import Credentials, Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
-from exitkit.providers.contract import Capabilities, key_problem
+from exitkit.providers.contract import Attributes, Capabilities, key_problem
 from exitkit.providers.local import LocalStore
 from exitkit.providers.registry import open_source, open_target
 from exitkit.providers.s3 import part_size_for, split_endpoint
@@ -43,7 +43,7 @@ def moto_source(moto, bucket):
 
 def put_bytes(store, key, body, content_type="application/octet-stream", metadata=None):
     chunks = iter([body[i:i + 65536] for i in range(0, len(body), 65536)] or [b""])
-    return store.put(key, chunks, len(body), content_type, metadata or {})
+    return store.put(key, chunks, len(body), Attributes(content_type, metadata=metadata or {}))
 
 
 def read_all(store, key):
@@ -90,10 +90,10 @@ def test_odd_keys_and_metadata_round_trip_on_seaweedfs(seaweed, bucket_name):
         assert result.size == len(body)
         info, got = read_all(store, key)
         assert got == body
-        assert info.content_type == "text/plain; charset=utf-8"
-        assert info.metadata == metadata
+        assert info.attributes.content_type == "text/plain; charset=utf-8"
+        assert info.attributes.metadata == metadata
         head = store.head(key)
-        assert head.size == len(body) and head.metadata == metadata
+        assert head.size == len(body) and head.attributes.metadata == metadata
     assert sorted(info.key for info in store.list()) == sorted(ODD_KEYS)
 
 
@@ -105,7 +105,7 @@ def test_multipart_put_sizes_parts_and_is_byte_exact(seaweed, bucket_name):
     assert result.etag.endswith("-3")
     info, got = read_all(store, "big/object.bin")
     assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
-    assert info.metadata == {"kind": "multipart"}
+    assert info.attributes.metadata == {"kind": "multipart"}
 
 
 def test_part_size_grows_to_stay_within_10000_parts():
@@ -180,7 +180,7 @@ def test_local_store_never_shows_a_partial_object(tmp_path):
         raise ConnectionResetError("source went away")
 
     with pytest.raises(ConnectionResetError):
-        store.put("dir/file.bin", broken(), 100, None, {})
+        store.put("dir/file.bin", broken(), 100, Attributes())
     assert store.head("dir/file.bin") is None
     assert list(store.list()) == []
     put_bytes(store, "dir/file.bin", b"complete")

@@ -5,7 +5,8 @@ import random
 import pytest
 
 from exitkit.providers.contract import ObjectInfo
-from exitkit.verify.merge import OutOfOrderError, merge_listings
+from exitkit.verify.entries import Entry, _aged
+from exitkit.verify.merge import OutOfOrderError, merge_entries
 from exitkit.verify.ordering import sorted_by
 
 
@@ -13,17 +14,30 @@ def infos(keys, prefix=""):
     return [ObjectInfo(key=prefix + key, size=len(key)) for key in keys]
 
 
+def entries(keys, prefix=""):
+    return [Entry(info.key[len(prefix):], 0, info) for info in infos(keys, prefix)]
+
+
 def test_merge_pairs_keys_relative_to_each_prefix():
-    source = infos(["a", "b", "d"], "src/")
-    target = infos(["b", "c", "d"], "dst/")
-    pairs = [(key, s is not None, t is not None)
-             for key, s, t in merge_listings(source, target, "src/", "dst/")]
+    source = entries(["a", "b", "d"], "src/")
+    target = entries(["b", "c", "d"], "dst/")
+    pairs = [((s or t).relative, s is not None, t is not None)
+             for s, t in merge_entries(source, target)]
     assert pairs == [("a", True, False), ("b", True, True), ("c", False, True), ("d", True, True)]
 
 
 def test_merge_refuses_unsorted_input():
     with pytest.raises(OutOfOrderError):
-        list(merge_listings(infos(["b", "a"]), [], "", ""))
+        list(merge_entries(entries(["b", "a"]), []))
+
+
+def test_versions_are_aged_from_the_current_one():
+    listing = [ObjectInfo("p/k", 3, version_id="v3", is_latest=True),
+               ObjectInfo("p/k", 2, version_id="v2", is_latest=False),
+               ObjectInfo("p/k", 1, version_id="v1", is_latest=False),
+               ObjectInfo("p/m", 1, version_id="w1", is_latest=True)]
+    aged = [(e.relative, e.age, e.info.version_id) for e in _aged(listing, "p/")]
+    assert aged == [("k", 0, "v3"), ("k", 1, "v2"), ("k", 2, "v1"), ("m", 0, "w1")]
 
 
 def test_external_sort_matches_builtin_sort_across_spilled_runs():

@@ -38,5 +38,5 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     Raises :class:`exitkit.errors.ExitkitError` for bad specs and unreachable endpoints.
     """
     loaded = load_spec(spec_path, environ)
-    record = DrillRun(loaded, observer=observer, verify_only=verify_only).execute()
+    record = DrillRun(loaded, results_dir, observer=observer, verify_only=verify_only).execute()
     return DrillResult(record=record, path=write_record(record, results_dir))

@@ -1,10 +1,13 @@
-"""The copy phase: stream every planned object from source to target, concurrently.
+"""The copy phase: stream every planned object (or version) from source to target.
 
-Memory per worker is bounded by about two upload parts, whatever the object size.
+Objects are copied concurrently; the versions of one key are copied in order, oldest
+first, by one worker. Memory per worker is bounded by about two upload parts.
 """
 
-from collections.abc import Iterable
+import base64
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from exitkit.drill.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver
@@ -12,32 +15,34 @@ from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.record import KeyProblem
 from exitkit.measure.timing import PhaseClock
-from exitkit.providers.contract import ObjectInfo, ObjectSource, ObjectTarget, key_problem
+from exitkit.providers.contract import (Attributes, ObjectSource, ObjectTarget, PutResult,
+                                        key_problem)
 from exitkit.providers.retry import with_retries
 from exitkit.verify.digest import DigestingStream, is_plain_md5
+from exitkit.verify.entries import Entry
 
 PROBLEM_LIMIT = 1000
 
 
 @dataclass(frozen=True)
 class CopiedObject:
-    """What was read from the source and written to the target for one key."""
+    """What was read from the source and written to the target for one version."""
 
     size: int
     sha256: str
     source_etag: str | None
-    content_type: str | None
-    metadata: dict[str, str]
+    attributes: Attributes
+    checksums: dict[str, str]
     parts: int
 
 
 @dataclass
 class CopyOutcome:
-    """The copy phase's results, keyed by relative key."""
+    """The copy phase's results, keyed by (relative key, age)."""
 
-    copied: dict[str, CopiedObject] = field(default_factory=dict)
+    copied: dict[tuple[str, int], CopiedObject] = field(default_factory=dict)
     failures: list[KeyProblem] = field(default_factory=list)
-    unrepresentable: dict[str, str] = field(default_factory=dict)
+    unrepresentable: dict[tuple[str, int], str] = field(default_factory=dict)
     failed: int = 0
 
     @property
@@ -46,52 +51,90 @@ class CopyOutcome:
         return sum(1 for obj in self.copied.values() if obj.parts > 1)
 
 
-def copy_one(info: ObjectInfo, source: ObjectSource, target: ObjectTarget,
-             target_key: str) -> CopiedObject:
-    """Copy one object, streaming; raises TransientError or PermanentError."""
-    with source.open(info.key) as stream:
+def _expected_sha256(checksums: dict[str, str]) -> str | None:
+    value = checksums.get("sha256")
+    return base64.b64decode(value).hex() if value else None
+
+
+def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
+             target_key: str) -> tuple[CopiedObject, PutResult]:
+    """Copy one object version, streaming; raises TransientError or PermanentError.
+
+    The bytes are checked against the source's size, plain-MD5 ETag and SHA-256 checksum
+    (when it gives them) before the write completes.
+    """
+    info = entry.info
+    with source.open(info.key, info.version_id) as stream:
         got = stream.info
-        expected_md5 = got.etag if is_plain_md5(got.etag) else None
+        attributes = got.attributes or Attributes()
+        if got.tag_count and target.capabilities.tags:
+            tags = source.tags(info.key, info.version_id)
+            attributes = Attributes(attributes.content_type, attributes.headers,
+                                    attributes.metadata, tags)
         digests = DigestingStream(stream.chunks, expected_size=got.size,
-                                  expected_md5=expected_md5, label=f"GET {info.key}")
-        metadata = dict(got.metadata or {})
-        result = target.put(target_key, iter(digests), got.size, got.content_type, metadata)
+                                  expected_md5=got.etag if is_plain_md5(got.etag) else None,
+                                  expected_sha256=_expected_sha256(dict(got.checksums)),
+                                  label=f"GET {info.key}")
+        result = target.put(target_key, iter(digests), got.size, attributes)
     if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
-    return CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
-                        source_etag=got.etag, content_type=got.content_type,
-                        metadata=metadata, parts=result.parts)
+    copied = CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
+                          source_etag=got.etag, attributes=attributes,
+                          checksums=dict(got.checksums), parts=result.parts)
+    return copied, result
 
 
-def copy_phase(plan: Iterable[ObjectInfo], source: ObjectSource, target: ObjectTarget,
-               keys: KeyMap, concurrency: int, max_retries: int, clock: PhaseClock,
+def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
+    """Each key's versions, oldest first."""
+    for _relative, versions in groupby(plan, key=lambda entry: entry.relative):
+        yield sorted(versions, key=lambda entry: -entry.age)
+
+
+def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget, keys: KeyMap,
+               concurrency: int, max_retries: int, clock: PhaseClock,
                observer: DrillObserver) -> CopyOutcome:
-    """Copy every object of *plan*; per-object failures are collected, not raised."""
+    """Copy every entry of *plan*; per-object failures are collected, not raised."""
     outcome = CopyOutcome()
+    versioned = target.capabilities.versioning
 
-    def representable(plan_items: Iterable[ObjectInfo]) -> Iterable[ObjectInfo]:
-        for info in plan_items:
-            reason = key_problem(keys.on_target(keys.relative(info.key)), target.capabilities)
-            if reason is None:
-                yield info
-            else:
-                outcome.unrepresentable[keys.relative(info.key)] = reason
+    def representable(groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
+        for versions in groups:
+            reason = key_problem(keys.on_target(versions[0].relative), target.capabilities)
+            keep = []
+            for entry in versions:
+                if reason is None and (versioned or entry.age == 0):
+                    keep.append(entry)
+                else:
+                    outcome.unrepresentable[entry.order] = (
+                        reason or "the target keeps one version per key")
+            if keep:
+                yield keep
 
-    def attempt(info: ObjectInfo) -> CopiedObject:
-        target_key = keys.on_target(keys.relative(info.key))
-        return with_retries(lambda: copy_one(info, source, target, target_key),
-                            max_retries, clock.retried)
+    def copy_versions(versions: list[Entry]) -> list[tuple[Entry, CopiedObject | Exception]]:
+        results = []
+        for entry in versions:
+            target_key = keys.on_target(entry.relative)
+            try:
+                copied, _ = with_retries(lambda: copy_one(entry, source, target, target_key),
+                                         max_retries, clock.retried)
+            except (TransientError, PermanentError) as exc:
+                results.append((entry, exc))
+                break  # later versions would be written out of order
+            results.append((entry, copied))
+        return results
 
-    for info, copied, error in map_bounded(attempt, representable(plan), concurrency):
-        if error is None:
-            outcome.copied[keys.relative(info.key)] = copied
-            clock.add(1, copied.size)
-            observer.advanced("copy", 1, copied.size)
-            continue
-        if not isinstance(error, (TransientError, PermanentError)):
+    for _versions, results, error in map_bounded(copy_versions, representable(_groups(plan)),
+                                                 concurrency):
+        if error is not None:
             raise error
-        outcome.failed += 1
-        if len(outcome.failures) < PROBLEM_LIMIT:
-            outcome.failures.append(KeyProblem(key=info.key, reason=str(error)))
-        observer.advanced("copy", 1, 0)
+        for entry, copied in results:
+            if isinstance(copied, CopiedObject):
+                outcome.copied[entry.order] = copied
+                clock.add(1, copied.size)
+                observer.advanced("copy", 1, copied.size)
+                continue
+            outcome.failed += 1
+            if len(outcome.failures) < PROBLEM_LIMIT:
+                outcome.failures.append(KeyProblem(key=entry.label, reason=str(copied)))
+            observer.advanced("copy", 1, 0)
     return outcome

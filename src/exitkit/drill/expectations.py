@@ -20,11 +20,11 @@ def evaluate(expected: Expectations, verification: Verification | None,
                                          measured="not verified", passed=False))
     else:
         scope = verification.source_objects
-        matched = verification.counts["matched"]
-        passed = matched * 100 >= expected.completeness * scope
-        missing = scope - matched
-        measured = f"{verification.completeness_objects_pct:g}% ({matched}/{scope} objects"
-        measured += f", {missing} not verified)" if missing else ")"
+        present = verification.counts["matched"] + verification.counts["not_sampled"]
+        passed = present * 100 >= expected.completeness * scope
+        missing = scope - present
+        measured = f"{verification.completeness_objects_pct:g}% ({present}/{scope} objects"
+        measured += f", {missing} missing or different)" if missing else ")"
         results.append(ExpectationResult(name="completeness",
                                          expected=f">= {expected.completeness:g}%",
                                          measured=measured, passed=passed))

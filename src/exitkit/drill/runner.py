@@ -7,8 +7,8 @@ The source is opened through the read-only contract; nothing here can write to i
 import getpass
 import socket
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from exitkit import __version__
 from exitkit.drill.copy import CopyOutcome, copy_phase
@@ -17,27 +17,20 @@ from exitkit.drill.expectations import evaluate
 from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Endpoint
 from exitkit.drill.spec_file import LoadedSpec
-from exitkit.errors import PermanentError, SpecError, TransientError
+from exitkit.errors import EndpointError, PermanentError, SpecError, TransientError
+from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.record import (CopySummary, DrillIdentity, DrillRecord, EndpointIdentity,
-                                     Inventory, PhaseRecord, RunOptions, Verification)
+                                     Inventory, KeyProblem, PhaseRecord, RunOptions,
+                                     Verification)
+from exitkit.evidence.sidefiles import SideFile
+from exitkit.evidence.store import record_stem
 from exitkit.measure.timing import PhaseClock, utc_now
-from exitkit.providers.contract import ObjectInfo, ObjectSource, ObjectTarget
+from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import endpoint_url, open_source, open_target, region_of
 from exitkit.redaction import scrub
-from exitkit.verify.ordering import in_key_order
-from exitkit.verify.verifier import verify_phase
-
-
-@dataclass
-class Plan:
-    """The inventory of the source in scope, in key order."""
-
-    objects: list[ObjectInfo]
-
-    @property
-    def bytes(self) -> int:
-        """Total bytes in scope."""
-        return sum(info.size for info in self.objects)
+from exitkit.verify.entries import Entry, current_entries, version_entries
+from exitkit.verify.sampling import Sampler
+from exitkit.verify.verifier import VerifyScope, verify_phase
 
 
 def identity(endpoint: Endpoint) -> EndpointIdentity:
@@ -58,36 +51,50 @@ def _refuse_overlap(loaded: LoadedSpec) -> None:
 
 
 class DrillRun:
-    """One execution of a loaded spec; call :meth:`execute` once."""
+    """One execution of a loaded spec; call :meth:`execute` once.
 
-    def __init__(self, loaded: LoadedSpec, observer: DrillObserver | None = None,
-                 verify_only: bool = False) -> None:
+    Side files (differences, manifest) are written into *results_dir* beside the record.
+    """
+
+    def __init__(self, loaded: LoadedSpec, results_dir: str | Path,
+                 observer: DrillObserver | None = None, verify_only: bool = False) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
+        self.results_dir = Path(results_dir)
         self.observer = observer or SilentObserver()
         self.verify_only = verify_only
         self.keys = KeyMap(self.spec.source.prefix, self.spec.target.prefix)
+        self.run_id = str(uuid.uuid4())
         self.phases: list[PhaseRecord] = []
         self.errors: list[str] = []
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
-        options = self.spec.options
-        source = open_source(self.spec.source, self.loaded.source_keys)
-        target = open_target(self.spec.target, self.loaded.target_keys, options.part_size)
+        spec, options = self.spec, self.spec.options
+        source = open_source(spec.source, self.loaded.source_keys)
+        target = open_target(spec.target, self.loaded.target_keys, options.part_size)
         started_at = utc_now()
         source.check()
-        target.prepare(create=self.spec.target.create_bucket and not self.verify_only)
+        versioned = spec.verification.versions == "all" and target.capabilities.versioning
+        if self.verify_only:
+            target.check()
+        else:
+            target.prepare(create=spec.target.create_bucket, versioned=versioned)
+        stem = record_stem(spec.name, started_at, self.run_id)
         plan = copied = verification = None
         try:
             plan = self._inventory(source)
             copied = CopyOutcome() if self.verify_only else self._copy(plan, source, target)
-            verification = self._verify(source, target, copied)
-        except (TransientError, PermanentError) as exc:
+            verification = self._verify(source, target, plan, copied, stem)
+        except (TransientError, PermanentError, EndpointError) as exc:
             self.errors.append(scrub(str(exc)))
-        ended_at = utc_now()
-        return self._record(started_at, ended_at, plan, copied, verification)
+        return self._record(started_at, utc_now(), plan, copied, verification)
+
+    def _entries(self, store: ObjectSource, prefix: str):
+        if self.spec.verification.versions == "all":
+            return version_entries(store, prefix)
+        return current_entries(store, prefix)
 
     def _phase(self, name: str, total_objects: int | None, total_bytes: int | None) -> PhaseClock:
         self.observer.phase_started(name, total_objects, total_bytes)
@@ -97,38 +104,51 @@ class DrillRun:
         self.phases.append(clock.finish())
         self.observer.phase_finished(clock.name)
 
-    def _inventory(self, source: ObjectSource) -> Plan:
+    def _inventory(self, source: ObjectSource) -> list[Entry]:
         clock = self._phase("inventory", None, None)
-        listing = in_key_order(source.list(self.keys.source_prefix), key=lambda i: i.key,
-                               already_sorted=source.capabilities.lists_in_key_order)
-        objects = []
-        for info in listing:
-            objects.append(info)
-            clock.add(1, info.size)
-            self.observer.advanced("inventory", 1, info.size)
+        plan = []
+        for entry in self._entries(source, self.keys.source_prefix):
+            plan.append(entry)
+            clock.add(1, entry.info.size)
+            self.observer.advanced("inventory", 1, entry.info.size)
         self._end(clock)
-        return Plan(objects)
+        return plan
 
-    def _copy(self, plan: Plan, source: ObjectSource, target: ObjectTarget) -> CopyOutcome:
-        clock = self._phase("copy", len(plan.objects), plan.bytes)
+    def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget) -> CopyOutcome:
+        clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan))
         options = self.spec.options
-        outcome = copy_phase(plan.objects, source, target, self.keys, options.concurrency,
+        outcome = copy_phase(plan, source, target, self.keys, options.concurrency,
                              options.max_retries, clock, self.observer)
         self._end(clock)
         return outcome
 
-    def _verify(self, source: ObjectSource, target: ObjectTarget,
-                copied: CopyOutcome) -> Verification:
-        clock = self._phase("verify", None, None)
-        options = self.spec.options
-        verification = verify_phase(source, target, self.keys, copied.copied,
-                                    copied.unrepresentable, options.concurrency,
-                                    options.max_retries, clock, self.observer)
+    def _verify(self, source: ObjectSource, target: ObjectSource, plan: list[Entry],
+                copied: CopyOutcome, stem: str) -> Verification:
+        clock = self._phase("verify", len(plan), None)
+        settings, options = self.spec.verification, self.spec.options
+        scope = VerifyScope(
+            source_entries=self._entries(source, self.keys.source_prefix),
+            target_entries=self._entries(target, self.keys.target_prefix),
+            copied=copied.copied,
+            unrepresentable=copied.unrepresentable,
+            sampler=Sampler(settings.sample, (entry.relative for entry in plan)),
+            versions=settings.versions,
+            compare_metadata=settings.metadata,
+            differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
+            manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
+        )
+        try:
+            verification = verify_phase(source, target, scope, options.concurrency,
+                                        options.max_retries, clock, self.observer)
+        except BaseException:
+            scope.differences.discard()
+            scope.manifest.discard()
+            raise
         self._end(clock)
         return verification
 
-    def _record(self, started_at, ended_at, plan: Plan | None, copied: CopyOutcome | None,
-                verification: Verification | None) -> DrillRecord:
+    def _record(self, started_at, ended_at, plan: list[Entry] | None,
+                copied: CopyOutcome | None, verification: Verification | None) -> DrillRecord:
         spec, options = self.spec, self.spec.options
         duration = ended_at - started_at
         expectations = evaluate(spec.expectations, verification, duration)
@@ -137,7 +157,7 @@ class DrillRun:
         else:
             verdict = "passed" if all(e.passed for e in expectations) else "failed"
         return DrillRecord(
-            run_id=str(uuid.uuid4()),
+            run_id=self.run_id,
             exitkit_version=__version__,
             drill=DrillIdentity(name=spec.name, description=spec.description,
                                 spec_path=self.loaded.path, spec_sha256=self.loaded.sha256),
@@ -151,7 +171,8 @@ class DrillRun:
             options=RunOptions(concurrency=options.concurrency, part_size=options.part_size,
                                max_retries=options.max_retries, verify_only=self.verify_only),
             phases=self.phases,
-            inventory=Inventory(objects=len(plan.objects), bytes=plan.bytes) if plan else None,
+            inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan))
+            if plan is not None else None,
             copy=_copy_summary(copied) if copied and not self.verify_only else None,
             verification=verification,
             expectations=expectations,
@@ -167,8 +188,9 @@ def _copy_summary(outcome: CopyOutcome) -> CopySummary:
         multipart_objects=outcome.multipart_objects,
         failed=outcome.failed,
         failures=outcome.failures,
-        unrepresentable=[{"key": key, "reason": reason}
-                         for key, reason in outcome.unrepresentable.items()],
+        unrepresentable=[KeyProblem(key=key if age == 0 else f"{key} ({age} older)",
+                                    reason=reason)
+                         for (key, age), reason in outcome.unrepresentable.items()],
     )
 
 

@@ -69,6 +69,28 @@ class Options(Strict):
     max_retries: int = Field(default=5, ge=0, le=50)
 
 
+class Sample(Strict):
+    """Verify the content of a reproducible sample instead of every object."""
+
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    count: int | None = Field(default=None, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_size(self) -> "Sample":
+        if (self.fraction is None) == (self.count is None):
+            raise ValueError("give exactly one of 'fraction' or 'count'")
+        return self
+
+
+class Verification(Strict):
+    """How thoroughly the target is compared with the source."""
+
+    versions: Literal["latest", "all"] = "latest"
+    sample: Sample | None = None
+    metadata: bool = True
+
+
 class Expectations(Strict):
     """What must hold for the drill to pass."""
 
@@ -85,4 +107,5 @@ class DrillSpec(Strict):
     source: Endpoint
     target: TargetEndpoint
     options: Options = Options()
+    verification: Verification = Verification()
     expectations: Expectations = Expectations()

@@ -14,8 +14,8 @@ RECORD_SCHEMA_VERSION = "1.0"
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
                          "metadata_differs", "unrepresentable"]
-VERIFICATION_CLASSES = ("matched", "missing", "extra", "size_differs", "content_differs",
-                        "metadata_differs", "unrepresentable")
+VERIFICATION_CLASSES = ("matched", "not_sampled", "missing", "extra", "size_differs",
+                        "content_differs", "metadata_differs", "unrepresentable")
 
 
 class Model(BaseModel):
@@ -83,21 +83,45 @@ class CopySummary(Model):
 
 
 class Difference(Model):
-    """One key that is not identical on both sides."""
+    """One key (or key version) that is not identical on both sides."""
 
     key: str
     kind: DifferenceKind
     detail: str
+    version_id: str | None = None
+    version_age: int = 0
+
+
+class SampleRecord(Model):
+    """The sample whose content was verified; the seed draws the same sample again."""
+
+    fraction: float | None
+    count: int | None
+    seed: int
+    sampled_objects: int
+
+
+class ManifestRecord(Model):
+    """The manifest of verified objects beside the record, and its Merkle root."""
+
+    file: str
+    entries: int
+    merkle_root: str
+    leaf_hash: str = "sha256(0x00 || line)"
+    node_hash: str = "sha256(0x01 || left || right)"
 
 
 class Verification(Model):
     """Completeness: every source key classified against the target."""
 
+    versions: Literal["latest", "all"]
     source_objects: int
     source_bytes: int
     target_objects: int
     counts: dict[str, int] = Field(description="objects per class; see VERIFICATION_CLASSES")
-    methods: dict[str, int] = Field(description="objects proven per method: etag-md5, sha256")
+    methods: dict[str, int] = Field(
+        description="objects proven per method: etag-md5, checksum-<algorithm>, sha256")
+    sample: SampleRecord | None
     objects_verified: int
     bytes_verified: int
     completeness_objects_pct: float
@@ -105,6 +129,9 @@ class Verification(Model):
     gaps: list[str] = Field(description="what the target cannot represent, in words")
     differences: list[Difference]
     differences_truncated: bool
+    differences_file: str | None = Field(description="all differences, JSON Lines, beside "
+                                                     "the record")
+    manifest: ManifestRecord | None
 
 
 class ExpectationResult(Model):

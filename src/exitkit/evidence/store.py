@@ -2,15 +2,23 @@
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from exitkit.evidence.record import DrillRecord
 
 
+def record_stem(drill_name: str, started_at: datetime, run_id: str) -> str:
+    """``<drill>-<UTC start>-<run id prefix>``: sortable by time, unique per run.
+
+    The record is ``<stem>.json``; its side files are ``<stem>.<kind>.jsonl``.
+    """
+    return f"{drill_name}-{started_at.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
+
+
 def record_filename(record: DrillRecord) -> str:
-    """``<drill>-<UTC start>-<run id prefix>.json``: sortable by time, unique per run."""
-    stamp = record.started_at.strftime("%Y%m%dT%H%M%SZ")
-    return f"{record.drill.name}-{stamp}-{record.run_id[:8]}.json"
+    """The record's file name."""
+    return record_stem(record.drill.name, record.started_at, record.run_id) + ".json"
 
 
 def write_record(record: DrillRecord, results_dir: str | os.PathLike[str]) -> Path:

@@ -1,8 +1,8 @@
 """The small contract every storage adapter fulfils, in the spirit of rclone's fs.Fs/Object.
 
-A drill's source is an :class:`ObjectSource` (list, head, open: nothing that writes).
-A target is an :class:`ObjectTarget`, which adds put and remove. Adapters hand out the
-source interface through a class that has no write methods at all, so a drill cannot
+A drill's source is an :class:`ObjectSource` (list, head, open, tags: nothing that writes).
+A target is an :class:`ObjectTarget`, which adds prepare, put and remove. Adapters hand out
+the source interface through a class that has no write methods at all, so a drill cannot
 modify its source by construction.
 """
 
@@ -11,21 +11,39 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+#: Standard HTTP headers that are object metadata and must survive an exit.
+SYSTEM_HEADERS = ("cache-control", "content-disposition", "content-encoding",
+                  "content-language", "expires")
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """Metadata of one object beyond its bytes, compared field by field."""
+
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What a listing, HEAD or GET tells about one object.
+    """What a listing, HEAD or GET tells about one object (or one version of it).
 
-    ``content_type`` and ``metadata`` are ``None`` when the call that produced the info
-    does not return them (S3 listings do not).
+    ``attributes`` is None when the call does not return them (S3 listings do not);
+    ``checksums`` holds full-object checksums the provider computed (algorithm -> base64);
+    ``tag_count`` is None when unknown.
     """
 
     key: str
     size: int
     etag: str | None = None
     last_modified: str | None = None
-    content_type: str | None = None
-    metadata: Mapping[str, str] | None = None
+    version_id: str | None = None
+    is_latest: bool = True
+    attributes: Attributes | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    tag_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,10 @@ class Capabilities:
 
     user_metadata: bool = True
     content_type: bool = True
+    system_headers: bool = True
+    tags: bool = True
+    versioning: bool = True
+    additional_checksums: bool = False
     lists_in_key_order: bool = True
     max_key_bytes: int = 1024
     path_keys: bool = False
@@ -65,7 +87,7 @@ def key_problem(key: str, capabilities: Capabilities) -> str | None:
 
 @dataclass
 class ObjectStream:
-    """An open read of one object: its info (from the GET) and an iterator of byte chunks."""
+    """An open read of one object: its full info (from the GET) and an iterator of chunks."""
 
     info: ObjectInfo
     chunks: Iterator[bytes]
@@ -78,7 +100,8 @@ class PutResult:
     key: str
     size: int
     etag: str | None
-    parts: int = field(default=1)
+    parts: int = 1
+    version_id: str | None = None
 
 
 @runtime_checkable
@@ -92,31 +115,32 @@ class ObjectSource(Protocol):
         """Raise EndpointError unless the endpoint answers and the bucket exists."""
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every object whose key starts with *prefix* (order: see capabilities)."""
+        """Yield the current object of every key under *prefix* (order: see capabilities)."""
 
-    def head(self, key: str) -> ObjectInfo | None:
-        """Return the full info of *key* (with content-type and metadata), or None."""
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every version under *prefix*: keys in listing order, newest version first."""
 
-    def open(self, key: str) -> AbstractContextManager[ObjectStream]:
+    def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
+        """Return the full info of *key* (with attributes), or None when it is missing."""
+
+    def open(self, key: str, version_id: str | None = None
+             ) -> AbstractContextManager[ObjectStream]:
         """Open a streaming read of *key*; the context closes the connection."""
+
+    def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
+        """Return the object's tags."""
 
 
 @runtime_checkable
 class ObjectTarget(ObjectSource, Protocol):
-    """A store a drill may write to: the source contract plus put and remove."""
+    """A store a drill may write to: the source contract plus prepare, put and remove."""
 
-    def prepare(self, create: bool) -> None:
-        """Make sure the bucket exists, creating it when *create* is true."""
+    def prepare(self, create: bool, versioned: bool) -> None:
+        """Make sure the bucket exists (creating it when *create*), versioned if asked."""
 
-    def put(
-        self,
-        key: str,
-        chunks: Iterator[bytes],
-        size: int,
-        content_type: str | None,
-        metadata: Mapping[str, str],
-    ) -> PutResult:
+    def put(self, key: str, chunks: Iterator[bytes], size: int,
+            attributes: Attributes) -> PutResult:
         """Write an object from *chunks*; it appears under *key* only once complete."""
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: str, version_id: str | None = None) -> None:
         """Delete *key* (missing keys are not an error)."""

@@ -9,7 +9,7 @@ digest); and it cannot hold content-type or user metadata (declared in capabilit
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +18,12 @@ from libcloud.storage.drivers.local import LocalStorageDriver
 from libcloud.storage.types import ContainerDoesNotExistError, ObjectDoesNotExistError
 
 from exitkit.errors import EndpointError, PermanentError
-from exitkit.providers.contract import Capabilities, ObjectInfo, ObjectStream, PutResult
+from exitkit.providers.contract import Attributes, Capabilities, ObjectInfo, ObjectStream, PutResult
 
 READ_CHUNK = 1024 * 1024
 PARTIAL_DIR = ".exitkit-partial"
-CAPABILITIES = Capabilities(user_metadata=False, content_type=False, lists_in_key_order=False,
+CAPABILITIES = Capabilities(user_metadata=False, content_type=False, system_headers=False,
+                            tags=False, versioning=False, lists_in_key_order=False,
                             max_key_bytes=4096, path_keys=True, max_segment_bytes=255,
                             directory_markers=False)
 
@@ -48,7 +49,8 @@ class LocalSource:
     def _info(self, key: str, path: Path) -> ObjectInfo:
         stat = path.stat()
         modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat()
-        return ObjectInfo(key=key, size=stat.st_size, last_modified=modified, metadata={})
+        return ObjectInfo(key=key, size=stat.st_size, last_modified=modified,
+                          attributes=Attributes(), tag_count=0)
 
     def check(self) -> None:
         """Raise EndpointError unless the bucket directory exists."""
@@ -65,13 +67,21 @@ class LocalSource:
                 continue
             yield self._info(obj.name, self._path(obj.name))
 
-    def head(self, key: str) -> ObjectInfo | None:
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """A directory keeps one version per key: the same as :meth:`list`."""
+        return self.list(prefix)
+
+    def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
+        """A directory keeps no tags."""
+        return {}
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the info of *key*, or None when the file is missing."""
         path = self._path(key)
         return self._info(key, path) if path.is_file() else None
 
     @contextmanager
-    def open(self, key: str) -> Iterator[ObjectStream]:
+    def open(self, key: str, version_id: str | None = None) -> Iterator[ObjectStream]:
         """Stream the file behind *key* in 1 MiB chunks."""
         path = self._path(key)
         if not path.is_file():
@@ -83,8 +93,11 @@ class LocalSource:
 class LocalStore(LocalSource):
     """A writable directory target: source view plus put and remove."""
 
-    def prepare(self, create: bool) -> None:
-        """Make sure the bucket directory exists; create it when *create* is true."""
+    def prepare(self, create: bool, versioned: bool = False) -> None:
+        """Make sure the bucket directory exists; create it when *create* is true.
+
+        A directory cannot keep versions; callers check ``capabilities.versioning``.
+        """
         if create:
             Path(self.base_path).mkdir(parents=True, exist_ok=True)
         try:
@@ -94,8 +107,8 @@ class LocalStore(LocalSource):
                 raise EndpointError(self.label, "directory does not exist") from None
             self._driver.create_container(self.bucket)
 
-    def put(self, key: str, chunks: Iterator[bytes], size: int, content_type: str | None,
-            metadata: Mapping[str, str]) -> PutResult:
+    def put(self, key: str, chunks: Iterator[bytes], size: int,
+            attributes: Attributes) -> PutResult:
         """Write to a temporary file, fsync it, then rename it to *key*."""
         partial_dir = Path(self.base_path, self.bucket, PARTIAL_DIR)
         partial_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +129,7 @@ class LocalStore(LocalSource):
         os.replace(handle.name, final)
         return PutResult(key=key, size=written, etag=None)
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: str, version_id: str | None = None) -> None:
         """Delete the file behind *key*; a missing key is not an error."""
         try:
             obj = self._driver.get_object(self.bucket, key)

@@ -29,11 +29,11 @@ class S3Profile:
 
 S3_PROFILES: dict[str, S3Profile] = {
     "aws-s3": S3Profile("aws", "https://s3.{region}.amazonaws.com", "us-east-1",
-                        location_constraint=True),
-    "minio": S3Profile("compatible", None, "us-east-1"),
+                        Capabilities(additional_checksums=True), location_constraint=True),
+    "minio": S3Profile("compatible", None, "us-east-1", Capabilities(additional_checksums=True)),
     "seaweedfs": S3Profile("compatible", None, "us-east-1",
-                           Capabilities(lists_in_key_order=False, path_keys=True,
-                                        max_segment_bytes=255)),
+                           Capabilities(additional_checksums=True, lists_in_key_order=False,
+                                        path_keys=True, max_segment_bytes=255)),
     "ovhcloud": S3Profile("compatible", "https://s3.{region}.io.cloud.ovh.net", "gra",
                           location_constraint=True),
     "scaleway": S3Profile("compatible", "https://s3.{region}.scw.cloud", "fr-par",

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from libcloud.common.aws import SignedAWSConnection
 from libcloud.storage.base import Container
@@ -29,7 +29,8 @@ from libcloud.storage.drivers.s3 import BaseS3Connection, BaseS3StorageDriver, S
 from libcloud.utils.files import read_in_chunks
 
 from exitkit.errors import EndpointError, PermanentError, TransientError
-from exitkit.providers.contract import Capabilities, ObjectInfo, ObjectStream, PutResult
+from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
+                                        ObjectStream, PutResult)
 from exitkit.providers.failures import classify, error_for_status
 
 MAX_PARTS = 10_000
@@ -37,6 +38,7 @@ MIB = 1024 * 1024
 READ_CHUNK = 1 * MIB
 REQUEST_TIMEOUT_S = 120
 META_PREFIX = "x-amz-meta-"
+CHECKSUM_PREFIX = "x-amz-checksum-"
 
 
 class _PlainQueryConnection(SignedAWSConnection, BaseS3Connection):
@@ -87,17 +89,44 @@ def _plain_etag(value: str | None) -> str | None:
     return value.strip('"') if value else None
 
 
+def _full_object_checksums(headers: Mapping[str, str]) -> dict[str, str]:
+    """Full-object checksums from ``x-amz-checksum-*`` headers (composite ones are skipped)."""
+    if headers.get("x-amz-checksum-type", "FULL_OBJECT").upper() != "FULL_OBJECT":
+        return {}
+    return {name[len(CHECKSUM_PREFIX):]: value for name, value in headers.items()
+            if name.startswith(CHECKSUM_PREFIX) and name != "x-amz-checksum-type"
+            and "-" not in value}
+
+
 def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     metadata = {name[len(META_PREFIX):]: value for name, value in headers.items()
                 if name.startswith(META_PREFIX)}
+    attributes = Attributes(
+        content_type=headers.get("content-type"),
+        headers={name: headers[name] for name in SYSTEM_HEADERS if name in headers},
+        metadata=metadata)
+    tag_count = headers.get("x-amz-tagging-count")
     return ObjectInfo(
         key=key,
         size=int(headers.get("content-length", 0)),
         etag=_plain_etag(headers.get("etag")),
         last_modified=_parse_http_date(headers.get("last-modified")),
-        content_type=headers.get("content-type"),
-        metadata=metadata,
+        version_id=headers.get("x-amz-version-id"),
+        attributes=attributes,
+        checksums=_full_object_checksums(headers),
+        tag_count=int(tag_count) if tag_count and tag_count.isdigit() else 0,
     )
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(element, name: str) -> str | None:
+    for child in element:
+        if _local(child.tag) == name:
+            return child.text or ""
+    return None
 
 
 def part_size_for(size: int, preferred: int) -> int:
@@ -136,7 +165,24 @@ class S3Source:
         except Exception as exc:  # libcloud and requests raise many kinds; classify them all
             raise classify(exc, what) from None
 
-    # -- contract -------------------------------------------------------------------------
+    def _xml(self, what: str, path: str, params: dict, method: str = "GET", **kwargs):
+        """A request whose answer is an S3 XML document; returns the parsed root."""
+        try:
+            response = self._driver().connection.request(path, params=params, method=method,
+                                                         **kwargs)
+        except Exception as exc:
+            raise classify(exc, what) from None
+        if response.status >= 300:
+            raise error_for_status(response.status, what)
+        return response.object
+
+    def _read_headers(self) -> dict[str, str]:
+        return {"x-amz-checksum-mode": "ENABLED"} if self.capabilities.additional_checksums else {}
+
+    @staticmethod
+    def _version_params(version_id: str | None) -> dict[str, str]:
+        return {"versionId": version_id} if version_id else {}
+
     def _bucket_status(self) -> int:
         """HTTP status of HEAD on the bucket (200 or 404); anything else is an EndpointError."""
         try:
@@ -148,38 +194,63 @@ class S3Source:
                                                                  f"bucket {self.bucket}")))
         return response.status
 
+    # -- contract -------------------------------------------------------------------------
     def check(self) -> None:
         """Raise EndpointError unless the endpoint answers and the bucket exists."""
         if self._bucket_status() == 404:
             raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every object under *prefix*, page by page (ListObjects with a marker)."""
+        """Yield every current object under *prefix*, page by page (ListObjects, marker)."""
         driver = self._driver()
-        namespace = driver.namespace
         marker = None
         while True:
             params = {"prefix": prefix} if prefix else {}
             if marker is not None:
                 params["marker"] = marker
-            try:
-                response = driver.connection.request(f"/{self.bucket}", params=params)
-            except Exception as exc:
-                raise classify(exc, f"listing {self.bucket}") from None
-            if response.status != 200:
-                raise error_for_status(response.status, f"listing {self.bucket}")
-            objects = driver._to_objs(response.object, "Contents", self._container())
+            root = self._xml(f"listing {self.bucket}", f"/{self.bucket}", params)
+            objects = driver._to_objs(root, "Contents", self._container())
             for obj in objects:
                 yield ObjectInfo(key=obj.name, size=obj.size, etag=_plain_etag(obj.hash),
                                  last_modified=obj.extra.get("last_modified"))
-            truncated = response.object.findtext(f"{{{namespace}}}IsTruncated") or "false"
-            if truncated.lower() != "true" or not objects:
+            if (_child_text(root, "IsTruncated") or "false").lower() != "true" or not objects:
                 return
             marker = objects[-1].name
 
-    def head(self, key: str) -> ObjectInfo | None:
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every version under *prefix* (ListObjectVersions); delete markers are skipped."""
+        key_marker = version_marker = None
+        while True:
+            params = {"versions": ""}
+            if prefix:
+                params["prefix"] = prefix
+            if key_marker is not None:
+                params["key-marker"] = key_marker
+                if version_marker:
+                    params["version-id-marker"] = version_marker
+            root = self._xml(f"listing versions of {self.bucket}", f"/{self.bucket}", params)
+            for element in root:
+                if _local(element.tag) != "Version":
+                    continue
+                yield ObjectInfo(
+                    key=_child_text(element, "Key"),
+                    size=int(_child_text(element, "Size") or 0),
+                    etag=_plain_etag(_child_text(element, "ETag")),
+                    last_modified=_child_text(element, "LastModified"),
+                    version_id=_child_text(element, "VersionId"),
+                    is_latest=(_child_text(element, "IsLatest") or "").lower() == "true")
+            if (_child_text(root, "IsTruncated") or "false").lower() != "true":
+                return
+            key_marker = _child_text(root, "NextKeyMarker")
+            version_marker = _child_text(root, "NextVersionIdMarker")
+            if not key_marker:
+                return
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the full info of *key* from a HEAD request, or None when it is missing."""
-        response = self._request(f"HEAD {key}", self._object_path(key), method="HEAD")
+        response = self._request(f"HEAD {key}", self._object_path(key), method="HEAD",
+                                 headers=self._read_headers(),
+                                 params=self._version_params(version_id))
         if response.status == 404:
             return None
         if response.status >= 300:
@@ -187,9 +258,11 @@ class S3Source:
         return _info_from_headers(key, response.headers)
 
     @contextmanager
-    def open(self, key: str) -> Iterator[ObjectStream]:
+    def open(self, key: str, version_id: str | None = None) -> Iterator[ObjectStream]:
         """Stream *key* with one GET; the info comes from that GET's headers."""
-        response = self._request(f"GET {key}", self._object_path(key), stream=True)
+        response = self._request(f"GET {key}", self._object_path(key), stream=True,
+                                 headers=self._read_headers(),
+                                 params=self._version_params(version_id))
         if response.status == 404:
             raise PermanentError(f"GET {key}: object does not exist")
         if response.status >= 300:
@@ -208,6 +281,16 @@ class S3Source:
         except Exception as exc:
             raise classify(exc, f"GET {key}") from None
 
+    def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
+        """The object's tags (GET ?tagging)."""
+        root = self._xml(f"tags of {key}", self._object_path(key),
+                         {"tagging": "", **self._version_params(version_id)})
+        tags = {}
+        for element in root.iter():
+            if _local(element.tag) == "Tag":
+                tags[_child_text(element, "Key")] = _child_text(element, "Value") or ""
+        return tags
+
 
 class S3Store(S3Source):
     """An S3 bucket a drill may write to: the source view plus put and remove."""
@@ -220,12 +303,16 @@ class S3Store(S3Source):
         self.region = region
         self.location_constraint = location_constraint
 
-    def prepare(self, create: bool) -> None:
-        """Make sure the bucket exists; create it when *create* is true."""
-        if self._bucket_status() == 200:
-            return
-        if not create:
-            raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
+    def prepare(self, create: bool, versioned: bool = False) -> None:
+        """Make sure the bucket exists (create it when *create*); enable versioning if asked."""
+        if self._bucket_status() == 404:
+            if not create:
+                raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
+            self._create_bucket()
+        if versioned:
+            self._enable_versioning()
+
+    def _create_bucket(self) -> None:
         body = b""
         if self.location_constraint and self.region != "us-east-1":
             body = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -241,16 +328,33 @@ class S3Store(S3Source):
                 response.status, f"create bucket {self.bucket}")))
         self.check()
 
-    def put(self, key: str, chunks: Iterator[bytes], size: int, content_type: str | None,
-            metadata: Mapping[str, str]) -> PutResult:
+    def _enable_versioning(self) -> None:
+        body = (b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                b"<Status>Enabled</Status></VersioningConfiguration>")
+        try:
+            response = self._request(f"enable versioning on {self.bucket}", f"/{self.bucket}",
+                                     method="PUT", data=body, params={"versioning": ""},
+                                     headers={"Content-MD5": _content_md5(body)})
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(self.label, str(exc)) from None
+        if response.status >= 300:
+            raise EndpointError(self.label, str(error_for_status(
+                response.status, f"enable versioning on {self.bucket}")))
+
+    def put(self, key: str, chunks: Iterator[bytes], size: int,
+            attributes: Attributes) -> PutResult:
         """Write *key*: one PUT when it fits one part, else a multipart upload.
 
         Either way the object becomes visible under *key* only when complete. Every request
-        carries Content-MD5, so the server rejects a body damaged in transit.
+        carries Content-MD5 (and x-amz-checksum-sha256 where supported), so the server
+        rejects a body damaged in transit.
         """
-        headers = {f"{META_PREFIX}{name}": value for name, value in metadata.items()}
-        if content_type:
-            headers["Content-Type"] = content_type
+        headers = {f"{META_PREFIX}{name}": value for name, value in attributes.metadata.items()}
+        headers.update(attributes.headers)
+        if attributes.content_type:
+            headers["Content-Type"] = attributes.content_type
+        if attributes.tags:
+            headers["x-amz-tagging"] = urlencode(attributes.tags)
         part_size = part_size_for(size, self.part_size)
         parts = read_in_chunks(chunks, chunk_size=part_size, fill_size=True, yield_empty=True)
         first = next(parts, b"")
@@ -259,13 +363,20 @@ class S3Store(S3Source):
             return self._put_single(key, first, headers)
         return self._put_multipart(key, first, second, parts, headers)
 
+    def _integrity_headers(self, data: bytes) -> dict[str, str]:
+        headers = {"Content-MD5": _content_md5(data), "Content-Length": str(len(data))}
+        if self.capabilities.additional_checksums:
+            headers["x-amz-checksum-sha256"] = base64.b64encode(
+                hashlib.sha256(data).digest()).decode("ascii")
+        return headers
+
     def _put_single(self, key: str, data: bytes, headers: dict[str, str]) -> PutResult:
-        headers = {**headers, "Content-MD5": _content_md5(data), "Content-Length": str(len(data))}
-        response = self._request(f"PUT {key}", self._object_path(key), method="PUT",
-                                 data=data, headers=headers)
+        response = self._request(f"PUT {key}", self._object_path(key), method="PUT", data=data,
+                                 headers={**headers, **self._integrity_headers(data)})
         if response.status >= 300:
             raise error_for_status(response.status, f"PUT {key}")
-        return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")))
+        return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")),
+                         version_id=response.headers.get("x-amz-version-id"))
 
     def _put_multipart(self, key: str, first: bytes, second: bytes, rest: Iterator[bytes],
                        headers: dict[str, str]) -> PutResult:
@@ -302,9 +413,10 @@ class S3Store(S3Source):
         except Exception:  # best effort: the upload expires by lifecycle if abort fails too
             pass
 
-    def remove(self, key: str) -> None:
-        """Delete *key*; a missing key is not an error."""
-        response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE")
+    def remove(self, key: str, version_id: str | None = None) -> None:
+        """Delete *key* (or one version of it); a missing key is not an error."""
+        response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE",
+                                 params=self._version_params(version_id))
         if response.status >= 300 and response.status != 404:
             raise error_for_status(response.status, f"DELETE {key}")
 

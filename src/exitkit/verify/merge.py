@@ -1,39 +1,36 @@
-"""Walk two key-ordered listings side by side (a streaming sorted merge, no full maps)."""
+"""Walk two ordered listings side by side (a streaming sorted merge, no full maps)."""
 
 from collections.abc import Iterable, Iterator
 
-from exitkit.providers.contract import ObjectInfo
+from exitkit.verify.entries import Entry
 
-Pair = tuple[str, ObjectInfo | None, ObjectInfo | None]
+Pair = tuple[Entry | None, Entry | None]
 
 
 class OutOfOrderError(Exception):
     """A listing that claimed key order was not in key order."""
 
 
-def merge_listings(source: Iterable[ObjectInfo], target: Iterable[ObjectInfo],
-                   source_prefix: str, target_prefix: str) -> Iterator[Pair]:
-    """Yield ``(relative_key, source_info, target_info)``; a side is None where the key is absent.
+def merge_entries(source: Iterable[Entry], target: Iterable[Entry]) -> Iterator[Pair]:
+    """Yield ``(source_entry, target_entry)`` pairs; a side is None where it has no such entry.
 
-    Keys are compared relative to each side's prefix. Both inputs must be in key order.
+    Both inputs must be ordered by (relative key, age).
     """
     source_iter, target_iter = iter(source), iter(target)
     src = next(source_iter, None)
     tgt = next(target_iter, None)
     last = None
     while src is not None or tgt is not None:
-        src_key = src.key[len(source_prefix):] if src is not None else None
-        tgt_key = tgt.key[len(target_prefix):] if tgt is not None else None
-        if tgt_key is None or (src_key is not None and src_key < tgt_key):
-            key, pair = src_key, (src_key, src, None)
+        if tgt is None or (src is not None and src.order < tgt.order):
+            order, pair = src.order, (src, None)
             src = next(source_iter, None)
-        elif src_key is None or tgt_key < src_key:
-            key, pair = tgt_key, (tgt_key, None, tgt)
+        elif src is None or tgt.order < src.order:
+            order, pair = tgt.order, (None, tgt)
             tgt = next(target_iter, None)
         else:
-            key, pair = src_key, (src_key, src, tgt)
+            order, pair = src.order, (src, tgt)
             src, tgt = next(source_iter, None), next(target_iter, None)
-        if last is not None and key <= last:
-            raise OutOfOrderError(f"listing not in key order at {key!r}")
-        last = key
+        if last is not None and order <= last:
+            raise OutOfOrderError(f"listing not in key order at {order[0]!r}")
+        last = order
         yield pair

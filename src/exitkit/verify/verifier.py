@@ -1,16 +1,21 @@
-"""The verify phase: classify every key in scope and prove content equality per object.
+"""The verify phase: classify every key (or version) in scope and prove content equality.
 
-Listings are merged in key order, never held as two maps. Each object present on both
-sides with equal size is proven equal by the cheapest sound method:
+Listings are merged in (key, age) order, never held as two maps. Each object present on
+both sides with equal size, and in the sample, is proven equal by the cheapest sound
+method, recorded per object in the manifest:
 
 * ``etag-md5``: both ETags are plain MD5s of the content and equal;
-* ``sha256``: the target is streamed and its SHA-256 compared with the source's (taken
-  from the copy when the source ETag is unchanged since, else streamed from the source).
+* ``checksum-<algorithm>``: both providers report the same full-object checksum (S3
+  additional checksums), or the target's SHA-256 checksum equals the SHA-256 computed
+  while the bytes were read from the source;
+* ``sha256``: the target is streamed and its SHA-256 compared with the source's (from the
+  copy when the source ETag is unchanged since, else from a streamed read).
 
-Size alone never counts as verified. Content-type and user metadata are compared where
-the target can hold them.
+Size alone never counts as verified. Metadata is compared field by field where the
+target holds it.
 """
 
+import base64
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,26 +23,31 @@ from dataclasses import dataclass, field
 from exitkit.drill.concurrency import map_bounded
 from exitkit.drill.copy import CopiedObject
 from exitkit.drill.events import DrillObserver
-from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
-from exitkit.evidence.record import VERIFICATION_CLASSES, Difference, Verification
+from exitkit.evidence.manifest import ManifestWriter
+from exitkit.evidence.record import (VERIFICATION_CLASSES, Difference, ManifestRecord,
+                                     SampleRecord, Verification)
+from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.timing import PhaseClock
-from exitkit.providers.contract import ObjectInfo, ObjectSource
+from exitkit.providers.contract import Attributes, ObjectInfo, ObjectSource
 from exitkit.providers.retry import with_retries
+from exitkit.verify.attributes import attribute_differences, unheld_fields
 from exitkit.verify.digest import is_plain_md5, sha256_of
-from exitkit.verify.merge import merge_listings
-from exitkit.verify.ordering import in_key_order
+from exitkit.verify.entries import Entry
+from exitkit.verify.merge import merge_entries
+from exitkit.verify.sampling import Sampler
 
 DIFFERENCE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of checking one key present on both sides."""
+    """The outcome of checking one entry present on both sides."""
 
     kind: str
-    method: str | None
+    method: str | None = None
     detail: str = ""
+    digest: str | None = None
 
 
 @dataclass
@@ -50,153 +60,235 @@ class Tally:
     source_bytes: int = 0
     target_objects: int = 0
     verified_bytes: int = 0
+    present_bytes: int = 0
+    sampled: int = 0
     differences: list[Difference] = field(default_factory=list)
+    truncated: bool = False
 
-    def record(self, key: str, kind: str, size: int, method: str | None, detail: str) -> None:
-        """Count one classified key."""
-        self.counts[kind] += 1
-        if method:
-            self.methods[method] = self.methods.get(method, 0) + 1
-        if kind == "matched":
-            self.verified_bytes += size
-        elif len(self.differences) < DIFFERENCE_LIMIT + 1:
-            self.differences.append(Difference(key=key, kind=kind, detail=detail))
+
+class SourceView:
+    """What is known of a source entry: from the copy if still current, else asked lazily."""
+
+    def __init__(self, source: ObjectSource, entry: Entry, copied: CopiedObject | None) -> None:
+        self._source, self._entry = source, entry
+        self.copied = copied if copied and copied.source_etag == entry.info.etag else None
+        self._head: ObjectInfo | None = None
+
+    def head(self) -> ObjectInfo:
+        """The source's HEAD of this version (asked once)."""
+        if self._head is None:
+            info = self._entry.info
+            self._head = self._source.head(info.key, info.version_id)
+            if self._head is None:
+                raise PermanentError(f"HEAD {info.key}: vanished from the source")
+        return self._head
+
+    def checksums(self) -> Mapping[str, str]:
+        """Full-object checksums the source provider reports."""
+        return self.copied.checksums if self.copied else self.head().checksums
+
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the source bytes: from the copy, else streamed."""
+        if self.copied:
+            return self.copied.sha256
+        info = self._entry.info
+        with self._source.open(info.key, info.version_id) as stream:
+            return sha256_of(stream.chunks)
+
+    def attributes(self) -> Attributes:
+        """Content-type, headers, user metadata and tags of the source version."""
+        if self.copied:
+            return self.copied.attributes
+        head = self.head()
+        attributes = head.attributes or Attributes()
+        if head.tag_count:
+            info = self._entry.info
+            tags = self._source.tags(info.key, info.version_id)
+            attributes = Attributes(attributes.content_type, attributes.headers,
+                                    attributes.metadata, tags)
+        return attributes
 
 
 class PairChecker:
-    """Proves one source/target pair equal in content and metadata."""
+    """Proves one source/target pair equal in content (and metadata, when asked)."""
 
-    def __init__(self, source: ObjectSource, target: ObjectSource, keys: KeyMap,
-                 copied: Mapping[str, CopiedObject]) -> None:
-        self.source, self.target, self.keys, self.copied = source, target, keys, copied
-        caps = target.capabilities
-        self.check_metadata = caps.user_metadata and caps.content_type
+    def __init__(self, source: ObjectSource, target: ObjectSource,
+                 copied: Mapping[tuple[str, int], CopiedObject], compare_metadata: bool) -> None:
+        self.source, self.target, self.copied = source, target, copied
+        self.compare_metadata = compare_metadata
 
-    def __call__(self, pair: tuple[str, ObjectInfo, ObjectInfo]) -> Check:
-        relative, src, tgt = pair
-        copied = self.copied.get(relative)
-        if copied is not None and copied.source_etag != src.etag:
-            copied = None  # the source changed since the copy: evidence from the copy is stale
-        target_full = None
-        if is_plain_md5(src.etag) and src.etag == tgt.etag:
-            method = "etag-md5"
+    def __call__(self, pair: tuple[Entry, Entry]) -> Check:
+        src, tgt = pair
+        view = SourceView(self.source, src, self.copied.get(src.order))
+        target_head = None
+        if is_plain_md5(src.info.etag) and src.info.etag == tgt.info.etag:
+            method, digest = "etag-md5", f"md5:{src.info.etag}"
         else:
-            method = "sha256"
-            with self.target.open(tgt.key) as stream:
-                target_digest = sha256_of(stream.chunks)
-                target_full = stream.info
-            source_digest = copied.sha256 if copied else self._source_digest(src.key)
-            if source_digest != target_digest:
-                return Check("content_differs", method,
-                             f"sha256 {source_digest[:16]}… != {target_digest[:16]}…")
-        if self.check_metadata:
-            problem = self._metadata_problem(src, tgt, copied, target_full)
-            if problem:
-                return Check("metadata_differs", method, problem)
-        return Check("matched", method)
+            target_head = self._target_head(tgt)
+            if target_head is None:
+                return Check("missing", detail="vanished from the target during verification")
+            proven = self._by_checksum(view, target_head)
+            if proven is None:
+                proven = self._by_stream(view, tgt)
+            if proven.kind != "matched":
+                return proven
+            method, digest = proven.method, proven.digest
+        if self.compare_metadata:
+            target_head = target_head or self._target_head(tgt)
+            if target_head is None:
+                return Check("missing", detail="vanished from the target during verification")
+            problems = attribute_differences(view.attributes(), self._attributes(tgt, target_head),
+                                             self.target.capabilities)
+            if problems:
+                return Check("metadata_differs", method, "; ".join(problems), digest)
+        return Check("matched", method, digest=digest)
 
-    def _source_digest(self, key: str) -> str:
-        with self.source.open(key) as stream:
-            return sha256_of(stream.chunks)
+    def _target_head(self, tgt: Entry) -> ObjectInfo | None:
+        return self.target.head(tgt.info.key, tgt.info.version_id)
 
-    def _metadata_problem(self, src: ObjectInfo, tgt: ObjectInfo, copied: CopiedObject | None,
-                          target_full: ObjectInfo | None) -> str:
-        if copied is not None:
-            source_type, source_meta = copied.content_type, copied.metadata
-        else:
-            head = self.source.head(src.key)
-            if head is None:
-                raise PermanentError(f"HEAD {src.key}: vanished from the source")
-            source_type, source_meta = head.content_type, dict(head.metadata or {})
-        target_full = target_full or self.target.head(tgt.key)
-        if target_full is None:
-            return "vanished from the target during verification"
-        problems = []
-        if (source_type or None) != (target_full.content_type or None):
-            problems.append(f"content-type {source_type!r} != {target_full.content_type!r}")
-        target_meta = dict(target_full.metadata or {})
-        for name in sorted(set(source_meta) | set(target_meta)):
-            if source_meta.get(name) != target_meta.get(name):
-                problems.append(f"metadata {name}: {source_meta.get(name)!r} != "
-                                f"{target_meta.get(name)!r}")
-        return "; ".join(problems)
+    def _attributes(self, tgt: Entry, head: ObjectInfo) -> Attributes:
+        attributes = head.attributes or Attributes()
+        if head.tag_count and self.target.capabilities.tags:
+            tags = self.target.tags(tgt.info.key, tgt.info.version_id)
+            attributes = Attributes(attributes.content_type, attributes.headers,
+                                    attributes.metadata, tags)
+        return attributes
+
+    @staticmethod
+    def _by_checksum(view: SourceView, target_head: ObjectInfo) -> Check | None:
+        target_sums = target_head.checksums
+        if view.copied and "sha256" in target_sums:
+            ours = base64.b64encode(bytes.fromhex(view.copied.sha256)).decode("ascii")
+            return _compare("checksum-sha256", "sha256", ours, target_sums["sha256"])
+        source_sums = view.checksums()
+        for algorithm in sorted(set(source_sums) & set(target_sums)):
+            return _compare(f"checksum-{algorithm}", algorithm, source_sums[algorithm],
+                            target_sums[algorithm])
+        return None
+
+    def _by_stream(self, view: SourceView, tgt: Entry) -> Check:
+        with self.target.open(tgt.info.key, tgt.info.version_id) as stream:
+            target_digest = sha256_of(stream.chunks)
+        return _compare("sha256", "sha256", view.sha256(), target_digest)
 
 
-def verify_phase(source: ObjectSource, target: ObjectSource, keys: KeyMap,
-                 copied: Mapping[str, CopiedObject], unrepresentable: Mapping[str, str],
+def _compare(method: str, algorithm: str, source_value: str, target_value: str) -> Check:
+    if source_value == target_value:
+        return Check("matched", method, digest=f"{algorithm}:{source_value}")
+    return Check("content_differs", method, f"{algorithm} {source_value[:16]}… != "
+                                            f"{target_value[:16]}…")
+
+
+@dataclass
+class VerifyScope:
+    """What the verify phase compares and where it writes its evidence."""
+
+    source_entries: Iterator[Entry]
+    target_entries: Iterator[Entry]
+    copied: Mapping[tuple[str, int], CopiedObject]
+    unrepresentable: Mapping[tuple[str, int], str]
+    sampler: Sampler
+    versions: str
+    compare_metadata: bool
+    differences: SideFile
+    manifest: ManifestWriter
+
+
+def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                  concurrency: int, max_retries: int, clock: PhaseClock,
                  observer: DrillObserver) -> Verification:
     """Compare source and target in scope and return the verification summary."""
     tally = Tally()
-    source_listing = in_key_order(source.list(keys.source_prefix), key=_key,
-                                  already_sorted=source.capabilities.lists_in_key_order)
-    target_listing = in_key_order(target.list(keys.target_prefix), key=_key,
-                                  already_sorted=target.capabilities.lists_in_key_order)
-    checker = PairChecker(source, target, keys, copied)
+    checker = PairChecker(source, target, scope.copied, scope.compare_metadata)
+    with_versions = scope.versions == "all"
 
-    def to_check() -> Iterator[tuple[str, ObjectInfo, ObjectInfo]]:
-        for relative, src, tgt in merge_listings(source_listing, target_listing,
-                                                  keys.source_prefix, keys.target_prefix):
+    def record(entry: Entry, check: Check) -> None:
+        tally.counts[check.kind] += 1
+        if check.method:
+            tally.methods[check.method] = tally.methods.get(check.method, 0) + 1
+        info = entry.info
+        version = {"version_id": info.version_id, "version_age": entry.age} if with_versions else {}
+        if check.kind in ("matched", "not_sampled"):
+            tally.present_bytes += info.size
+        if check.kind == "matched":
+            tally.verified_bytes += info.size
+            scope.manifest.add({"key": info.key, "size": info.size, "digest": check.digest,
+                                "method": check.method, **version})
+        elif check.kind != "not_sampled":
+            difference = Difference(key=info.key, kind=check.kind, detail=check.detail,
+                                    **version)
+            scope.differences.write(difference.model_dump(exclude_none=True))
+            if len(tally.differences) < DIFFERENCE_LIMIT:
+                tally.differences.append(difference)
+            else:
+                tally.truncated = True
+        clock.add(1, info.size if check.method else 0)
+        observer.advanced("verify", 1, info.size if check.method else 0)
+
+    def to_check() -> Iterator[tuple[Entry, Entry]]:
+        for src, tgt in merge_entries(scope.source_entries, scope.target_entries):
             if src is not None:
                 tally.source_objects += 1
-                tally.source_bytes += src.size
+                tally.source_bytes += src.info.size
             if tgt is not None:
                 tally.target_objects += 1
             if src is None:
-                tally.record(tgt.key, "extra", tgt.size, None, "on the target only")
+                record(tgt, Check("extra", detail="on the target only"))
             elif tgt is None:
-                reason = unrepresentable.get(relative)
-                kind = "unrepresentable" if reason else "missing"
-                tally.record(src.key, kind, src.size, None, reason or "not on the target")
-            elif src.size != tgt.size:
-                tally.record(src.key, "size_differs", src.size, None,
-                             f"source {src.size} bytes, target {tgt.size} bytes")
+                reason = scope.unrepresentable.get(src.order)
+                record(src, Check("unrepresentable" if reason else "missing",
+                                  detail=reason or "not on the target"))
+            elif src.info.size != tgt.info.size:
+                record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
+                                                         f"target {tgt.info.size} bytes"))
+            elif src.relative not in scope.sampler:
+                record(src, Check("not_sampled"))
             else:
-                yield relative, src, tgt
-                continue
-            clock.add(1, 0)
-            observer.advanced("verify", 1, 0)
+                tally.sampled += 1
+                yield src, tgt
 
-    def attempt(pair: tuple[str, ObjectInfo, ObjectInfo]) -> Check:
+    def attempt(pair: tuple[Entry, Entry]) -> Check:
         return with_retries(lambda: checker(pair), max_retries, clock.retried)
 
-    for (relative, src, _tgt), check, error in map_bounded(attempt, to_check(), concurrency):
+    for (src, _tgt), check, error in map_bounded(attempt, to_check(), concurrency):
         if error is not None:
             if not isinstance(error, (TransientError, PermanentError)):
                 raise error
-            check = Check("content_differs", None, f"could not be verified: {error}")
-        tally.record(src.key, check.kind, src.size, check.method, check.detail)
-        clock.add(1, src.size)
-        observer.advanced("verify", 1, src.size)
-    return _summary(tally, target)
+            check = Check("content_differs", detail=f"could not be verified: {error}")
+        record(src, check)
+    return _summary(tally, target, scope)
 
 
-def _key(info: ObjectInfo) -> str:
-    return info.key
-
-
-def _summary(tally: Tally, target: ObjectSource) -> Verification:
-    matched = tally.counts["matched"]
-    caps = target.capabilities
+def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verification:
+    present = tally.counts["matched"] + tally.counts["not_sampled"]
     gaps = []
-    if not caps.user_metadata or not caps.content_type:
-        gaps.append("the target keeps no content-type or user metadata; they were not verified")
-    unrepresentable = tally.counts["unrepresentable"]
-    if unrepresentable:
-        gaps.append(f"{unrepresentable} keys cannot be represented on the target")
+    unheld = unheld_fields(target.capabilities)
+    if unheld and scope.compare_metadata:
+        gaps.append(f"the target keeps no {', '.join(unheld)}; not verified")
+    if tally.counts["unrepresentable"]:
+        gaps.append(f"{tally.counts['unrepresentable']} objects or versions cannot be "
+                    "represented on the target")
+    sample = scope.sampler.sample
+    manifest = scope.manifest.commit()
     return Verification(
+        versions=scope.versions,
         source_objects=tally.source_objects,
         source_bytes=tally.source_bytes,
         target_objects=tally.target_objects,
         counts=tally.counts,
         methods=tally.methods,
-        objects_verified=matched,
+        sample=SampleRecord(fraction=sample.fraction, count=sample.count, seed=sample.seed,
+                            sampled_objects=tally.sampled) if sample else None,
+        objects_verified=tally.counts["matched"],
         bytes_verified=tally.verified_bytes,
-        completeness_objects_pct=_percent(matched, tally.source_objects),
-        completeness_bytes_pct=_percent(tally.verified_bytes, tally.source_bytes),
+        completeness_objects_pct=_percent(present, tally.source_objects),
+        completeness_bytes_pct=_percent(tally.present_bytes, tally.source_bytes),
         gaps=gaps,
-        differences=tally.differences[:DIFFERENCE_LIMIT],
-        differences_truncated=len(tally.differences) > DIFFERENCE_LIMIT,
+        differences=tally.differences,
+        differences_truncated=tally.truncated,
+        differences_file=scope.differences.commit().name,
+        manifest=ManifestRecord(file=manifest.file, entries=manifest.entries,
+                                merkle_root=manifest.merkle_root),
     )
 
 

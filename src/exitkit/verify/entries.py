@@ -1,0 +1,58 @@
+"""Listings as entries in scope: (key relative to the prefix, version age, object info).
+
+Age 0 is the current version, 1 the one before, and so on; a store without versioning
+holds only age 0. Entries sort by (relative key, age).
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import groupby
+
+from exitkit.providers.contract import ObjectInfo, ObjectSource
+from exitkit.verify.ordering import in_key_order
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One object version in scope."""
+
+    relative: str
+    age: int
+    info: ObjectInfo
+
+    @property
+    def order(self) -> tuple[str, int]:
+        """Sort key: relative key, then age."""
+        return self.relative, self.age
+
+    @property
+    def label(self) -> str:
+        """The full key, with the version id when it is not the current version."""
+        if self.age == 0:
+            return self.info.key
+        return f"{self.info.key} (version {self.info.version_id}, {self.age} older)"
+
+
+def _ordered(entries: Iterable[Entry], already_sorted: bool) -> Iterator[Entry]:
+    return in_key_order(entries, key=lambda entry: entry.order, already_sorted=already_sorted)
+
+
+def current_entries(store: ObjectSource, prefix: str) -> Iterator[Entry]:
+    """The current object of every key under *prefix*, in (key, age) order."""
+    entries = (Entry(info.key[len(prefix):], 0, info) for info in store.list(prefix))
+    return _ordered(entries, store.capabilities.lists_in_key_order)
+
+
+def _aged(versions: Iterable[ObjectInfo], prefix: str) -> Iterator[Entry]:
+    """Number each key's versions by age; a listing gives a key's versions together,
+    newest first, with the current one flagged."""
+    for key, group in groupby(versions, key=lambda info: info.key):
+        ordered = sorted(group, key=lambda info: not info.is_latest)
+        for age, info in enumerate(ordered):
+            yield Entry(key[len(prefix):], age, info)
+
+
+def version_entries(store: ObjectSource, prefix: str) -> Iterator[Entry]:
+    """Every version under *prefix*, in (key, age) order."""
+    return _ordered(_aged(store.list_versions(prefix), prefix),
+                    store.capabilities.lists_in_key_order)
