@@ -77,7 +77,7 @@ options:
 expectations:
   completeness: 100%
   max_duration: 10m
-"""
+{extra}"""
 
 SEAWEED_TARGET = """\
   provider: seaweedfs
@@ -96,12 +96,14 @@ def write_spec(tmp_path):
 
     def write(source_bucket: str, target_bucket: str = "", name: str = "test-drill",
               source_prefix: str = "", target_prefix: str = "", target: str | None = None,
-              filename: str = "drill.yaml") -> Path:
+              filename: str = "drill.yaml", extra: str = "", part_size: str = "5MiB") -> Path:
         target_block = target or SEAWEED_TARGET.format(bucket=target_bucket, prefix=target_prefix)
         path = tmp_path / filename
         path.write_text(SPEC_TEMPLATE.format(
             name=name, source_bucket=source_bucket, source_prefix=source_prefix,
-            target=target_block), encoding="utf-8")
+            target=target_block, extra=extra).replace("part_size: 5MiB",
+                                                      f"part_size: {part_size}"),
+            encoding="utf-8")
         return path
 
     return write

@@ -4,6 +4,8 @@ Exit codes: 0 every expectation held; 1 the drill ran but an expectation failed;
 2 usage, spec, configuration or connection error (one line on stderr, no traceback).
 """
 
+import dataclasses
+import json
 import os
 import signal
 import sys
@@ -112,3 +114,43 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
 def version() -> None:
     """Print exitkit's version."""
     stdout.print(__version__)
+
+
+manifest_app = typer.Typer(help="Work with the manifest of verified objects.",
+                           no_args_is_help=True)
+app.add_typer(manifest_app, name="manifest")
+
+
+@manifest_app.command("prove")
+def manifest_prove(
+    record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A drill record.")],
+    key: Annotated[str, typer.Argument(help="Object key as written in the manifest.")],
+    version_id: Annotated[str | None, typer.Option(help="Version id, for versioned drills.")]
+    = None,
+) -> None:
+    """Print the Merkle inclusion proof of KEY and check it against the record's root.
+
+    Exit 0 when the proof holds, 1 when it does not (the manifest was altered), 2 when the
+    key is not in the manifest or the files cannot be read.
+    """
+    from exitkit.evidence.manifest import prove
+    from exitkit.evidence.store import read_record
+
+    try:
+        record = read_record(record_path)
+    except (OSError, ValueError) as exc:
+        _fail(f"{record_path}: cannot read the record ({type(exc).__name__})")
+    manifest = record.verification.manifest if record.verification else None
+    if manifest is None:
+        _fail(f"{record_path}: the record has no manifest")
+    try:
+        proof = prove(record_path.parent / manifest.file, manifest.merkle_root, key, version_id)
+    except (OSError, ValueError) as exc:
+        _fail(f"{record_path.parent / manifest.file}: cannot read the manifest ({exc})")
+    if proof is None:
+        _fail(f"{key!r} is not in the manifest of {record_path}")
+    sys.stdout.write(json.dumps(dataclasses.asdict(proof), indent=2, ensure_ascii=False) + "\n")
+    if not proof.verified:
+        stderr.print(f"exitkit: proof failed: {key!r} does not hash to the record's root "
+                     f"{manifest.merkle_root}", markup=False)
+    raise typer.Exit(0 if proof.verified else 1)

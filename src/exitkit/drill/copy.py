@@ -73,14 +73,14 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
                                     attributes.metadata, tags)
         digests = DigestingStream(stream.chunks, expected_size=got.size,
                                   expected_md5=got.etag if is_plain_md5(got.etag) else None,
-                                  expected_sha256=_expected_sha256(dict(got.checksums)),
+                                  expected_sha256=_expected_sha256(dict(got.checksums or {})),
                                   label=f"GET {info.key}")
         result = target.put(target_key, iter(digests), got.size, attributes)
     if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
     copied = CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
-                          checksums=dict(got.checksums), parts=result.parts)
+                          checksums=dict(got.checksums or {}), parts=result.parts)
     return copied, result
 
 

@@ -172,7 +172,7 @@ class SeaweedServer(LoopbackServer):
                 "-ip.bind=127.0.0.1", f"-master.port={self.master_port}",
                 f"-volume.port={self.volume_port}", f"-filer.port={self.filer_port}",
                 "-s3", f"-s3.port={self.port}", f"-s3.config={config}", "-s3.port.iceberg=0",
-                "-s3.port.lance=0", "-volume.max=100",
+                "-s3.port.lance=0", "-volume.max=2000",
                 "-master.volumeSizeLimitMB=512"]
 
     def port_offsets(self) -> tuple[int, ...]:

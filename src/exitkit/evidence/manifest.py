@@ -4,16 +4,36 @@ An auditor can later prove that one object was verified in a drill with the reco
 and an audit path, without trusting the rest of the manifest.
 """
 
+import heapq
 import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from exitkit.evidence.merkle import (MerkleBuilder, audit_path, leaf_hash, root_of,
                                      verify_inclusion)
-from exitkit.evidence.sidefiles import SideFile, json_line
+from exitkit.evidence.sidefiles import SideFile
 from exitkit.verify.ordering import sorted_by
+
+
+_by_key_and_age = itemgetter(0, 1)
+_string = json.encoder.encode_basestring
+
+
+def manifest_line(key: str, size: int, digest: str, method: str, version_id: str | None = None,
+                  version_age: int | None = None) -> str:
+    """One manifest line: canonical JSON (sorted keys, no spaces, UTF-8), built fast.
+
+    Equal to ``json_line`` of the same entry; millions are written per drill.
+    """
+    line = (f'{{"digest":{_string(digest)},"key":{_string(key)},"method":{_string(method)},'
+            f'"size":{size:d}')
+    if version_age is not None:
+        version = "null" if version_id is None else _string(version_id)
+        line += f',"version_age":{version_age:d},"version_id":{version}'
+    return line + "}"
 
 
 @dataclass(frozen=True)
@@ -25,40 +45,60 @@ class ManifestSummary:
     merkle_root: str
 
 
-def _sort_key(line: str) -> tuple[str, int]:
-    entry = json.loads(line)
-    return entry["key"], entry.get("version_age", 0)
-
-
 class ManifestWriter:
-    """Collects verified objects in any order; :meth:`commit` sorts them and computes the root."""
+    """Collects verified objects; :meth:`commit` writes them sorted and computes the root."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self._directory = directory
         self._name = name
-        self._unsorted = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="exitkit-manifest-")
+        self._in_order = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="exitkit-manifest-")
+        self._last: tuple[str, int] = ("", -1)
+        self._late: list[tuple[str, int, str]] = []
 
-    def add(self, entry: dict) -> None:
-        """Record one verified object."""
-        self._unsorted.write(json_line(entry) + "\n")
+    def add(self, key: str, size: int, digest: str, method: str, version_id: str | None = None,
+            version_age: int | None = None) -> None:
+        """Record one verified object.
+
+        Entries mostly arrive in key order (the verify walk is ordered); those that come
+        late (from concurrent checks) are kept apart and merged in at the end.
+        """
+        item = (key, version_age or 0,
+                manifest_line(key, size, digest, method, version_id, version_age))
+        if item[:2] > self._last:
+            self._last = item[:2]
+            self._in_order.write(item[2] + "\n")
+        else:
+            self._late.append(item)
+
+    def _stream(self, with_keys: bool) -> Iterator[tuple[str, int, str]]:
+        self._in_order.seek(0)
+        for line in self._in_order:
+            line = line[:-1]
+            if with_keys:
+                entry = json.loads(line)
+                yield entry["key"], entry.get("version_age", 0), line
+            else:
+                yield "", 0, line
 
     def commit(self) -> ManifestSummary:
-        """Write the sorted manifest beside the record and return its Merkle root."""
-        self._unsorted.seek(0)
-        lines = (line.rstrip("\n") for line in self._unsorted)
+        """Write the manifest sorted by (key, version age) beside the record; return its root."""
         target = SideFile(self._directory, self._name)
         builder = MerkleBuilder()
-        for line in sorted_by(lines, key=_sort_key):
+        ordered = self._stream(with_keys=bool(self._late))
+        if self._late:
+            ordered = heapq.merge(ordered, sorted_by(self._late, key=_by_key_and_age),
+                                  key=_by_key_and_age)
+        for _key, _age, line in ordered:
             target.write_line(line)
             builder.add(leaf_hash(line.encode("utf-8")))
         target.commit()
-        self._unsorted.close()
+        self._in_order.close()
         return ManifestSummary(file=self._name, entries=builder.size,
                                merkle_root=builder.root().hex())
 
     def discard(self) -> None:
         """Drop everything collected."""
-        self._unsorted.close()
+        self._in_order.close()
 
 
 @dataclass(frozen=True)

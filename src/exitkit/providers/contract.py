@@ -9,7 +9,7 @@ modify its source by construction.
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 #: Standard HTTP headers that are object metadata and must survive an exit.
 SYSTEM_HEADERS = ("cache-control", "content-disposition", "content-encoding",
@@ -26,13 +26,13 @@ class Attributes:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     """What a listing, HEAD or GET tells about one object (or one version of it).
 
     ``attributes`` is None when the call does not return them (S3 listings do not);
-    ``checksums`` holds full-object checksums the provider computed (algorithm -> base64);
-    ``tag_count`` is None when unknown.
+    ``checksums`` holds full-object checksums the provider computed (algorithm -> base64),
+    None when it reported none;
+    ``tag_count`` is None when unknown. A named tuple: listings create millions of these.
     """
 
     key: str
@@ -42,7 +42,7 @@ class ObjectInfo:
     version_id: str | None = None
     is_latest: bool = True
     attributes: Attributes | None = None
-    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksums: Mapping[str, str] | None = None
     tag_count: int | None = None
 
 

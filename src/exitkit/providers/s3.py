@@ -113,7 +113,7 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
         last_modified=_parse_http_date(headers.get("last-modified")),
         version_id=headers.get("x-amz-version-id"),
         attributes=attributes,
-        checksums=_full_object_checksums(headers),
+        checksums=_full_object_checksums(headers) or None,
         tag_count=int(tag_count) if tag_count and tag_count.isdigit() else 0,
     )
 

@@ -5,16 +5,15 @@ holds only age 0. Entries sort by (relative key, age).
 """
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from itertools import groupby
+from typing import NamedTuple
 
 from exitkit.providers.contract import ObjectInfo, ObjectSource
 from exitkit.verify.ordering import in_key_order
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One object version in scope."""
+class Entry(NamedTuple):
+    """One object version in scope; sorts by (relative key, age)."""
 
     relative: str
     age: int
@@ -23,7 +22,7 @@ class Entry:
     @property
     def order(self) -> tuple[str, int]:
         """Sort key: relative key, then age."""
-        return self.relative, self.age
+        return self[0], self[1]
 
     @property
     def label(self) -> str:
@@ -39,7 +38,10 @@ def _ordered(entries: Iterable[Entry], already_sorted: bool) -> Iterator[Entry]:
 
 def current_entries(store: ObjectSource, prefix: str) -> Iterator[Entry]:
     """The current object of every key under *prefix*, in (key, age) order."""
-    entries = (Entry(info.key[len(prefix):], 0, info) for info in store.list(prefix))
+    if prefix:
+        entries = (Entry(info.key[len(prefix):], 0, info) for info in store.list(prefix))
+    else:
+        entries = (Entry(info.key, 0, info) for info in store.list(prefix))
     return _ordered(entries, store.capabilities.lists_in_key_order)
 
 

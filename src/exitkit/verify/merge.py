@@ -19,18 +19,24 @@ def merge_entries(source: Iterable[Entry], target: Iterable[Entry]) -> Iterator[
     source_iter, target_iter = iter(source), iter(target)
     src = next(source_iter, None)
     tgt = next(target_iter, None)
-    last = None
+    last_key, last_age = "", -1
     while src is not None or tgt is not None:
-        if tgt is None or (src is not None and src.order < tgt.order):
-            order, pair = src.order, (src, None)
-            src = next(source_iter, None)
-        elif src is None or tgt.order < src.order:
-            order, pair = tgt.order, (None, tgt)
-            tgt = next(target_iter, None)
+        if tgt is None:
+            take_source, take_target = True, False
+        elif src is None:
+            take_source, take_target = False, True
+        elif src.relative == tgt.relative:
+            take_source, take_target = src.age <= tgt.age, tgt.age <= src.age
         else:
-            order, pair = src.order, (src, tgt)
-            src, tgt = next(source_iter, None), next(target_iter, None)
-        if last is not None and order <= last:
-            raise OutOfOrderError(f"listing not in key order at {order[0]!r}")
-        last = order
-        yield pair
+            take_source = src.relative < tgt.relative
+            take_target = not take_source
+        entry = src if take_source else tgt
+        key, age = entry.relative, entry.age
+        if key < last_key or (key == last_key and age <= last_age):
+            raise OutOfOrderError(f"listing not in key order at {key!r}")
+        last_key, last_age = key, age
+        yield (src if take_source else None), (tgt if take_target else None)
+        if take_source:
+            src = next(source_iter, None)
+        if take_target:
+            tgt = next(target_iter, None)

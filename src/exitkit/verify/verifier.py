@@ -19,6 +19,7 @@ import base64
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from exitkit.drill.concurrency import map_bounded
 from exitkit.drill.copy import CopiedObject
@@ -28,7 +29,7 @@ from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.record import (VERIFICATION_CLASSES, Difference, ManifestRecord,
                                      SampleRecord, Verification)
 from exitkit.evidence.sidefiles import SideFile
-from exitkit.measure.timing import PhaseClock
+from exitkit.measure.timing import BatchedProgress, PhaseClock
 from exitkit.providers.contract import Attributes, ObjectInfo, ObjectSource
 from exitkit.providers.retry import with_retries
 from exitkit.verify.attributes import attribute_differences, unheld_fields
@@ -40,8 +41,7 @@ from exitkit.verify.sampling import Sampler
 DIFFERENCE_LIMIT = 1000
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """The outcome of checking one entry present on both sides."""
 
     kind: str
@@ -85,7 +85,7 @@ class SourceView:
 
     def checksums(self) -> Mapping[str, str]:
         """Full-object checksums the source provider reports."""
-        return self.copied.checksums if self.copied else self.head().checksums
+        return self.copied.checksums if self.copied else (self.head().checksums or {})
 
     def sha256(self) -> str:
         """SHA-256 (hex) of the source bytes: from the copy, else streamed."""
@@ -121,7 +121,7 @@ class PairChecker:
         src, tgt = pair
         view = SourceView(self.source, src, self.copied.get(src.order))
         target_head = None
-        if is_plain_md5(src.info.etag) and src.info.etag == tgt.info.etag:
+        if _same_plain_md5(src, tgt):
             method, digest = "etag-md5", f"md5:{src.info.etag}"
         else:
             target_head = self._target_head(tgt)
@@ -156,7 +156,7 @@ class PairChecker:
 
     @staticmethod
     def _by_checksum(view: SourceView, target_head: ObjectInfo) -> Check | None:
-        target_sums = target_head.checksums
+        target_sums = target_head.checksums or {}
         if view.copied and "sha256" in target_sums:
             ours = base64.b64encode(bytes.fromhex(view.copied.sha256)).decode("ascii")
             return _compare("checksum-sha256", "sha256", ours, target_sums["sha256"])
@@ -170,6 +170,14 @@ class PairChecker:
         with self.target.open(tgt.info.key, tgt.info.version_id) as stream:
             target_digest = sha256_of(stream.chunks)
         return _compare("sha256", "sha256", view.sha256(), target_digest)
+
+
+NOT_SAMPLED = Check("not_sampled")
+
+
+def _same_plain_md5(src: Entry, tgt: Entry) -> bool:
+    etag = src.info.etag
+    return etag == tgt.info.etag and is_plain_md5(etag)
 
 
 def _compare(method: str, algorithm: str, source_value: str, target_value: str) -> Check:
@@ -201,29 +209,34 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
     tally = Tally()
     checker = PairChecker(source, target, scope.copied, scope.compare_metadata)
     with_versions = scope.versions == "all"
+    progress = BatchedProgress(clock, observer, "verify")
+    sampling = scope.sampler.sample is not None
+    etag_suffices = not scope.compare_metadata
 
     def record(entry: Entry, check: Check) -> None:
-        tally.counts[check.kind] += 1
+        kind, info = check.kind, entry.info
+        tally.counts[kind] += 1
         if check.method:
             tally.methods[check.method] = tally.methods.get(check.method, 0) + 1
-        info = entry.info
-        version = {"version_id": info.version_id, "version_age": entry.age} if with_versions else {}
-        if check.kind in ("matched", "not_sampled"):
+        if kind == "matched" or kind == "not_sampled":
             tally.present_bytes += info.size
-        if check.kind == "matched":
+        if kind == "matched":
             tally.verified_bytes += info.size
-            scope.manifest.add({"key": info.key, "size": info.size, "digest": check.digest,
-                                "method": check.method, **version})
-        elif check.kind != "not_sampled":
-            difference = Difference(key=info.key, kind=check.kind, detail=check.detail,
-                                    **version)
+            if with_versions:
+                scope.manifest.add(info.key, info.size, check.digest, check.method,
+                                   info.version_id, entry.age)
+            else:
+                scope.manifest.add(info.key, info.size, check.digest, check.method)
+        elif kind != "not_sampled":
+            version = ({"version_id": info.version_id, "version_age": entry.age}
+                       if with_versions else {})
+            difference = Difference(key=info.key, kind=kind, detail=check.detail, **version)
             scope.differences.write(difference.model_dump(exclude_none=True))
             if len(tally.differences) < DIFFERENCE_LIMIT:
                 tally.differences.append(difference)
             else:
                 tally.truncated = True
-        clock.add(1, info.size if check.method else 0)
-        observer.advanced("verify", 1, info.size if check.method else 0)
+        progress.add(info.size if check.method else 0)
 
     def to_check() -> Iterator[tuple[Entry, Entry]]:
         for src, tgt in merge_entries(scope.source_entries, scope.target_entries):
@@ -241,8 +254,11 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
             elif src.info.size != tgt.info.size:
                 record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
                                                          f"target {tgt.info.size} bytes"))
-            elif src.relative not in scope.sampler:
-                record(src, Check("not_sampled"))
+            elif sampling and src.relative not in scope.sampler:
+                record(src, NOT_SAMPLED)
+            elif etag_suffices and _same_plain_md5(src, tgt):
+                tally.sampled += 1
+                record(src, Check("matched", "etag-md5", "", "md5:" + src.info.etag))
             else:
                 tally.sampled += 1
                 yield src, tgt

@@ -1,0 +1,205 @@
+"""Verification an auditor accepts: methods, metadata fields, versions, samples, manifests."""
+
+import io
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+from exitkit.api import run_drill
+from exitkit.evidence.manifest import manifest_root
+
+MIB = 1024 * 1024
+
+
+def exitkit(*args, env):
+    return subprocess.run([sys.executable, "-m", "exitkit", *args], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def manifest_lines(result) -> list[dict]:
+    manifest = result.path.parent / result.record.verification.manifest.file
+    return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+@pytest.fixture
+def small_bucket(source_client, bucket_name):
+    """60 small objects."""
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: source_client.put_object(Bucket=bucket, Key=f"data/{i:03d}.txt",
+                                                         Body=f"object {i}\n".encode() * i),
+                      range(60)))
+    return bucket
+
+
+def test_multipart_source_objects_are_proven_by_digest_not_etag(
+        source_client, write_spec, server_env, tmp_path, bucket_name, target_client):
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    body = bytes(range(256)) * (11 * MIB // 256)
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    for key in ("mp/whole-on-target.bin", "mp/multipart-on-target.bin"):
+        source_client.upload_fileobj(io.BytesIO(body), bucket, key, Config=config)
+    assert source_client.head_object(Bucket=bucket, Key="mp/whole-on-target.bin"
+                                     )["ETag"].endswith('-3"')
+    target_bucket = bucket_name("tgt")
+    result = run_drill(write_spec(bucket, target_bucket, part_size="16MiB"), tmp_path / "a",
+                       environ=server_env)
+    methods = {line["key"]: line["method"] for line in manifest_lines(result)}
+    assert set(methods.values()) == {"checksum-sha256"}  # single PUT: target validated SHA-256
+    result = run_drill(write_spec(bucket, bucket_name("tgt2"), part_size="5MiB"), tmp_path / "b",
+                       environ=server_env)
+    assert {line["method"] for line in manifest_lines(result)} == {"sha256"}  # streamed
+    assert result.record.verification.methods == {"sha256": 2}
+
+
+def test_every_metadata_field_survives_and_a_change_is_named(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name):
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    fields = dict(ContentType="text/csv", CacheControl="max-age=3600",
+                  ContentDisposition='attachment; filename="report.csv"', ContentEncoding="identity",
+                  ContentLanguage="nl-NL", Metadata={"owner": "finance", "retention": "7y"},
+                  Tagging="classification=confidential&project=exit")
+    source_client.put_object(Bucket=bucket, Key="reports/q3.csv", Body=b"a,b\n1,2\n", **fields)
+    source_client.put_object(Bucket=bucket, Key="reports/q4.csv", Body=b"a,b\n3,4\n", **fields)
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(bucket, target_bucket)
+    first = run_drill(spec, tmp_path, environ=server_env)
+    assert first.exit_code == 0, first.record.verification.differences
+    head = target_client.head_object(Bucket=target_bucket, Key="reports/q3.csv")
+    assert (head["CacheControl"], head["ContentDisposition"], head["ContentLanguage"],
+            head["Metadata"]) == ("max-age=3600", 'attachment; filename="report.csv"', "nl-NL",
+                                  {"owner": "finance", "retention": "7y"})
+    tags = target_client.get_object_tagging(Bucket=target_bucket, Key="reports/q3.csv")["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"classification": "confidential",
+                                                    "project": "exit"}
+    target_client.copy_object(Bucket=target_bucket, Key="reports/q3.csv",
+                              CopySource={"Bucket": target_bucket, "Key": "reports/q3.csv"},
+                              MetadataDirective="REPLACE",
+                              **{name: value for name, value in fields.items() if name != "Tagging"}
+                              | {"CacheControl": "no-store"})
+    target_client.put_object_tagging(Bucket=target_bucket, Key="reports/q4.csv", Tagging={
+        "TagSet": [{"Key": "classification", "Value": "public"}]})
+    result = run_drill(spec, tmp_path, environ=server_env, verify_only=True)
+    details = {d.key: d.detail for d in result.record.verification.differences}
+    assert result.exit_code == 1
+    assert "cache-control: 'max-age=3600' != 'no-store'" in details["reports/q3.csv"]
+    assert "tag classification: 'confidential' != 'public'" in details["reports/q4.csv"]
+    assert "tag project: 'exit' != None" in details["reports/q4.csv"]
+
+
+def test_keys_near_the_1024_byte_limit(source_client, write_spec, server_env, tmp_path,
+                                       bucket_name):
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    fits = "/".join(["s" * 250] * 4) + "/" + "é" * 10   # 1,024 bytes, segments <= 255
+    too_long_segment = "x/" + "y" * 300
+    assert len(fits.encode()) == 1024
+    for key in (fits, too_long_segment):
+        source_client.put_object(Bucket=bucket, Key=key, Body=key.encode()[:50])
+    result = run_drill(write_spec(bucket, bucket_name("tgt")), tmp_path, environ=server_env)
+    counts = result.record.verification.counts
+    assert counts["matched"] == 1 and counts["unrepresentable"] == 1
+    assert [line["key"] for line in manifest_lines(result)] == [fits]
+
+
+def test_same_seed_draws_same_sample(small_bucket, write_spec, server_env, tmp_path, bucket_name):
+    target_bucket = bucket_name("tgt")
+    assert run_drill(write_spec(small_bucket, target_bucket), tmp_path / "full",
+                     environ=server_env).exit_code == 0
+
+    def sampled(sample: str, name: str) -> tuple[set[str], object]:
+        spec = write_spec(small_bucket, target_bucket, filename=f"{name}.yaml",
+                          extra=f"verification:\n  sample: {sample}\n")
+        result = run_drill(spec, tmp_path / name, environ=server_env, verify_only=True)
+        assert result.exit_code == 0
+        return {line["key"] for line in manifest_lines(result)}, result.record.verification
+
+    first, verification = sampled("{fraction: 0.25, seed: 42}", "a")
+    again, _ = sampled("{fraction: 0.25, seed: 42}", "b")
+    other, _ = sampled("{fraction: 0.25, seed: 7}", "c")
+    counted, counted_verification = sampled("{count: 13, seed: 42}", "d")
+    assert first == again and first != other
+    assert 5 <= len(first) <= 25
+    assert verification.sample.seed == 42 and verification.sample.sampled_objects == len(first)
+    assert verification.counts["not_sampled"] == 60 - len(first)
+    assert verification.completeness_objects_pct == 100.0
+    assert len(counted) == 13 == counted_verification.sample.sampled_objects
+
+
+def test_versioned_source_is_verified_version_by_version(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name):
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    source_client.put_bucket_versioning(Bucket=bucket,
+                                        VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"first", b"second version", b"third and current"):
+        source_client.put_object(Bucket=bucket, Key="doc/contract.txt", Body=body)
+    source_client.put_object(Bucket=bucket, Key="doc/other.txt", Body=b"single")
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(bucket, target_bucket, extra="verification:\n  versions: all\n")
+    result = run_drill(spec, tmp_path, environ=server_env)
+    assert result.exit_code == 0, result.record.verification.differences
+    assert result.record.verification.counts["matched"] == 4
+    versions = target_client.list_object_versions(Bucket=target_bucket, Prefix="doc/contract.txt")
+    bodies = [target_client.get_object(Bucket=target_bucket, Key="doc/contract.txt",
+                                       VersionId=v["VersionId"])["Body"].read()
+              for v in versions["Versions"]]
+    assert bodies == [b"third and current", b"second version", b"first"]
+    ages = sorted((line["key"], line["version_age"]) for line in manifest_lines(result))
+    assert ages == [("doc/contract.txt", 0), ("doc/contract.txt", 1), ("doc/contract.txt", 2),
+                    ("doc/other.txt", 0)]
+    middle = versions["Versions"][1]["VersionId"]
+    target_client.delete_object(Bucket=target_bucket, Key="doc/contract.txt", VersionId=middle)
+    damaged = run_drill(spec, tmp_path, environ=server_env, verify_only=True)
+    assert damaged.exit_code == 1
+    differing = {(d.key, d.version_age, d.kind) for d in damaged.record.verification.differences}
+    assert ("doc/contract.txt", 1, "size_differs") in differing  # 'first' now sits at age 1
+    assert ("doc/contract.txt", 2, "missing") in differing
+
+
+def test_manifest_proof_verifies_and_fails_after_tampering(small_bucket, write_spec, server_env,
+                                                          tmp_path, bucket_name):
+    spec = write_spec(small_bucket, bucket_name("tgt"))
+    result = run_drill(spec, tmp_path, environ=server_env)
+    manifest = result.path.parent / result.record.verification.manifest.file
+    assert manifest_root(manifest) == result.record.verification.manifest.merkle_root
+    assert result.record.verification.manifest.entries == 60
+    done = exitkit("manifest", "prove", str(result.path), "data/017.txt", env=server_env)
+    assert done.returncode == 0, done.stderr
+    proof = json.loads(done.stdout)
+    assert proof["verified"] is True and proof["tree_size"] == 60
+    assert proof["entry"]["key"] == "data/017.txt" and len(proof["audit_path"]) == 6
+    lines = manifest.read_text().splitlines()
+    index = proof["leaf_index"]
+    entry = json.loads(lines[index])
+    entry["size"] += 1
+    lines[index] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    manifest.write_text("\n".join(lines) + "\n")
+    done = exitkit("manifest", "prove", str(result.path), "data/017.txt", env=server_env)
+    assert done.returncode == 1
+    assert "proof failed" in done.stderr
+    assert exitkit("manifest", "prove", str(result.path), "data/nope", env=server_env
+                   ).returncode == 2
+
+
+def test_differences_are_listed_in_full_beside_the_record(small_bucket, write_spec, server_env,
+                                                         tmp_path, bucket_name, target_client):
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(small_bucket, target_bucket)
+    run_drill(spec, tmp_path, environ=server_env)
+    for i in range(12):
+        target_client.put_object(Bucket=target_bucket, Key=f"stray/{i}", Body=b"x")
+    result = run_drill(spec, tmp_path, environ=server_env, verify_only=True)
+    side = Path(result.path.parent, result.record.verification.differences_file)
+    listed = [json.loads(line) for line in side.read_text().splitlines()]
+    assert sorted(d["key"] for d in listed) == sorted(f"stray/{i}" for i in range(12))
+    assert {d["kind"] for d in listed} == {"extra"}
+    assert result.record.verification.counts["extra"] == 12
