@@ -203,3 +203,24 @@ def test_differences_are_listed_in_full_beside_the_record(small_bucket, write_sp
     assert sorted(d["key"] for d in listed) == sorted(f"stray/{i}" for i in range(12))
     assert {d["kind"] for d in listed} == {"extra"}
     assert result.record.verification.counts["extra"] == 12
+
+
+def test_listing_runs_proven_by_etags_still_isolate_each_difference(
+        small_bucket, write_spec, server_env, tmp_path, bucket_name, target_client):
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(small_bucket, target_bucket, extra="verification:\n  metadata: false\n")
+    first = run_drill(spec, tmp_path / "a", environ=server_env)
+    assert first.record.verification.methods == {"etag-md5": 60}
+    target_client.delete_object(Bucket=target_bucket, Key="data/010.txt")
+    body = target_client.get_object(Bucket=target_bucket, Key="data/020.txt")["Body"].read()
+    target_client.put_object(Bucket=target_bucket, Key="data/020.txt", Body=body.upper())
+    target_client.put_object(Bucket=target_bucket, Key="data/030.txt-extra", Body=b"x")
+    result = run_drill(spec, tmp_path / "b", environ=server_env, verify_only=True)
+    verification = result.record.verification
+    kinds = {d.key: d.kind for d in verification.differences}
+    assert kinds == {"data/010.txt": "missing", "data/020.txt": "content_differs",
+                     "data/030.txt-extra": "extra"}
+    assert verification.counts["matched"] == 58 == verification.manifest.entries
+    assert verification.methods == {"etag-md5": 58}
+    keys = [line["key"] for line in manifest_lines(result)]
+    assert keys == sorted(f"data/{i:03d}.txt" for i in range(60) if i not in (10, 20))

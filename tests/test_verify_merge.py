@@ -6,7 +6,7 @@ import pytest
 
 from exitkit.providers.contract import ObjectInfo
 from exitkit.verify.entries import Entry, _aged
-from exitkit.verify.merge import OutOfOrderError, merge_entries
+from exitkit.verify.merge import OutOfOrderError, Run, merge_runs
 from exitkit.verify.ordering import sorted_by
 
 
@@ -18,17 +18,38 @@ def entries(keys, prefix=""):
     return [Entry(info.key[len(prefix):], 0, info) for info in infos(keys, prefix)]
 
 
+def flat(items):
+    for item in items:
+        yield from zip(item.source, item.target) if isinstance(item, Run) else (item,)
+
+
 def test_merge_pairs_keys_relative_to_each_prefix():
     source = entries(["a", "b", "d"], "src/")
     target = entries(["b", "c", "d"], "dst/")
     pairs = [((s or t).relative, s is not None, t is not None)
-             for s, t in merge_entries(source, target)]
+             for s, t in flat(merge_runs(source, target))]
     assert pairs == [("a", True, False), ("b", True, True), ("c", False, True), ("d", True, True)]
 
 
-def test_merge_refuses_unsorted_input():
+def test_merge_hands_over_aligned_runs_and_single_pairs_elsewhere():
+    rng = random.Random(3)
+    keys = [f"k{i:05d}" for i in range(3000)]
+    source = [k for k in keys if rng.random() > 0.01]
+    target = [k for k in keys if rng.random() > 0.01]
+    items = list(merge_runs(entries(source), entries(target), run_length=64))
+    assert sum(isinstance(item, Run) for item in items) > 10
+    pairs = [((s or t).relative, s is not None, t is not None) for s, t in flat(items)]
+    expected = [(k, k in set(source), k in set(target)) for k in keys
+                if k in set(source) or k in set(target)]
+    assert pairs == expected
+
+
+@pytest.mark.parametrize("run_length", [1, 1024])
+def test_merge_refuses_unsorted_input(run_length):
     with pytest.raises(OutOfOrderError):
-        list(merge_entries(entries(["b", "a"]), []))
+        list(merge_runs(entries(["b", "a"]), [], run_length))
+    with pytest.raises(OutOfOrderError):
+        list(merge_runs(entries(["a", "c", "b"]), entries(["a", "c", "b"]), run_length))
 
 
 def test_versions_are_aged_from_the_current_one():

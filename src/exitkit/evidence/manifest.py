@@ -6,14 +6,13 @@ and an audit path, without trusting the rest of the manifest.
 
 import heapq
 import json
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
-from exitkit.evidence.merkle import (MerkleBuilder, audit_path, leaf_hash, root_of,
-                                     verify_inclusion)
+from exitkit.evidence.merkle import (MerkleBuilder, audit_path, leaf_hash, leaf_hashes,
+                                     root_of, verify_inclusion)
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.verify.ordering import sorted_by
 
@@ -46,59 +45,69 @@ class ManifestSummary:
 
 
 class ManifestWriter:
-    """Collects verified objects; :meth:`commit` writes them sorted and computes the root."""
+    """Collects verified objects; :meth:`commit` leaves them sorted beside the record.
+
+    Entries mostly arrive in key order (the verify walk is ordered): those go straight
+    into the manifest file and the Merkle tree. Entries that come late (from concurrent
+    checks) are kept apart; if there are any, commit merges them in with a second pass.
+    """
 
     def __init__(self, directory: Path, name: str) -> None:
         self._directory = directory
         self._name = name
-        self._in_order = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="exitkit-manifest-")
+        self._file = SideFile(directory, name)
+        self._merkle = MerkleBuilder()
         self._last: tuple[str, int] = ("", -1)
         self._late: list[tuple[str, int, str]] = []
 
     def add(self, key: str, size: int, digest: str, method: str, version_id: str | None = None,
             version_age: int | None = None) -> None:
-        """Record one verified object.
-
-        Entries mostly arrive in key order (the verify walk is ordered); those that come
-        late (from concurrent checks) are kept apart and merged in at the end.
-        """
-        item = (key, version_age or 0,
-                manifest_line(key, size, digest, method, version_id, version_age))
-        if item[:2] > self._last:
-            self._last = item[:2]
-            self._in_order.write(item[2] + "\n")
+        """Record one verified object."""
+        order = (key, version_age or 0)
+        line = manifest_line(key, size, digest, method, version_id, version_age)
+        if order > self._last:
+            self._last = order
+            self._file.write_line(line)
+            self._merkle.add(leaf_hash(line.encode("utf-8")))
         else:
-            self._late.append(item)
+            self._late.append((key, order[1], line))
 
-    def _stream(self, with_keys: bool) -> Iterator[tuple[str, int, str]]:
-        self._in_order.seek(0)
-        for line in self._in_order:
-            line = line[:-1]
-            if with_keys:
-                entry = json.loads(line)
-                yield entry["key"], entry.get("version_age", 0), line
-            else:
-                yield "", 0, line
+    def add_etag_run(self, keys: list[str], sizes: list[int], etags: list[str]) -> None:
+        """Record current objects proven by plain-MD5 ETags; *keys* ascend, after every
+        key added so far (the caller's merge guarantees it)."""
+        lines = [f'{{"digest":"md5:{etag}","key":{_string(key)},"method":"etag-md5",'
+                 f'"size":{size:d}}}' for key, size, etag in zip(keys, sizes, etags)]
+        self._file.write_lines(lines)
+        self._merkle.add_many(leaf_hashes(lines))
+        self._last = (keys[-1], 0)
 
     def commit(self) -> ManifestSummary:
-        """Write the manifest sorted by (key, version age) beside the record; return its root."""
-        target = SideFile(self._directory, self._name)
-        builder = MerkleBuilder()
-        ordered = self._stream(with_keys=bool(self._late))
+        """Finish the manifest file beside the record and return its Merkle root."""
         if self._late:
-            ordered = heapq.merge(ordered, sorted_by(self._late, key=_by_key_and_age),
-                                  key=_by_key_and_age)
-        for _key, _age, line in ordered:
-            target.write_line(line)
-            builder.add(leaf_hash(line.encode("utf-8")))
-        target.commit()
-        self._in_order.close()
+            return self._merge_late()
+        self._file.commit()
+        return ManifestSummary(file=self._name, entries=self._merkle.size,
+                               merkle_root=self._merkle.root().hex())
+
+    def _merge_late(self) -> ManifestSummary:
+        merged = SideFile(self._directory, self._name, stage="merging")
+        builder = MerkleBuilder()
+        with self._file.read_back() as in_order:
+            stream = ((entry["key"], entry.get("version_age", 0), line)
+                      for line in (raw[:-1] for raw in in_order)
+                      for entry in (json.loads(line),))
+            late = sorted_by(self._late, key=_by_key_and_age)
+            for _key, _age, line in heapq.merge(stream, late, key=_by_key_and_age):
+                merged.write_line(line)
+                builder.add(leaf_hash(line.encode("utf-8")))
+        self._file.discard()
+        merged.commit()
         return ManifestSummary(file=self._name, entries=builder.size,
                                merkle_root=builder.root().hex())
 
     def discard(self) -> None:
         """Drop everything collected."""
-        self._in_order.close()
+        self._file.discard()
 
 
 @dataclass(frozen=True)

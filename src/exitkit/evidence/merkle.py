@@ -16,6 +16,12 @@ def leaf_hash(line: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + line).digest()
 
 
+def leaf_hashes(lines: list[str]) -> list[bytes]:
+    """Leaf hashes of many manifest lines."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + line.encode("utf-8")).digest() for line in lines]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Hash of an inner node."""
     return hashlib.sha256(b"\x01" + left + right).digest()
@@ -30,12 +36,18 @@ class MerkleBuilder:
 
     def add(self, leaf: bytes) -> None:
         """Append one leaf hash."""
-        self.size += 1
-        node, width = leaf, 1
-        while self._stack and self._stack[-1][1] == width:
-            left, _ = self._stack.pop()
-            node, width = node_hash(left, node), width * 2
-        self._stack.append((node, width))
+        self.add_many((leaf,))
+
+    def add_many(self, leaves) -> None:
+        """Append leaf hashes in order (the hot loop of a million-object manifest)."""
+        stack, sha256 = self._stack, hashlib.sha256
+        for node in leaves:
+            self.size += 1
+            width = 1
+            while stack and stack[-1][1] == width:
+                node = sha256(b"\x01" + stack.pop()[0] + node).digest()
+                width *= 2
+            stack.append((node, width))
 
     def root(self) -> bytes:
         """The root over every leaf added so far."""

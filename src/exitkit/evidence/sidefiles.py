@@ -18,11 +18,11 @@ def json_line(entry: dict[str, Any]) -> str:
 class SideFile:
     """A JSON Lines file that becomes visible under its final name on :meth:`commit`."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: Path, name: str, stage: str = "partial") -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.final = directory / name
-        self.partial = directory / f".{name}.partial"
+        self.partial = directory / f".{name}.{stage}"
         self._handle: TextIO = self.partial.open("w", encoding="utf-8")
         self.lines = 0
 
@@ -34,6 +34,16 @@ class SideFile:
         """Append one line that is already canonical JSON."""
         self._handle.write(line + "\n")
         self.lines += 1
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Append lines that are already canonical JSON."""
+        self._handle.write("\n".join(lines) + "\n")
+        self.lines += len(lines)
+
+    def read_back(self) -> TextIO:
+        """Flush and reopen the partial file for reading (before commit or discard)."""
+        self._handle.flush()
+        return self.partial.open(encoding="utf-8")
 
     def commit(self) -> Path:
         """Flush, fsync and rename into place."""

@@ -60,7 +60,11 @@ class BatchedProgress:
 
     def add(self, nbytes: int) -> None:
         """Count one object of *nbytes*."""
-        self._objects += 1
+        self.add_many(1, nbytes)
+
+    def add_many(self, objects: int, nbytes: int) -> None:
+        """Count *objects* objects of *nbytes* in all."""
+        self._objects += objects
         self._bytes += nbytes
         if self._objects >= self._batch:
             self.flush()

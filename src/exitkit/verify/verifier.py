@@ -19,6 +19,7 @@ import base64
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import eq, itemgetter
 from typing import NamedTuple
 
 from exitkit.drill.concurrency import map_bounded
@@ -35,7 +36,7 @@ from exitkit.providers.retry import with_retries
 from exitkit.verify.attributes import attribute_differences, unheld_fields
 from exitkit.verify.digest import is_plain_md5, sha256_of
 from exitkit.verify.entries import Entry
-from exitkit.verify.merge import merge_entries
+from exitkit.verify.merge import Run, merge_runs
 from exitkit.verify.sampling import Sampler
 
 DIFFERENCE_LIMIT = 1000
@@ -173,6 +174,7 @@ class PairChecker:
 
 
 NOT_SAMPLED = Check("not_sampled")
+_size_and_etag = itemgetter(1, 2)
 
 
 def _same_plain_md5(src: Entry, tgt: Entry) -> bool:
@@ -216,7 +218,7 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
     def record(entry: Entry, check: Check) -> None:
         kind, info = check.kind, entry.info
         tally.counts[kind] += 1
-        if check.method:
+        if kind == "matched":
             tally.methods[check.method] = tally.methods.get(check.method, 0) + 1
         if kind == "matched" or kind == "not_sampled":
             tally.present_bytes += info.size
@@ -238,30 +240,77 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                 tally.truncated = True
         progress.add(info.size if check.method else 0)
 
+    def triage(src: Entry | None, tgt: Entry | None) -> bool:
+        """Record what the listings alone decide; True when the pair needs a content check."""
+        if src is not None:
+            tally.source_objects += 1
+            tally.source_bytes += src.info.size
+        if tgt is not None:
+            tally.target_objects += 1
+        if src is None:
+            record(tgt, Check("extra", detail="on the target only"))
+        elif tgt is None:
+            reason = scope.unrepresentable.get(src.order)
+            record(src, Check("unrepresentable" if reason else "missing",
+                              detail=reason or "not on the target"))
+        elif src.info.size != tgt.info.size:
+            record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
+                                                     f"target {tgt.info.size} bytes"))
+        elif sampling and src.relative not in scope.sampler:
+            record(src, NOT_SAMPLED)
+        elif etag_suffices and _same_plain_md5(src, tgt):
+            tally.sampled += 1
+            record(src, Check("matched", "etag-md5", "", "md5:" + src.info.etag))
+        else:
+            tally.sampled += 1
+            return True
+        return False
+
+    def record_etag_run(sources: list[ObjectInfo]) -> None:
+        """Record objects already proven by equal sizes and plain-MD5 ETags, in one go."""
+        sizes, etags = [info.size for info in sources], [info.etag for info in sources]
+        count, total = len(sizes), sum(sizes)
+        tally.source_objects += count
+        tally.target_objects += count
+        tally.source_bytes += total
+        tally.present_bytes += total
+        tally.verified_bytes += total
+        tally.sampled += count
+        tally.counts["matched"] += count
+        tally.methods["etag-md5"] = tally.methods.get("etag-md5", 0) + count
+        scope.manifest.add_etag_run([info.key for info in sources], sizes, etags)
+        progress.add_many(count, total)
+
+    def etag_run_leftovers(run: Run) -> Iterator[tuple[Entry, Entry]]:
+        """Record the stretches of an aligned run that ETags prove; yield the other pairs."""
+        sources = [entry.info for entry in run.source]
+        proven = list(map(eq, map(_size_and_etag, sources),
+                          map(_size_and_etag, [entry.info for entry in run.target])))
+        if not all(map(is_plain_md5, (info.etag for info in sources))):
+            proven = [ok and is_plain_md5(info.etag) for ok, info in zip(proven, sources)]
+        start, count = 0, len(sources)
+        while start < count:
+            try:
+                stop = proven.index(False, start)
+            except ValueError:
+                stop = count
+            if stop > start:
+                record_etag_run(sources[start:stop])
+            if stop < count:
+                yield run.source[stop], run.target[stop]
+            start = stop + 1
+
     def to_check() -> Iterator[tuple[Entry, Entry]]:
-        for src, tgt in merge_entries(scope.source_entries, scope.target_entries):
-            if src is not None:
-                tally.source_objects += 1
-                tally.source_bytes += src.info.size
-            if tgt is not None:
-                tally.target_objects += 1
-            if src is None:
-                record(tgt, Check("extra", detail="on the target only"))
-            elif tgt is None:
-                reason = scope.unrepresentable.get(src.order)
-                record(src, Check("unrepresentable" if reason else "missing",
-                                  detail=reason or "not on the target"))
-            elif src.info.size != tgt.info.size:
-                record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
-                                                         f"target {tgt.info.size} bytes"))
-            elif sampling and src.relative not in scope.sampler:
-                record(src, NOT_SAMPLED)
-            elif etag_suffices and _same_plain_md5(src, tgt):
-                tally.sampled += 1
-                record(src, Check("matched", "etag-md5", "", "md5:" + src.info.etag))
+        runs_by_etag = etag_suffices and not sampling and not with_versions
+        for item in merge_runs(scope.source_entries, scope.target_entries):
+            if isinstance(item, Run):
+                pairs = etag_run_leftovers(item) if runs_by_etag else zip(item.source,
+                                                                          item.target)
             else:
-                tally.sampled += 1
-                yield src, tgt
+                pairs = (item,)
+            for src, tgt in pairs:
+                if triage(src, tgt):
+                    yield src, tgt
 
     def attempt(pair: tuple[Entry, Entry]) -> Check:
         return with_retries(lambda: checker(pair), max_retries, clock.retried)
