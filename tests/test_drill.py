@@ -52,6 +52,8 @@ def test_demo_drill_copies_every_object_byte_for_byte(seeded, write_spec, server
     assert record.copy_summary.multipart_objects == 3
     assert [phase.name for phase in record.phases] == ["inventory", "copy", "verify"]
     assert all(phase.duration_s > 0 for phase in record.phases)
+    assert [phase.objects for phase in record.phases] == [300, 300, 300]
+    assert [phase.bytes for phase in record.phases] == [verification.source_bytes] * 3
     assert "record:" in done.stdout and "PASSED" in done.stdout
 
 

@@ -69,3 +69,17 @@ def test_external_sort_matches_builtin_sort_across_spilled_runs():
     assert got == sorted(keys)
     # UTF-8 byte order (S3's listing order) equals code-point order for str
     assert sorted(keys) == sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+@pytest.mark.parametrize("entry", [
+    {"key": 'odd "quoted"\\ key ü 日本 🚀\n', "size": 7, "digest": "md5:00", "method": "etag-md5"},
+    {"key": "v", "size": 0, "digest": "sha256:ab", "method": "sha256", "version_age": 2,
+     "version_id": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"},
+    {"key": "v", "size": 1, "digest": "crc32:AA==", "method": "checksum-crc32",
+     "version_age": 0, "version_id": None},
+])
+def test_fast_manifest_line_is_canonical_json(entry):
+    from exitkit.evidence.manifest import manifest_line
+    from exitkit.evidence.sidefiles import json_line
+
+    assert manifest_line(**entry) == json_line(entry)

@@ -321,6 +321,7 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                 raise error
             check = Check("content_differs", detail=f"could not be verified: {error}")
         record(src, check)
+    progress.flush()
     return _summary(tally, target, scope)
 
 
