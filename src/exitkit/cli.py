@@ -69,12 +69,12 @@ def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
         sys.stdout.write(record.to_json() + "\n")
     elif not quiet:
         stdout.print(render_summary(record))
-        stdout.print(f"record: {result.path}", markup=False)
+        stdout.print(f"record: {result.path}", markup=False, soft_wrap=True)
     if record.verdict == "failed":
         failed = ", ".join(e.name for e in record.expectations if not e.passed)
-        stderr.print(f"exitkit: expectation failed: {failed}", markup=False)
+        stderr.print(f"exitkit: expectation failed: {failed}", markup=False, soft_wrap=True)
     elif record.verdict == "error":
-        stderr.print(f"exitkit: error: {'; '.join(record.errors)}", markup=False)
+        stderr.print(f"exitkit: error: {'; '.join(record.errors)}", markup=False, soft_wrap=True)
     raise typer.Exit(record.exit_code)
 
 
@@ -152,5 +152,53 @@ def manifest_prove(
     sys.stdout.write(json.dumps(dataclasses.asdict(proof), indent=2, ensure_ascii=False) + "\n")
     if not proof.verified:
         stderr.print(f"exitkit: proof failed: {key!r} does not hash to the record's root "
-                     f"{manifest.merkle_root}", markup=False)
+                     f"{manifest.merkle_root}", markup=False, soft_wrap=True)
     raise typer.Exit(0 if proof.verified else 1)
+
+
+providers_app = typer.Typer(help="The provider catalog: prices with their sources.",
+                            no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
+CatalogOpt = Annotated[list[Path] | None, typer.Option(
+    "--catalog", help="Extra catalog directory; its files override packaged ones by name.")]
+
+
+def _catalog(dirs: list[Path] | None):
+    from exitkit.catalog.load import load_catalog
+
+    try:
+        return load_catalog(dirs or [])
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+@providers_app.command("list")
+def providers_list(catalog: CatalogOpt = None) -> None:
+    """List catalog entries with jurisdiction, storage and first egress price."""
+    from rich.table import Table
+
+    loaded = _catalog(catalog)
+    table = Table()
+    for column in ("name", "seat", "data", "storage/GB-mo", "egress/GB", "exit waiver"):
+        table.add_column(column, overflow="fold")
+    for name, entry in sorted(loaded.entries.items()):
+        prices = entry.prices
+        egress = max(tier.price for tier in prices.egress_gb.tiers)
+        waiver = entry.exit_waiver and entry.exit_waiver.free_egress
+        table.add_row(name, entry.jurisdiction, entry.data_location,
+                      f"{prices.storage_gb_month.price:g} {entry.currency}",
+                      f"<= {egress:g} {entry.currency}", "yes" if waiver else "-")
+    stdout.print(table)
+
+
+@providers_app.command("show")
+def providers_show(name: Annotated[str, typer.Argument(help="Catalog entry name.")],
+                   catalog: CatalogOpt = None) -> None:
+    """Print one catalog entry (as YAML-like JSON) with the file it came from."""
+    loaded = _catalog(catalog)
+    try:
+        entry = loaded.get(name)
+    except ExitkitError as exc:
+        _fail(str(exc))
+    shown = {"file": loaded.origins[name], **entry.model_dump(mode="json", exclude_none=True)}
+    sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")

@@ -3,15 +3,28 @@
 from datetime import timedelta
 
 from exitkit.drill.spec import Expectations
-from exitkit.evidence.record import ExpectationResult, Verification
+from exitkit.evidence.record import CostReport, ExpectationResult, Projection, Verification
 
 
 def _format_duration(value: timedelta) -> str:
     return f"{value.total_seconds():.1f}s"
 
 
-def evaluate(expected: Expectations, verification: Verification | None,
-             duration: timedelta) -> list[ExpectationResult]:
+def _limit(name: str, limit, measured, shown: str, unit_format) -> ExpectationResult:
+    if measured is None:
+        return ExpectationResult(name=name, expected=f"<= {unit_format(limit)}",
+                                 measured=f"not measured ({shown})", passed=False)
+    return ExpectationResult(name=name, expected=f"<= {unit_format(limit)}",
+                             measured=unit_format(measured), passed=measured <= limit)
+
+
+def _eur(amount: float) -> str:
+    return f"{amount:,.2f} EUR"
+
+
+def evaluate(expected: Expectations, verification: Verification | None, duration: timedelta,
+             projection: Projection | None = None,
+             cost: CostReport | None = None) -> list[ExpectationResult]:
     """Return one result per expectation, each with what was measured."""
     results = []
     if verification is None:
@@ -32,4 +45,21 @@ def evaluate(expected: Expectations, verification: Verification | None,
         results.append(ExpectationResult(
             name="max_duration", expected=f"<= {_format_duration(expected.max_duration)}",
             measured=_format_duration(duration), passed=duration <= expected.max_duration))
+    applicable = None
+    if cost is not None:
+        applicable = {estimate.regime: estimate for estimate in cost.drill}[cost.applicable_regime]
+        exit_estimate = {e.regime: e for e in cost.full_exit}[cost.applicable_regime]
+    if expected.max_cost is not None:
+        results.append(_limit("max_cost", expected.max_cost,
+                              applicable.total_eur if applicable else None,
+                              "no catalog prices for both sides", _eur))
+    if expected.max_projected_cost is not None:
+        results.append(_limit("max_projected_cost", expected.max_projected_cost,
+                              exit_estimate.total_eur if applicable else None,
+                              "no catalog prices for both sides", _eur))
+    if expected.max_projected_duration is not None:
+        on_hosts = (timedelta(seconds=projection.duration_on_hosts_s)
+                    if projection else None)
+        results.append(_limit("max_projected_duration", expected.max_projected_duration,
+                              on_hosts, "no copy throughput measured", _format_duration))
     return results

@@ -7,7 +7,7 @@ The source is opened through the read-only contract; nothing here can write to i
 import getpass
 import socket
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from exitkit import __version__
@@ -19,9 +19,13 @@ from exitkit.drill.spec import Endpoint
 from exitkit.drill.spec_file import LoadedSpec
 from exitkit.errors import EndpointError, PermanentError, SpecError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
-from exitkit.evidence.record import (CopySummary, DrillIdentity, DrillRecord, EndpointIdentity,
-                                     Inventory, KeyProblem, PhaseRecord, RunOptions,
-                                     Verification)
+from exitkit.catalog.load import Catalog, load_catalog
+from exitkit.catalog.model import CatalogEntry
+from exitkit.evidence.record import (CopySummary, CostReport, DrillIdentity, DrillRecord,
+                                     EndpointIdentity, Inventory, KeyProblem, PhaseRecord,
+                                     Projection, RequestCounts, RunOptions, Verification)
+from exitkit.measure.cost import CostModel, Usage, cost_report, scaled_usage
+from exitkit.measure.projection import project
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
 from exitkit.measure.timing import PhaseClock, utc_now
@@ -74,6 +78,8 @@ class DrillRun:
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
         target = open_target(spec.target, self.loaded.target_keys, options.part_size)
+        catalog = load_catalog(spec.cost.catalog_dirs)
+        prices = self._price_entries(catalog)
         started_at = utc_now()
         source.check()
         versioned = spec.verification.versions == "all" and target.capabilities.versioning
@@ -82,40 +88,93 @@ class DrillRun:
         else:
             target.prepare(create=spec.target.create_bucket, versioned=versioned)
         stem = record_stem(spec.name, started_at, self.run_id)
-        plan = copied = verification = None
+        plan = copied = verification = estate = None
         try:
-            plan = self._inventory(source)
+            plan, estate = self._inventory(source)
             copied = CopyOutcome() if self.verify_only else self._copy(plan, source, target)
             verification = self._verify(source, target, plan, copied, stem)
         except (TransientError, PermanentError, EndpointError) as exc:
             self.errors.append(scrub(str(exc)))
-        return self._record(started_at, utc_now(), plan, copied, verification)
+        ended_at = utc_now()
+        projection = self._projection(estate)
+        cost = self._cost(catalog, prices, source, target, plan, copied, estate, projection,
+                          started_at.date())
+        requests = {"source": source.requests.snapshot(), "target": target.requests.snapshot()}
+        return self._record(started_at, ended_at, plan, copied, verification, requests,
+                            projection, cost)
+
+    def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry, CatalogEntry] | None:
+        """The catalog entries that price each side (None when one side has none)."""
+        found = []
+        for side, endpoint in (("source", self.spec.source), ("target", self.spec.target)):
+            if endpoint.catalog:
+                if endpoint.catalog not in catalog.entries:
+                    raise SpecError(self.loaded.path, None, f"{side}.catalog",
+                                    f"no provider {endpoint.catalog!r} in the catalog")
+                found.append(catalog.entries[endpoint.catalog])
+            else:
+                found.append(catalog.for_endpoint(endpoint.provider, region_of(endpoint)))
+        return None if None in found else (found[0], found[1])
+
+    def _projection(self, estate: tuple[int, int] | None) -> Projection | None:
+        copy_phase_record = next((p for p in self.phases if p.name == "copy"), None)
+        if copy_phase_record is None or estate is None:
+            return None
+        return project(copy_phase_record, *estate, self.spec.options.concurrency,
+                       self.spec.projection.hosts)
+
+    def _cost(self, catalog: Catalog, prices, source: ObjectSource, target: ObjectSource,
+              plan: list[Entry] | None, copied: CopyOutcome | None,
+              estate: tuple[int, int] | None, projection: Projection | None,
+              on: date) -> CostReport | None:
+        if prices is None or plan is None or copied is None or estate is None:
+            return None
+        counted_source, counted_target = source.requests.snapshot(), target.requests.snapshot()
+        drill = Usage(egress_bytes=counted_source.bytes_read, source_reads=counted_source.reads,
+                      source_writes=counted_source.writes, target_reads=counted_target.reads,
+                      target_writes=counted_target.writes,
+                      stored_bytes=sum(obj.size for obj in copied.copied.values()),
+                      stored_days=self.spec.cost.keep_days)
+        days = projection.duration_on_hosts_s / 86400 if projection else 0.0
+        full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days)
+        return cost_report(CostModel(catalog, *prices), drill, full_exit, on,
+                           [f"the drill copy is kept {self.spec.cost.keep_days:g} days"])
 
     def _entries(self, store: ObjectSource, prefix: str):
         if self.spec.verification.versions == "all":
             return version_entries(store, prefix)
         return current_entries(store, prefix)
 
-    def _phase(self, name: str, total_objects: int | None, total_bytes: int | None) -> PhaseClock:
+    def _phase(self, name: str, total_objects: int | None, total_bytes: int | None,
+               concurrency: int | None = None) -> PhaseClock:
         self.observer.phase_started(name, total_objects, total_bytes)
-        return PhaseClock(name)
+        return PhaseClock(name, concurrency)
 
     def _end(self, clock: PhaseClock) -> None:
         self.phases.append(clock.finish())
         self.observer.phase_finished(clock.name)
 
-    def _inventory(self, source: ObjectSource) -> list[Entry]:
+    def _inventory(self, source: ObjectSource) -> tuple[list[Entry], tuple[int, int]]:
+        """The plan (entries in scope) and the estate: objects and bytes of the whole
+        bucket, listed separately when the drill covers only a prefix."""
         clock = self._phase("inventory", None, None)
         plan = []
         for entry in self._entries(source, self.keys.source_prefix):
             plan.append(entry)
             clock.add(1, entry.info.size)
             self.observer.advanced("inventory", 1, entry.info.size)
+        estate = (len(plan), sum(entry.info.size for entry in plan))
+        if self.keys.source_prefix:
+            objects = size = 0
+            for info in source.list(""):
+                objects, size = objects + 1, size + info.size
+            estate = (objects, size)
         self._end(clock)
-        return plan
+        return plan, estate
 
     def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget) -> CopyOutcome:
-        clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan))
+        clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
+                            self.spec.options.concurrency)
         options = self.spec.options
         outcome = copy_phase(plan, source, target, self.keys, options.concurrency,
                              options.max_retries, clock, self.observer)
@@ -124,7 +183,7 @@ class DrillRun:
 
     def _verify(self, source: ObjectSource, target: ObjectSource, plan: list[Entry],
                 copied: CopyOutcome, stem: str) -> Verification:
-        clock = self._phase("verify", len(plan), None)
+        clock = self._phase("verify", len(plan), None, self.spec.options.concurrency)
         settings, options = self.spec.verification, self.spec.options
         scope = VerifyScope(
             source_entries=self._entries(source, self.keys.source_prefix),
@@ -148,10 +207,12 @@ class DrillRun:
         return verification
 
     def _record(self, started_at, ended_at, plan: list[Entry] | None,
-                copied: CopyOutcome | None, verification: Verification | None) -> DrillRecord:
+                copied: CopyOutcome | None, verification: Verification | None,
+                requests: dict[str, RequestCounts], projection: Projection | None,
+                cost: CostReport | None) -> DrillRecord:
         spec, options = self.spec, self.spec.options
         duration = ended_at - started_at
-        expectations = evaluate(spec.expectations, verification, duration)
+        expectations = evaluate(spec.expectations, verification, duration, projection, cost)
         if self.errors:
             verdict = "error"
         else:
@@ -175,6 +236,9 @@ class DrillRun:
             if plan is not None else None,
             copy=_copy_summary(copied) if copied and not self.verify_only else None,
             verification=verification,
+            requests=requests,
+            projection=projection,
+            cost=cost,
             expectations=expectations,
             verdict=verdict,
             errors=self.errors,

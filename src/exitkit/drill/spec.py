@@ -5,13 +5,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from exitkit.drill.units import parse_duration, parse_percent, parse_size
+from exitkit.drill.units import parse_duration, parse_eur, parse_percent, parse_size
 
 SPEC_VERSION = 1
 
 Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Percent = Annotated[float, BeforeValidator(parse_percent)]
+Euros = Annotated[float, BeforeValidator(parse_eur)]
 
 S3_PROVIDERS = ("aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
                 "s3-compatible")
@@ -42,6 +43,8 @@ class Endpoint(Strict):
     prefix: str = ""
     path: str | None = Field(default=None, description="base directory, for provider 'local'")
     credentials: Credentials | None = None
+    catalog: str | None = Field(default=None, description="catalog entry for prices; default "
+                                                          "from provider and region")
 
     @model_validator(mode="after")
     def _provider_fields(self) -> "Endpoint":
@@ -91,11 +94,28 @@ class Verification(Strict):
     metadata: bool = True
 
 
+class Cost(Strict):
+    """How the drill is priced."""
+
+    keep_days: float = Field(default=1.0, ge=0, description="days the drill copy is kept")
+    catalog_dirs: list[str] = Field(default_factory=list,
+                                    description="extra catalog directories (override by name)")
+
+
+class Projection(Strict):
+    """How the full exit is projected."""
+
+    hosts: int = Field(default=1, ge=1, description="parallel hosts for the full exit")
+
+
 class Expectations(Strict):
     """What must hold for the drill to pass."""
 
     completeness: Percent = 100.0
     max_duration: Duration | None = None
+    max_cost: Euros | None = Field(default=None, description="this drill, applicable regime")
+    max_projected_cost: Euros | None = Field(default=None, description="the full exit")
+    max_projected_duration: Duration | None = None
 
 
 class DrillSpec(Strict):
@@ -108,4 +128,6 @@ class DrillSpec(Strict):
     target: TargetEndpoint
     options: Options = Options()
     verification: Verification = Verification()
+    cost: Cost = Cost()
+    projection: Projection = Projection()
     expectations: Expectations = Expectations()

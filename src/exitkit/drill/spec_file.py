@@ -8,15 +8,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from exitkit.drill.spec import DrillSpec, Endpoint
-from exitkit.errors import SpecError
 from exitkit.redaction import register_secret
+from exitkit.yamlfile import YamlDocument, read_yaml
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -46,82 +44,26 @@ def load_spec(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
     ``${VAR}`` references and credential variables are looked up in *environ*
     (default: the process environment).
     """
-    name = str(path)
     environ = os.environ if environ is None else environ
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError(name, None, None, f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except UnicodeDecodeError:
-        raise SpecError(name, None, None, "not UTF-8 text") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        column = f" (column {mark.column + 1})" if mark else ""
-        raise SpecError(name, line, None, f"malformed YAML: {exc.problem}{column}") from None
-    if not isinstance(root, yaml.MappingNode):
-        raise SpecError(name, 1, None, "a drill spec must be a YAML mapping")
-    _reject_duplicate_keys(name, root)
-    data = _expand(name, root, yaml.safe_load(text), (), environ)
-    try:
-        spec = DrillSpec.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(str(part) for part in error["loc"])
-        problem = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-        problem = problem.removeprefix("Value error, ")
-        raise SpecError(name, _line_of(root, loc), ".".join(loc) or None, problem) from None
+    document = read_yaml(path, "drill spec")
+    spec = document.validate(DrillSpec, _expand(document, document.data, (), environ))
     return LoadedSpec(
         spec=spec,
-        path=name,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        source_keys=_resolve_keys(name, root, "source", spec.source, environ),
-        target_keys=_resolve_keys(name, root, "target", spec.target, environ),
+        path=document.path,
+        sha256=hashlib.sha256(document.raw).hexdigest(),
+        source_keys=_resolve_keys(document, "source", spec.source, environ),
+        target_keys=_resolve_keys(document, "target", spec.target, environ),
     )
 
 
-def _reject_duplicate_keys(name: str, node: yaml.Node) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                raise SpecError(name, key.start_mark.line + 1, key.value, "duplicate key")
-            seen.add(key.value)
-            _reject_duplicate_keys(name, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _reject_duplicate_keys(name, item)
-
-
-def _line_of(root: yaml.Node, loc: tuple[str, ...]) -> int:
-    """Line (1-based) of the deepest node along *loc* that exists in the YAML tree."""
-    node, line = root, root.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match is None:
-                break
-            line = match[0].start_mark.line + 1
-            node = match[1]
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _expand(name: str, root: yaml.Node, value: Any, loc: tuple[str, ...],
+def _expand(document: YamlDocument, value: Any, loc: tuple[str, ...],
             environ: Mapping[str, str]) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string with the environment's value."""
     if isinstance(value, dict):
-        return {key: _expand(name, root, item, (*loc, str(key)), environ)
+        return {key: _expand(document, item, (*loc, str(key)), environ)
                 for key, item in value.items()}
     if isinstance(value, list):
-        return [_expand(name, root, item, (*loc, str(i)), environ) for i, item in enumerate(value)]
+        return [_expand(document, item, (*loc, str(i)), environ) for i, item in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -129,14 +71,13 @@ def _expand(name: str, root: yaml.Node, value: Any, loc: tuple[str, ...],
         variable, default = match.groups()
         found = environ.get(variable, default)
         if found is None:
-            raise SpecError(name, _line_of(root, loc), ".".join(loc),
-                            f"environment variable {variable} is not set")
+            raise document.error(loc, f"environment variable {variable} is not set")
         return found
 
     return _ENV_REFERENCE.sub(substitute, value)
 
 
-def _resolve_keys(name: str, root: yaml.Node, side: str, endpoint: Endpoint,
+def _resolve_keys(document: YamlDocument, side: str, endpoint: Endpoint,
                   environ: Mapping[str, str]) -> Keys | None:
     if endpoint.credentials is None:
         return None
@@ -145,9 +86,8 @@ def _resolve_keys(name: str, root: yaml.Node, side: str, endpoint: Endpoint,
         variable = getattr(endpoint.credentials, field)
         value = environ.get(variable)
         if not value:
-            loc = (side, "credentials", field)
-            raise SpecError(name, _line_of(root, loc), ".".join(loc),
-                            f"environment variable {variable} is not set")
+            raise document.error((side, "credentials", field),
+                                 f"environment variable {variable} is not set")
         register_secret(value)
         values.append(SecretStr(value))
     return Keys(*values)

@@ -47,3 +47,15 @@ def parse_percent(value: int | float | str) -> float:
     if not 0 <= number <= 100:
         raise ValueError(f"not a percentage between 0 and 100: {value!r}")
     return number
+
+
+def parse_eur(value: int | float | str) -> float:
+    """Return an amount in EUR for ``50``, ``"50 EUR"``, ``"EUR 12.5"`` or ``"€7"``."""
+    text = str(value).strip().replace("€", "").replace("EUR", "").strip()
+    try:
+        amount = float(text)
+    except ValueError:
+        raise ValueError(f"not an amount in EUR: {value!r} (use e.g. 50 EUR)") from None
+    if amount < 0:
+        raise ValueError(f"not an amount in EUR: {value!r} (negative)")
+    return amount

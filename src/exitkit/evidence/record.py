@@ -4,7 +4,7 @@ The JSON Schema of this model is committed as ``docs/record.schema.json``; bump
 :data:`RECORD_SCHEMA_VERSION` whenever a field changes meaning or disappears.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,10 @@ class PhaseRecord(Model):
     objects_per_s: float
     bytes_per_s: float
     retries: int = 0
+    concurrency: int | None = None
+    samples: list[tuple[float, int, int]] = Field(
+        default_factory=list, description="about once a second: (seconds since start, "
+                                          "objects so far, bytes so far)")
 
 
 class KeyProblem(Model):
@@ -134,6 +138,79 @@ class Verification(Model):
     manifest: ManifestRecord | None
 
 
+class CostLine(Model):
+    """One priced item, traceable to the catalog price it used."""
+
+    item: str
+    provider: str
+    quantity: float
+    unit: str
+    unit_price: float
+    currency: str
+    amount_eur: float
+    source: str
+    as_of: date
+    note: str = ""
+
+
+class CostEstimate(Model):
+    """All cost lines under one switching-charge regime."""
+
+    regime: str
+    total_eur: float
+    lines: list[CostLine]
+
+
+class ExchangeRateUsed(Model):
+    """A conversion into EUR as it was applied."""
+
+    currency: str
+    eur: float
+    source: str
+    as_of: date
+
+
+class CostReport(Model):
+    """What the drill cost and what a full exit would cost, per regime, in EUR."""
+
+    source_catalog: str
+    target_catalog: str
+    drill_date: date
+    applicable_regime: str
+    exchange_rates: list[ExchangeRateUsed]
+    drill: list[CostEstimate]
+    full_exit: list[CostEstimate]
+    monthly_source_eur: float = Field(description="storing the estate at the source, per month")
+    monthly_target_eur: float = Field(description="storing the estate at the target, per month")
+    assumptions: list[str]
+
+
+class Projection(Model):
+    """The full exit projected from measured throughput, against the Data Act windows."""
+
+    estate_objects: int
+    estate_bytes: int
+    basis_bytes_per_s: float
+    basis_objects_per_s: float
+    concurrency: int
+    hosts: int
+    duration_s: float = Field(description="at the drill's concurrency on one host")
+    duration_on_hosts_s: float
+    data_act_transition_days: int = 30
+    data_act_extended_days: int = 213
+    fits_transition: bool
+    fits_extended: bool
+    assumptions: list[str]
+
+
+class RequestCounts(Model):
+    """Requests one side answered during the drill, by billing class."""
+
+    reads: int = Field(description="GET and HEAD on objects")
+    writes: int = Field(description="PUT, POST, DELETE, and LIST on buckets")
+    bytes_read: int
+
+
 class ExpectationResult(Model):
     """One expectation from the spec with what was measured."""
 
@@ -171,6 +248,9 @@ class DrillRecord(Model):
     inventory: Inventory | None
     copy_summary: CopySummary | None = Field(alias="copy")
     verification: Verification | None
+    requests: dict[str, RequestCounts] = Field(description="per side: source, target")
+    projection: Projection | None
+    cost: CostReport | None
     expectations: list[ExpectationResult]
     verdict: Verdict
     errors: list[str]

@@ -19,6 +19,11 @@ def human_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def euros(amount: float) -> str:
+    """``1234.5`` -> ``1,234.50``; amounts under one euro keep four decimals."""
+    return f"{amount:,.2f}" if amount >= 1 or amount == 0 else f"{amount:.4f}"
+
+
 def render_summary(record: DrillRecord) -> Group:
     """Verdict, phases, completeness, expectations and the first differences."""
     parts = [Text.assemble(("Drill ", "bold"), (record.drill.name, "bold cyan"), ": ",
@@ -49,6 +54,26 @@ def render_summary(record: DrillRecord) -> Group:
         parts.append(table)
         for gap in verification.gaps:
             parts.append(Text(f"gap: {gap}", style="yellow"))
+    if record.projection:
+        projection = record.projection
+        days = projection.duration_on_hosts_s / 86400
+        parts.append(Text(
+            f"Projected full exit: {projection.estate_objects} objects, "
+            f"{human_bytes(projection.estate_bytes)} in {days:.2f} days on {projection.hosts} "
+            f"host(s); EU Data Act 30-day transition: "
+            f"{'fits' if projection.fits_transition else 'DOES NOT FIT'}"))
+    if record.cost:
+        cost = record.cost
+        table = Table(title=f"Cost in EUR ({cost.source_catalog} -> {cost.target_catalog}; "
+                            f"applicable on {cost.drill_date}: {cost.applicable_regime})",
+                      title_justify="left")
+        for column in ("regime", "this drill", "full exit"):
+            table.add_column(column, justify="left" if column == "regime" else "right")
+        for drill, full in zip(cost.drill, cost.full_exit):
+            table.add_row(drill.regime, euros(drill.total_eur), euros(full.total_eur))
+        table.add_row("storage/month", f"source {euros(cost.monthly_source_eur)}",
+                      f"target {euros(cost.monthly_target_eur)}")
+        parts.append(table)
     expectations = Table(title="Expectations", title_justify="left")
     for column in ("expectation", "expected", "measured", "result"):
         expectations.add_column(column)

@@ -12,23 +12,37 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class PhaseClock:
-    """Times one phase and counts the objects and bytes it handled (thread-safe)."""
+SAMPLE_INTERVAL_S = 1.0
 
-    def __init__(self, name: str) -> None:
+
+class PhaseClock:
+    """Times one phase and counts the objects and bytes it handled (thread-safe).
+
+    About once a second it keeps a sample (seconds since start, objects, bytes so far),
+    so the record can chart throughput over time.
+    """
+
+    def __init__(self, name: str, concurrency: int | None = None) -> None:
         self.name = name
+        self.concurrency = concurrency
         self.started_at = utc_now()
         self._start = time.monotonic()
+        self._next_sample = self._start + SAMPLE_INTERVAL_S
         self._lock = threading.Lock()
         self.objects = 0
         self.bytes = 0
         self.retries = 0
+        self.samples: list[tuple[float, int, int]] = []
 
     def add(self, objects: int = 0, nbytes: int = 0) -> None:
         """Count *objects* and *nbytes* as done in this phase."""
+        now = time.monotonic()
         with self._lock:
             self.objects += objects
             self.bytes += nbytes
+            if now >= self._next_sample:
+                self.samples.append((round(now - self._start, 3), self.objects, self.bytes))
+                self._next_sample = now + SAMPLE_INTERVAL_S
 
     def retried(self) -> None:
         """Count one retry in this phase."""
@@ -39,11 +53,12 @@ class PhaseClock:
         """Stop the clock and return the phase's record."""
         duration = time.monotonic() - self._start
         rate = 1 / duration if duration > 0 else 0.0
+        self.samples.append((round(duration, 3), self.objects, self.bytes))
         return PhaseRecord(
             name=self.name, started_at=self.started_at, ended_at=utc_now(),
             duration_s=round(duration, 6), objects=self.objects, bytes=self.bytes,
             objects_per_s=round(self.objects * rate, 3), bytes_per_s=round(self.bytes * rate, 1),
-            retries=self.retries,
+            retries=self.retries, concurrency=self.concurrency, samples=self.samples,
         )
 
 

@@ -9,7 +9,10 @@ modify its source by construction.
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from exitkit.measure.requests import RequestCounter
 
 #: Standard HTTP headers that are object metadata and must survive an exit.
 SYSTEM_HEADERS = ("cache-control", "content-disposition", "content-encoding",
@@ -110,6 +113,7 @@ class ObjectSource(Protocol):
 
     label: str
     capabilities: Capabilities
+    requests: "RequestCounter"
 
     def check(self) -> None:
         """Raise EndpointError unless the endpoint answers and the bucket exists."""

@@ -18,6 +18,7 @@ from libcloud.storage.drivers.local import LocalStorageDriver
 from libcloud.storage.types import ContainerDoesNotExistError, ObjectDoesNotExistError
 
 from exitkit.errors import EndpointError, PermanentError
+from exitkit.measure.requests import RequestCounter
 from exitkit.providers.contract import Attributes, Capabilities, ObjectInfo, ObjectStream, PutResult
 
 READ_CHUNK = 1024 * 1024
@@ -36,6 +37,7 @@ class LocalSource:
         self.base_path = base_path
         self.bucket = bucket
         self.capabilities = CAPABILITIES
+        self.requests = RequestCounter()
 
     @property
     def _driver(self) -> LocalStorageDriver:

@@ -31,6 +31,7 @@ from libcloud.utils.files import read_in_chunks
 from exitkit.errors import EndpointError, PermanentError, TransientError
 from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
                                         ObjectStream, PutResult)
+from exitkit.measure.requests import RequestCounter
 from exitkit.providers.failures import classify, error_for_status
 
 MAX_PARTS = 10_000
@@ -145,6 +146,7 @@ class S3Source:
         self.capabilities = capabilities
         self._make_driver = make_driver
         self._local = threading.local()
+        self.requests = RequestCounter()
 
     # -- plumbing -------------------------------------------------------------------------
     def _driver(self) -> BaseS3StorageDriver:
@@ -160,6 +162,7 @@ class S3Source:
         return self._driver()._get_object_path(self._container(), key)
 
     def _request(self, what: str, path: str, method: str = "GET", **kwargs):
+        self.requests.count(method, bucket_level=path == f"/{self.bucket}")
         try:
             return self._driver().connection.request(path, method=method, raw=True, **kwargs)
         except Exception as exc:  # libcloud and requests raise many kinds; classify them all
@@ -167,6 +170,7 @@ class S3Source:
 
     def _xml(self, what: str, path: str, params: dict, method: str = "GET", **kwargs):
         """A request whose answer is an S3 XML document; returns the parsed root."""
+        self.requests.count(method, bucket_level=path == f"/{self.bucket}")
         try:
             response = self._driver().connection.request(path, params=params, method=method,
                                                          **kwargs)
@@ -274,10 +278,11 @@ class S3Source:
         finally:
             raw.close()
 
-    @staticmethod
-    def _chunks(response, key: str) -> Iterator[bytes]:
+    def _chunks(self, response, key: str) -> Iterator[bytes]:
         try:
-            yield from response.iter_content(READ_CHUNK)
+            for chunk in response.iter_content(READ_CHUNK):
+                self.requests.add_bytes(len(chunk))
+                yield chunk
         except Exception as exc:
             raise classify(exc, f"GET {key}") from None
 
@@ -382,6 +387,7 @@ class S3Store(S3Source):
                        headers: dict[str, str]) -> PutResult:
         driver = self._driver()
         container = self._container()
+        self.requests.count("POST")
         try:
             upload_id = driver._initiate_multipart(container, key, headers=headers)
         except Exception as exc:
@@ -399,6 +405,7 @@ class S3Store(S3Source):
                     raise error_for_status(response.status, f"PUT {key} part {number}")
                 etags.append((number, response.headers["etag"].strip('"')))
                 size += len(data)
+            self.requests.count("POST")
             etag = driver._commit_multipart(container, key, upload_id, etags)
         except BaseException as exc:
             self._abort(key, upload_id)
@@ -408,6 +415,7 @@ class S3Store(S3Source):
         return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(etags))
 
     def _abort(self, key: str, upload_id: str) -> None:
+        self.requests.count("DELETE")
         try:
             self._driver()._abort_multipart(self._container(), key, upload_id)
         except Exception:  # best effort: the upload expires by lifecycle if abort fails too

@@ -1,0 +1,91 @@
+"""The catalog file format (``providers/*.yaml``), validated with pydantic."""
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    """Catalog models reject unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(Strict):
+    """One price with where it was read and when."""
+
+    price: float = Field(ge=0)
+    source: str
+    as_of: date
+
+
+class Tier(Strict):
+    """One egress tier: *price* per GB for the volume up to *up_to_gb* (cumulative)."""
+
+    up_to_gb: float | None = Field(default=None, gt=0)
+    price: float = Field(ge=0)
+
+
+class TieredPrice(Strict):
+    """A per-GB price in monthly volume tiers; the last tier has no upper bound."""
+
+    tiers: list[Tier] = Field(min_length=1)
+    source: str
+    as_of: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TieredPrice":
+        bounds = [tier.up_to_gb for tier in self.tiers[:-1]]
+        if None in bounds or bounds != sorted(bounds) or self.tiers[-1].up_to_gb is not None:
+            raise ValueError("tiers must ascend and only the last may have no 'up_to_gb'")
+        return self
+
+
+class Prices(Strict):
+    """The prices exitkit's cost model uses (GB = 2^30 bytes)."""
+
+    storage_gb_month: Price
+    egress_gb: TieredPrice
+    put_per_1000: Price = Field(description="PUT, COPY, POST, LIST requests per 1,000")
+    get_per_1000: Price = Field(description="GET, HEAD and other requests per 1,000")
+    compute_hour: Price | None = None
+
+
+class ExitWaiver(Strict):
+    """A provider's own offer of free egress for customers who leave."""
+
+    free_egress: bool
+    conditions: str
+    source: str
+    as_of: date
+
+
+class CatalogEntry(Strict):
+    """One provider in one region."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    display_name: str
+    provider: str
+    region: str | None = None
+    endpoint: str | None = None
+    jurisdiction: str = Field(description="where the provider is legally seated (ISO country)")
+    data_location: str = Field(description="where the data is held (ISO country or region)")
+    currency: Literal["EUR", "USD"]
+    prices: Prices
+    exit_waiver: ExitWaiver | None = None
+    notes: str = ""
+
+
+class ExchangeRate(Strict):
+    """How many EUR one unit of a currency buys, with source and date."""
+
+    eur: float = Field(gt=0)
+    source: str
+    as_of: date
+
+
+class ExchangeRates(Strict):
+    """The catalog's exchange-rate file (``providers/fx.yaml``)."""
+
+    rates: dict[str, ExchangeRate]

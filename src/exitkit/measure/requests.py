@@ -1,0 +1,33 @@
+"""Count the requests each side of a drill answers, in the classes providers bill by."""
+
+import threading
+
+from exitkit.evidence.record import RequestCounts
+
+
+class RequestCounter:
+    """Thread-safe counts of reads (GET/HEAD on objects), writes (PUT, POST, DELETE,
+    bucket listings) and bytes read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reads = self.writes = self.bytes_read = 0
+
+    def count(self, method: str, bucket_level: bool = False) -> None:
+        """Count one request with HTTP *method*; a GET on the bucket is a listing (a write)."""
+        is_read = method in ("GET", "HEAD") and not bucket_level
+        with self._lock:
+            if is_read:
+                self.reads += 1
+            else:
+                self.writes += 1
+
+    def add_bytes(self, count: int) -> None:
+        """Count *count* bytes of object content read."""
+        with self._lock:
+            self.bytes_read += count
+
+    def snapshot(self) -> RequestCounts:
+        """The counts so far."""
+        with self._lock:
+            return RequestCounts(reads=self.reads, writes=self.writes, bytes_read=self.bytes_read)
