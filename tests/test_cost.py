@@ -172,3 +172,31 @@ def test_cost_and_projection_expectations_fail_with_exit_1_naming_each(
                        "  max_projected_duration: 30d\n", "loose")
     assert done.returncode == 0, done.stderr
     assert all(e["passed"] for e in record["expectations"])
+
+
+def test_spec_catalog_dirs_are_relative_to_the_spec_and_override_prices(tmp_path):
+    from exitkit.api import run_drill
+
+    source = tmp_path / "disk-a" / "records"
+    source.mkdir(parents=True)
+    for i in range(5):
+        (source / f"r{i}.txt").write_bytes(b"z" * 2**20)
+    prices = tmp_path / "drills" / "prices"
+    prices.mkdir(parents=True)
+    text = open(CATALOG.origins["self-hosted"], encoding="utf-8").read()
+    (prices / "self-hosted.yaml").write_text(
+        text.replace("storage_gb_month: {price: 0.0039", "storage_gb_month: {price: 10.24"))
+    spec = tmp_path / "drills" / "local.yaml"
+    spec.write_text(f"""\
+version: 1
+name: local-to-local
+source: {{provider: local, path: "{tmp_path / 'disk-a'}", bucket: records}}
+target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, create_bucket: true}}
+cost: {{catalog_dirs: [prices]}}
+""")
+    result = run_drill(spec, tmp_path / "results")
+    assert result.exit_code == 0
+    cost = result.record.cost
+    assert (cost.source_catalog, cost.target_catalog) == ("self-hosted", "self-hosted")
+    assert cost.monthly_target_eur == pytest.approx(5 / 1024 * 10.24)
+    assert (tmp_path / "disk-b" / "records" / "r3.txt").read_bytes() == b"z" * 2**20

@@ -78,7 +78,8 @@ class DrillRun:
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
         target = open_target(spec.target, self.loaded.target_keys, options.part_size)
-        catalog = load_catalog(spec.cost.catalog_dirs)
+        spec_dir = Path(self.loaded.path).parent
+        catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self._price_entries(catalog)
         started_at = utc_now()
         source.check()

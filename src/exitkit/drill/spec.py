@@ -99,7 +99,8 @@ class Cost(Strict):
 
     keep_days: float = Field(default=1.0, ge=0, description="days the drill copy is kept")
     catalog_dirs: list[str] = Field(default_factory=list,
-                                    description="extra catalog directories (override by name)")
+                                    description="extra catalog directories (override by name), "
+                                                "relative to the spec file")
 
 
 class Projection(Strict):
