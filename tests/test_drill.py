@@ -189,3 +189,27 @@ def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
     for port in ports:
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_path, moto,
+                                            bucket_name, target_client):
+    """moto_server records every request it answers; a whole drill (copy, verify, a
+    verify-only rerun after damage) must send the source nothing but GET and HEAD."""
+    import requests
+
+    requests.post(f"{moto.endpoint}/moto-api/recorder/reset-recording", timeout=10)
+    requests.post(f"{moto.endpoint}/moto-api/recorder/start-recording", timeout=10)
+    target_bucket = bucket_name("tgt")
+    spec = write_spec(seeded, target_bucket,
+                      extra="verification:\n  versions: all\n  metadata: true\n")
+    try:
+        assert run_drill(spec, tmp_path, environ=server_env).exit_code == 0
+        target_client.delete_object(Bucket=target_bucket, Key="odd/a+b=c.txt")
+        assert run_drill(spec, tmp_path, environ=server_env, verify_only=True).exit_code == 1
+    finally:
+        requests.post(f"{moto.endpoint}/moto-api/recorder/stop-recording", timeout=10)
+    recording = requests.get(f"{moto.endpoint}/moto-api/recorder/download-recording",
+                             timeout=30).text.splitlines()
+    methods = [json.loads(line)["method"] for line in recording]
+    assert len(methods) > 600  # listings, GETs and HEADs of ~300 objects, twice
+    assert set(methods) <= {"GET", "HEAD"}, sorted(set(methods))
