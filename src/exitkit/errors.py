@@ -32,7 +32,14 @@ class EndpointError(ExitkitError):
 
 
 class TransientError(Exception):
-    """A failure worth retrying (throttling, 5xx, connection reset, timeout)."""
+    """A failure worth retrying (throttling, 5xx, connection reset, timeout).
+
+    ``retry_after`` is the wait in seconds the server asked for (Retry-After), if any.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentError(Exception):

@@ -18,7 +18,7 @@ from exitkit.measure.timing import PhaseClock
 from exitkit.providers.contract import (Attributes, ObjectSource, ObjectTarget, PutResult,
                                         key_problem)
 from exitkit.providers.retry import with_retries
-from exitkit.verify.digest import DigestingStream, is_plain_md5
+from exitkit.verify.digest import DigestingStream, is_plain_md5, multipart_parts
 from exitkit.verify.entries import Entry
 
 PROBLEM_LIMIT = 1000
@@ -34,6 +34,7 @@ class CopiedObject:
     attributes: Attributes
     checksums: dict[str, str]
     parts: int
+    validated: bool = False  # the bytes read matched the source's ETag or SHA-256 checksum
 
 
 @dataclass
@@ -71,16 +72,22 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
             tags = source.tags(info.key, info.version_id)
             attributes = Attributes(attributes.content_type, attributes.headers,
                                     attributes.metadata, tags)
+        expected_md5 = got.etag if is_plain_md5(got.etag) else None
+        expected_sha256 = _expected_sha256(dict(got.checksums or {}))
+        expected_multipart = None
+        if not expected_sha256 and multipart_parts(got.etag):
+            part_size = source.first_part_size(info.key, info.version_id)
+            expected_multipart = (got.etag, part_size) if part_size else None
         digests = DigestingStream(stream.chunks, expected_size=got.size,
-                                  expected_md5=got.etag if is_plain_md5(got.etag) else None,
-                                  expected_sha256=_expected_sha256(dict(got.checksums or {})),
-                                  label=f"GET {info.key}")
+                                  expected_md5=expected_md5, expected_sha256=expected_sha256,
+                                  expected_multipart=expected_multipart, label=f"GET {info.key}")
         result = target.put(target_key, iter(digests), got.size, attributes)
     if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
     copied = CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
-                          checksums=dict(got.checksums or {}), parts=result.parts)
+                          checksums=dict(got.checksums or {}), parts=result.parts,
+                          validated=bool(expected_md5 or expected_sha256 or expected_multipart))
     return copied, result
 
 

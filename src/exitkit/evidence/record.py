@@ -209,6 +209,8 @@ class RequestCounts(Model):
     reads: int = Field(description="GET and HEAD on objects")
     writes: int = Field(description="PUT, POST, DELETE, and LIST on buckets")
     bytes_read: int
+    retries: int = Field(default=0, description="retries of listing pages and preflight "
+                                                "requests (object retries count per phase)")
 
 
 class ExpectationResult(Model):

@@ -7,11 +7,11 @@ from exitkit.evidence.record import RequestCounts
 
 class RequestCounter:
     """Thread-safe counts of reads (GET/HEAD on objects), writes (PUT, POST, DELETE,
-    bucket listings) and bytes read."""
+    bucket listings), bytes read, and retries the adapter made itself."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.reads = self.writes = self.bytes_read = 0
+        self.reads = self.writes = self.bytes_read = self.retries = 0
 
     def count(self, method: str, bucket_level: bool = False) -> None:
         """Count one request with HTTP *method*; a GET on the bucket is a listing (a write)."""
@@ -22,6 +22,11 @@ class RequestCounter:
             else:
                 self.writes += 1
 
+    def retried(self) -> None:
+        """Count one retry the adapter made on its own (listing pages, preflight)."""
+        with self._lock:
+            self.retries += 1
+
     def add_bytes(self, count: int) -> None:
         """Count *count* bytes of object content read."""
         with self._lock:
@@ -30,4 +35,5 @@ class RequestCounter:
     def snapshot(self) -> RequestCounts:
         """The counts so far."""
         with self._lock:
-            return RequestCounts(reads=self.reads, writes=self.writes, bytes_read=self.bytes_read)
+            return RequestCounts(reads=self.reads, writes=self.writes, bytes_read=self.bytes_read,
+                                 retries=self.retries)

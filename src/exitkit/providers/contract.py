@@ -134,6 +134,9 @@ class ObjectSource(Protocol):
     def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
         """Return the object's tags."""
 
+    def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
+        """Size of part 1 when the object was uploaded in parts (to check its ETag)."""
+
 
 @runtime_checkable
 class ObjectTarget(ObjectSource, Protocol):

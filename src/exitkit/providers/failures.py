@@ -12,10 +12,17 @@ _STATUS_IN_MESSAGE = re.compile(r"[Ss]tatus code:?\s*(\d{3})")
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-def error_for_status(status: int, what: str) -> Exception:
+def _seconds(retry_after: str | None) -> float | None:
+    try:
+        return max(0.0, float(retry_after)) if retry_after is not None else None
+    except ValueError:  # an HTTP date: not worth parsing, back off exponentially instead
+        return None
+
+
+def error_for_status(status: int, what: str, retry_after: str | None = None) -> Exception:
     """Return the exception that an HTTP *status* for operation *what* stands for."""
     if status in RETRYABLE_STATUSES:
-        return TransientError(f"{what}: HTTP {status}")
+        return TransientError(f"{what}: HTTP {status}", _seconds(retry_after))
     if status in (401, 403):
         return PermanentError(f"{what}: access denied (HTTP {status}); check the credentials")
     return PermanentError(f"{what}: HTTP {status}")

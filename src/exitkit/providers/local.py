@@ -77,6 +77,10 @@ class LocalSource:
         """A directory keeps no tags."""
         return {}
 
+    def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
+        """Files have no upload parts."""
+        return None
+
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the info of *key*, or None when the file is missing."""
         path = self._path(key)

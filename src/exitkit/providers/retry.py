@@ -3,13 +3,24 @@
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay,
-                      wait_random_exponential)
+from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
+                      stop_after_delay, wait_random_exponential)
 
 from exitkit.errors import TransientError
 
 Result = TypeVar("Result")
 MAX_RETRY_SECONDS = 300
+MAX_RETRY_AFTER_S = 60
+
+
+_backoff = wait_random_exponential(multiplier=0.2, max=15)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Exponential backoff with jitter, but never less than the server's Retry-After."""
+    error = state.outcome.exception() if state.outcome else None
+    asked = getattr(error, "retry_after", None) or 0.0
+    return max(_backoff(state), min(asked, MAX_RETRY_AFTER_S))
 
 
 def with_retries(call: Callable[[], Result], max_retries: int,
@@ -17,7 +28,7 @@ def with_retries(call: Callable[[], Result], max_retries: int,
     """Run *call*, retrying TransientError up to *max_retries* times; other errors fail fast."""
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),
-        wait=wait_random_exponential(multiplier=0.2, max=15),
+        wait=_wait,
         stop=stop_after_attempt(max_retries + 1) | stop_after_delay(MAX_RETRY_SECONDS),
         before_sleep=lambda _state: on_retry(),
         reraise=True,

@@ -11,6 +11,9 @@ adapter fixes the gaps found against real servers:
   ``501 NotImplemented`` to such a listing; :class:`_PlainQueryConnection` leaves it out.
 * libcloud multipart uploads use a fixed 5 MiB part, which caps objects at ~48.8 GiB under
   the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
+* libcloud's responses raise on error statuses before the status or ``Retry-After`` can be
+  read (a 503 becomes "Unknown error"); :class:`_EveryStatusResponse` hands every status
+  back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy.
 
 libcloud connections keep per-request state for signing, so each thread gets its own driver.
 """
@@ -18,6 +21,7 @@ libcloud connections keep per-request state for signing, so each thread gets its
 import base64
 import hashlib
 import threading
+from xml.etree import ElementTree
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
@@ -25,16 +29,20 @@ from urllib.parse import urlencode, urlsplit
 
 from libcloud.common.aws import SignedAWSConnection
 from libcloud.storage.base import Container
-from libcloud.storage.drivers.s3 import BaseS3Connection, BaseS3StorageDriver, S3StorageDriver
+from libcloud.common.base import RawResponse
+from libcloud.storage.drivers.s3 import (BaseS3Connection, BaseS3StorageDriver, S3Response,
+                                         S3SignatureV4Connection, S3StorageDriver)
 from libcloud.utils.files import read_in_chunks
 
 from exitkit.errors import EndpointError, PermanentError, TransientError
 from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
                                         ObjectStream, PutResult)
 from exitkit.measure.requests import RequestCounter
-from exitkit.providers.failures import classify, error_for_status
+from exitkit.providers.failures import RETRYABLE_STATUSES, classify, error_for_status
+from exitkit.providers.retry import with_retries
 
 MAX_PARTS = 10_000
+LISTING_RETRIES = 5
 MIB = 1024 * 1024
 READ_CHUNK = 1 * MIB
 REQUEST_TIMEOUT_S = 120
@@ -42,11 +50,28 @@ META_PREFIX = "x-amz-meta-"
 CHECKSUM_PREFIX = "x-amz-checksum-"
 
 
+class _EveryStatusResponse(S3Response):
+    """Hands every HTTP status back to the adapter, which classifies it with its headers
+    (libcloud's own responses raise before Retry-After or the status can be read)."""
+
+    def success(self) -> bool:
+        return True
+
+    def parse_body(self):
+        return self.body
+
+
+class _EveryStatusRawResponse(_EveryStatusResponse, RawResponse):
+    pass
+
+
 class _PlainQueryConnection(SignedAWSConnection, BaseS3Connection):
     """SigV4 S3 connection that does not add libcloud's ``Version`` query parameter."""
 
     service_name = "s3"
     version = "2006-03-01"
+    responseCls = _EveryStatusResponse
+    rawResponseCls = _EveryStatusRawResponse
 
     def __init__(self, user_id, key, secure=True, host=None, port=None, url=None, timeout=None,
                  proxy_url=None, token=None, retry_delay=None, backoff=None):
@@ -71,10 +96,23 @@ class S3CompatibleDriver(BaseS3StorageDriver):
                          timeout=timeout)
 
 
+class _AwsConnection(S3SignatureV4Connection):
+    """libcloud's AWS S3 connection, handing every status back to the adapter."""
+
+    responseCls = _EveryStatusResponse
+    rawResponseCls = _EveryStatusRawResponse
+
+
+class _AwsDriver(S3StorageDriver):
+    """libcloud's Amazon S3 driver with :class:`_AwsConnection`."""
+
+    connectionCls = _AwsConnection
+
+
 def _aws_driver(key, secret, secure, host, port, region, timeout=REQUEST_TIMEOUT_S):
     """libcloud's own Amazon S3 driver, pointed at *host* when the endpoint is not AWS's."""
-    return S3StorageDriver(key, secret, secure=secure, host=host, port=port, region=region,
-                           timeout=timeout)
+    return _AwsDriver(key, secret, secure=secure, host=host, port=port, region=region,
+                      timeout=timeout)
 
 
 def _parse_http_date(value: str | None) -> str | None:
@@ -117,6 +155,11 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
         checksums=_full_object_checksums(headers) or None,
         tag_count=int(tag_count) if tag_count and tag_count.isdigit() else 0,
     )
+
+
+def _status_error(response, what: str) -> Exception:
+    """The exception for a failed response, keeping the server's Retry-After."""
+    return error_for_status(response.status, what, response.headers.get("retry-after"))
 
 
 def _local(tag: str) -> str:
@@ -163,6 +206,7 @@ class S3Source:
 
     def _request(self, what: str, path: str, method: str = "GET", **kwargs):
         self.requests.count(method, bucket_level=path == f"/{self.bucket}")
+        kwargs.setdefault("params", {})
         try:
             return self._driver().connection.request(path, method=method, raw=True, **kwargs)
         except Exception as exc:  # libcloud and requests raise many kinds; classify them all
@@ -170,15 +214,13 @@ class S3Source:
 
     def _xml(self, what: str, path: str, params: dict, method: str = "GET", **kwargs):
         """A request whose answer is an S3 XML document; returns the parsed root."""
-        self.requests.count(method, bucket_level=path == f"/{self.bucket}")
-        try:
-            response = self._driver().connection.request(path, params=params, method=method,
-                                                         **kwargs)
-        except Exception as exc:
-            raise classify(exc, what) from None
+        response = self._request(what, path, method=method, params=params, **kwargs)
         if response.status >= 300:
-            raise error_for_status(response.status, what)
-        return response.object
+            raise _status_error(response, what)
+        try:
+            return ElementTree.fromstring(response.body)
+        except ElementTree.ParseError:
+            raise TransientError(f"{what}: the answer is not XML") from None
 
     def _read_headers(self) -> dict[str, str]:
         return {"x-amz-checksum-mode": "ENABLED"} if self.capabilities.additional_checksums else {}
@@ -187,10 +229,21 @@ class S3Source:
     def _version_params(version_id: str | None) -> dict[str, str]:
         return {"versionId": version_id} if version_id else {}
 
+    def _with_retries(self, call):
+        """Retry one request of a listing or a preflight on transient failures."""
+        return with_retries(call, LISTING_RETRIES, self.requests.retried)
+
     def _bucket_status(self) -> int:
         """HTTP status of HEAD on the bucket (200 or 404); anything else is an EndpointError."""
-        try:
+
+        def head_bucket():
             response = self._request(f"bucket {self.bucket}", f"/{self.bucket}", method="HEAD")
+            if response.status in RETRYABLE_STATUSES:
+                raise _status_error(response, f"bucket {self.bucket}")
+            return response
+
+        try:
+            response = self._with_retries(head_bucket)
         except (TransientError, PermanentError) as exc:
             raise EndpointError(self.label, str(exc)) from None
         if response.status not in (200, 404):
@@ -212,7 +265,8 @@ class S3Source:
             params = {"prefix": prefix} if prefix else {}
             if marker is not None:
                 params["marker"] = marker
-            root = self._xml(f"listing {self.bucket}", f"/{self.bucket}", params)
+            root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
+                                                        f"/{self.bucket}", dict(params)))
             objects = driver._to_objs(root, "Contents", self._container())
             for obj in objects:
                 yield ObjectInfo(key=obj.name, size=obj.size, etag=_plain_etag(obj.hash),
@@ -232,7 +286,8 @@ class S3Source:
                 params["key-marker"] = key_marker
                 if version_marker:
                     params["version-id-marker"] = version_marker
-            root = self._xml(f"listing versions of {self.bucket}", f"/{self.bucket}", params)
+            root = self._with_retries(lambda: self._xml(f"listing versions of {self.bucket}",
+                                                        f"/{self.bucket}", dict(params)))
             for element in root:
                 if _local(element.tag) != "Version":
                     continue
@@ -258,7 +313,7 @@ class S3Source:
         if response.status == 404:
             return None
         if response.status >= 300:
-            raise error_for_status(response.status, f"HEAD {key}")
+            raise _status_error(response, f"HEAD {key}")
         return _info_from_headers(key, response.headers)
 
     @contextmanager
@@ -270,7 +325,7 @@ class S3Source:
         if response.status == 404:
             raise PermanentError(f"GET {key}: object does not exist")
         if response.status >= 300:
-            raise error_for_status(response.status, f"GET {key}")
+            raise _status_error(response, f"GET {key}")
         raw = response.iter_content.__self__
         try:
             yield ObjectStream(_info_from_headers(key, response.headers),
@@ -285,6 +340,16 @@ class S3Source:
                 yield chunk
         except Exception as exc:
             raise classify(exc, f"GET {key}") from None
+
+    def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
+        """Size of part 1 of a multipart-uploaded object (HEAD ?partNumber=1), if it has parts."""
+        response = self._request(f"HEAD {key} part 1", self._object_path(key), method="HEAD",
+                                 params={"partNumber": 1, **self._version_params(version_id)})
+        if response.status >= 300:
+            raise _status_error(response, f"HEAD {key} part 1")
+        if "x-amz-mp-parts-count" not in response.headers:
+            return None
+        return int(response.headers.get("content-length", 0)) or None
 
     def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
         """The object's tags (GET ?tagging)."""
@@ -379,21 +444,19 @@ class S3Store(S3Source):
         response = self._request(f"PUT {key}", self._object_path(key), method="PUT", data=data,
                                  headers={**headers, **self._integrity_headers(data)})
         if response.status >= 300:
-            raise error_for_status(response.status, f"PUT {key}")
+            raise _status_error(response, f"PUT {key}")
         return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")),
                          version_id=response.headers.get("x-amz-version-id"))
 
     def _put_multipart(self, key: str, first: bytes, second: bytes, rest: Iterator[bytes],
                        headers: dict[str, str]) -> PutResult:
-        driver = self._driver()
-        container = self._container()
-        self.requests.count("POST")
-        try:
-            upload_id = driver._initiate_multipart(container, key, headers=headers)
-        except Exception as exc:
-            raise classify(exc, f"start multipart {key}") from None
         path = self._object_path(key)
-        etags: list[tuple[int, str]] = []
+        root = self._xml(f"start multipart {key}", path, {"uploads": ""}, method="POST",
+                         headers=headers)
+        upload_id = _child_text(root, "UploadId")
+        if not upload_id:
+            raise PermanentError(f"start multipart {key}: no upload id in the answer")
+        parts: list[tuple[int, str]] = []
         size = 0
         try:
             for number, data in enumerate(_chain(first, second, rest), start=1):
@@ -402,23 +465,32 @@ class S3Store(S3Source):
                     params={"partNumber": number, "uploadId": upload_id},
                     headers={"Content-MD5": _content_md5(data), "Content-Length": str(len(data))})
                 if response.status >= 300:
-                    raise error_for_status(response.status, f"PUT {key} part {number}")
-                etags.append((number, response.headers["etag"].strip('"')))
+                    raise _status_error(response, f"PUT {key} part {number}")
+                parts.append((number, response.headers["etag"]))
                 size += len(data)
-            self.requests.count("POST")
-            etag = driver._commit_multipart(container, key, upload_id, etags)
-        except BaseException as exc:
+            etag = self._complete(key, upload_id, parts)
+        except BaseException:
             self._abort(key, upload_id)
-            if isinstance(exc, Exception):
-                raise classify(exc, f"multipart upload {key}") from None
             raise
-        return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(etags))
+        return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(parts))
+
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str | None:
+        listed = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
+                         for number, etag in parts)
+        body = f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
+        root = self._xml(f"complete multipart {key}", self._object_path(key),
+                         {"uploadId": upload_id}, method="POST", data=body,
+                         headers={"Content-Type": "application/xml"})
+        if _local(root.tag) == "Error":  # S3 may answer 200 and report the failure in the body
+            raise TransientError(f"complete multipart {key}: {_child_text(root, 'Code')}")
+        return _child_text(root, "ETag")
 
     def _abort(self, key: str, upload_id: str) -> None:
-        self.requests.count("DELETE")
+        """Abort an upload, best effort: a lifecycle rule expires it if this fails too."""
         try:
-            self._driver()._abort_multipart(self._container(), key, upload_id)
-        except Exception:  # best effort: the upload expires by lifecycle if abort fails too
+            self._request(f"abort multipart {key}", self._object_path(key), method="DELETE",
+                          params={"uploadId": upload_id})
+        except (TransientError, PermanentError):
             pass
 
     def remove(self, key: str, version_id: str | None = None) -> None:
@@ -426,7 +498,7 @@ class S3Store(S3Source):
         response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE",
                                  params=self._version_params(version_id))
         if response.status >= 300 and response.status != 404:
-            raise error_for_status(response.status, f"DELETE {key}")
+            raise _status_error(response, f"DELETE {key}")
 
 
 def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -7,6 +7,13 @@ from collections.abc import Iterable, Iterator
 from exitkit.errors import TransientError
 
 _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_MULTIPART_ETAG = re.compile(r"^[0-9a-f]{32}-(\d+)$")
+
+
+def multipart_parts(etag: str | None) -> int | None:
+    """The part count of a multipart-upload ETag (``md5-N``), or None for other ETags."""
+    match = _MULTIPART_ETAG.match(etag or "")
+    return int(match.group(1)) if match else None
 
 
 def is_plain_md5(etag: str | None) -> bool:
@@ -17,18 +24,23 @@ def is_plain_md5(etag: str | None) -> bool:
 class DigestingStream:
     """Iterate chunks while computing MD5, SHA-256 and length.
 
-    When the expected size (and, if known, the expected MD5 or SHA-256, hex) do not match
-    at the end of the stream, iteration raises TransientError, so a consumer writing these
-    bytes never completes a short or damaged object.
+    When the expected size (and, if known, the expected MD5 or SHA-256, hex, or multipart
+    ETag with its part size) do not match at the end of the stream, iteration raises
+    TransientError, so a consumer writing these bytes never completes a short or damaged
+    object.
     """
 
     def __init__(self, chunks: Iterable[bytes], expected_size: int | None = None,
                  expected_md5: str | None = None, expected_sha256: str | None = None,
-                 label: str = "") -> None:
+                 expected_multipart: tuple[str, int] | None = None, label: str = "") -> None:
         self._chunks = chunks
         self._expected_size = expected_size
         self._expected_md5 = expected_md5
         self._expected_sha256 = expected_sha256
+        self._expected_multipart = expected_multipart
+        self._part = hashlib.md5()
+        self._part_filled = 0
+        self._part_digests: list[bytes] = []
         self._label = label
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256()
@@ -39,6 +51,8 @@ class DigestingStream:
             self.md5.update(chunk)
             self.sha256.update(chunk)
             self.size += len(chunk)
+            if self._expected_multipart:
+                self._hash_parts(chunk, self._expected_multipart[1])
             yield chunk
         if self._expected_size is not None and self.size != self._expected_size:
             raise TransientError(f"{self._label}: read {self.size} of {self._expected_size} bytes")
@@ -46,6 +60,24 @@ class DigestingStream:
             raise TransientError(f"{self._label}: content does not match its ETag (MD5)")
         if self._expected_sha256 and self.sha256.hexdigest() != self._expected_sha256:
             raise TransientError(f"{self._label}: content does not match its SHA-256 checksum")
+        if self._expected_multipart and self.multipart_etag() != self._expected_multipart[0]:
+            raise TransientError(f"{self._label}: content does not match its multipart ETag")
+
+    def _hash_parts(self, chunk: bytes, part_size: int) -> None:
+        view = memoryview(chunk)
+        while view:
+            take = min(len(view), part_size - self._part_filled)
+            self._part.update(view[:take])
+            self._part_filled += take
+            view = view[take:]
+            if self._part_filled == part_size:
+                self._part_digests.append(self._part.digest())
+                self._part, self._part_filled = hashlib.md5(), 0
+
+    def multipart_etag(self) -> str:
+        """The ETag S3 gives an upload of these bytes in parts of the expected size."""
+        digests = self._part_digests + ([self._part.digest()] if self._part_filled else [])
+        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
 
 
 def sha256_of(chunks: Iterable[bytes]) -> str:

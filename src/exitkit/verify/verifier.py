@@ -89,8 +89,13 @@ class SourceView:
         return self.copied.checksums if self.copied else (self.head().checksums or {})
 
     def sha256(self) -> str:
-        """SHA-256 (hex) of the source bytes: from the copy, else streamed."""
-        if self.copied:
+        """SHA-256 (hex) of the source bytes.
+
+        The copy's digest counts only when the copy validated what it read against the
+        source's own MD5 ETag or SHA-256 checksum; otherwise the source is read again, so
+        a read damaged in transit during the copy cannot vouch for itself.
+        """
+        if self.copied and self.copied.validated:
             return self.copied.sha256
         info = self._entry.info
         with self._source.open(info.key, info.version_id) as stream:
@@ -130,7 +135,7 @@ class PairChecker:
                 return Check("missing", detail="vanished from the target during verification")
             proven = self._by_checksum(view, target_head)
             if proven is None:
-                proven = self._by_stream(view, tgt)
+                proven = self._by_digest(view, tgt, target_head)
             if proven.kind != "matched":
                 return proven
             method, digest = proven.method, proven.digest
@@ -157,20 +162,24 @@ class PairChecker:
 
     @staticmethod
     def _by_checksum(view: SourceView, target_head: ObjectInfo) -> Check | None:
+        """Both providers report the same full-object checksum: compare those."""
         target_sums = target_head.checksums or {}
-        if view.copied and "sha256" in target_sums:
-            ours = base64.b64encode(bytes.fromhex(view.copied.sha256)).decode("ascii")
-            return _compare("checksum-sha256", "sha256", ours, target_sums["sha256"])
         source_sums = view.checksums()
         for algorithm in sorted(set(source_sums) & set(target_sums)):
             return _compare(f"checksum-{algorithm}", algorithm, source_sums[algorithm],
                             target_sums[algorithm])
         return None
 
-    def _by_stream(self, view: SourceView, tgt: Entry) -> Check:
+    def _by_digest(self, view: SourceView, tgt: Entry, target_head: ObjectInfo) -> Check:
+        """The source's SHA-256 against the target's stored SHA-256 checksum, or its bytes."""
+        stored = (target_head.checksums or {}).get("sha256")
+        source_digest = view.sha256()
+        if stored:
+            ours = base64.b64encode(bytes.fromhex(source_digest)).decode("ascii")
+            return _compare("checksum-sha256", "sha256", ours, stored)
         with self.target.open(tgt.info.key, tgt.info.version_id) as stream:
             target_digest = sha256_of(stream.chunks)
-        return _compare("sha256", "sha256", view.sha256(), target_digest)
+        return _compare("sha256", "sha256", source_digest, target_digest)
 
 
 NOT_SAMPLED = Check("not_sampled")
