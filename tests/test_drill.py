@@ -213,3 +213,40 @@ def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_
     methods = [json.loads(line)["method"] for line in recording]
     assert len(methods) > 600  # listings, GETs and HEADs of ~300 objects, twice
     assert set(methods) <= {"GET", "HEAD"}, sorted(set(methods))
+
+
+def test_target_bucket_with_data_outside_the_prefix_is_refused_unless_allowed(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name):
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    source_client.put_object(Bucket=bucket, Key="a.txt", Body=b"a")
+    target_client.create_bucket(Bucket=target_bucket)
+    target_client.put_object(Bucket=target_bucket, Key="payroll/2026.csv", Body=b"keep out")
+    spec = write_spec(bucket, target_bucket, target_prefix="exit/")
+    done = exitkit("drill", "run", str(spec), "-r", str(tmp_path), env=server_env)
+    assert done.returncode == 2
+    assert "already holds data outside the drill's prefix 'exit/' (for example " \
+           "'payroll/2026.csv')" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    allowed = spec.read_text().replace("  create_bucket: true", "  create_bucket: true\n"
+                                                               "  allow_foreign_data: true")
+    spec.write_text(allowed)
+    assert exitkit("drill", "run", str(spec), "-q", "-r", str(tmp_path), env=server_env
+                   ).returncode == 0
+    assert target_client.get_object(Bucket=target_bucket, Key="exit/a.txt")["Body"].read() == b"a"
+
+
+def test_target_identical_to_source_is_refused(source_client, write_spec, server_env, tmp_path,
+                                              bucket_name, moto):
+    bucket = bucket_name("src")
+    source_client.create_bucket(Bucket=bucket)
+    target = f"""\
+  provider: aws-s3
+  endpoint: ${{SRC_ENDPOINT}}
+  region: us-east-1
+  bucket: {bucket}
+  credentials: {{access_key_env: SRC_KEY, secret_key_env: SRC_SECRET}}"""
+    done = exitkit("drill", "run", str(write_spec(bucket, target=target)), "-r", str(tmp_path),
+                   env=server_env)
+    assert done.returncode == 2
+    assert "target: target overlaps the source (same endpoint, bucket and prefix)" in done.stderr

@@ -65,6 +65,7 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> YamlDocument:
     try:
         text = raw.decode("utf-8")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
     except UnicodeDecodeError:
         raise SpecError(name, None, None, "not UTF-8 text") from None
     except yaml.MarkedYAMLError as exc:
@@ -72,10 +73,18 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> YamlDocument:
         line = mark.line + 1 if mark else None
         column = f" (column {mark.column + 1})" if mark else ""
         raise SpecError(name, line, None, f"malformed YAML: {exc.problem}{column}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise SpecError(name, line, None, f"malformed YAML: {exc.reason} "
+                                          f"(character #x{exc.character:04x})") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(name, None, None, f"malformed YAML: {type(exc).__name__}") from None
+    except ValueError as exc:  # a scalar YAML resolves but cannot build, e.g. 2026-13-45
+        raise SpecError(name, None, None, f"malformed YAML: {exc}") from None
     if not isinstance(root, yaml.MappingNode):
         raise SpecError(name, 1, None, f"a {what} must be a YAML mapping")
     _reject_duplicate_keys(name, root)
-    return YamlDocument(name, raw, root, yaml.safe_load(text))
+    return YamlDocument(name, raw, root, data)
 
 
 def _reject_duplicate_keys(name: str, node: yaml.Node) -> None:

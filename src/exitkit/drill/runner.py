@@ -88,6 +88,7 @@ class DrillRun:
             target.check()
         else:
             target.prepare(create=spec.target.create_bucket, versioned=versioned)
+            self._refuse_foreign_data(target)
         stem = record_stem(spec.name, started_at, self.run_id)
         plan = copied = verification = estate = None
         try:
@@ -140,6 +141,22 @@ class DrillRun:
         full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days)
         return cost_report(CostModel(catalog, *prices), drill, full_exit, on,
                            [f"the drill copy is kept {self.spec.cost.keep_days:g} days"])
+
+    def _refuse_foreign_data(self, target: ObjectTarget) -> None:
+        """A drill writing under a prefix must not share its bucket with other data
+        unless the spec says so: cleanup and verification would be ambiguous."""
+        prefix = self.spec.target.prefix
+        if not prefix or self.spec.target.allow_foreign_data:
+            return
+        try:
+            foreign = next((info.key for info in target.list("")
+                            if not info.key.startswith(prefix)), None)
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(target.label, str(exc)) from None
+        if foreign is not None:
+            raise EndpointError(target.label, f"the bucket already holds data outside the "
+                                f"drill's prefix {prefix!r} (for example {foreign!r}); set "
+                                f"target.allow_foreign_data: true to run anyway")
 
     def _entries(self, store: ObjectSource, prefix: str):
         if self.spec.verification.versions == "all":

@@ -62,6 +62,8 @@ class TargetEndpoint(Endpoint):
     """The target side, which a drill may create when it is missing."""
 
     create_bucket: bool = False
+    allow_foreign_data: bool = Field(default=False, description="run even when the target "
+                                     "bucket holds data outside the drill's prefix")
 
 
 class Options(Strict):
