@@ -250,3 +250,39 @@ def test_target_identical_to_source_is_refused(source_client, write_spec, server
                    env=server_env)
     assert done.returncode == 2
     assert "target: target overlaps the source (same endpoint, bucket and prefix)" in done.stderr
+
+
+def test_cleanup_deletes_what_the_drill_wrote_also_after_failure(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name):
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    source_client.put_bucket_versioning(Bucket=bucket,
+                                        VersioningConfiguration={"Status": "Enabled"})
+    for i in range(12):
+        for version in range(2):
+            source_client.put_object(Bucket=bucket, Key=f"k/{i:02d}", Body=f"{i}.{version}".encode())
+    spec = write_spec(bucket, target_bucket, target_prefix="drill/",
+                      extra="verification:\n  versions: all\ncleanup: true\n")
+    spec.write_text(spec.read_text().replace("  create_bucket: true", "  create_bucket: true\n"
+                                                                      "  allow_foreign_data: true"))
+    target_client.create_bucket(Bucket=target_bucket)
+    target_client.put_object(Bucket=target_bucket, Key="keep/me.txt", Body=b"not ours")
+
+    result = run_drill(spec, tmp_path / "ok", environ=server_env)
+    cleanup = result.record.cleanup
+    assert result.exit_code == 0, result.record.errors
+    assert (cleanup.requested, cleanup.deleted, cleanup.remaining, cleanup.verified) == (
+        24, 24, 0, True)
+    assert [phase.name for phase in result.record.phases][-1] == "cleanup"
+    listed = target_client.list_object_versions(Bucket=target_bucket)
+    assert [v["Key"] for v in listed.get("Versions", [])] == ["keep/me.txt"]
+    assert not listed.get("DeleteMarkers")
+
+    def damage():
+        target_client.delete_object(Bucket=target_bucket, Key="drill/k/03")
+
+    failed = run_drill(spec, tmp_path / "failed", observer=Saboteur(damage), environ=server_env)
+    assert failed.exit_code == 1
+    assert failed.record.cleanup.verified and failed.record.cleanup.remaining == 0
+    left = target_client.list_object_versions(Bucket=target_bucket)
+    assert [v["Key"] for v in left.get("Versions", [])] == ["keep/me.txt"]

@@ -59,6 +59,8 @@ def test_versions_are_aged_from_the_current_one():
                ObjectInfo("p/m", 1, version_id="w1", is_latest=True)]
     aged = [(e.relative, e.age, e.info.version_id) for e in _aged(listing, "p/")]
     assert aged == [("k", 0, "v3"), ("k", 1, "v2"), ("k", 2, "v1"), ("m", 0, "w1")]
+    deleted = [ObjectInfo("p/d", 1, version_id="x1", is_latest=False)]  # behind a delete marker
+    assert [(e.relative, e.age) for e in _aged(deleted, "p/")] == [("d", 1)]
 
 
 def test_external_sort_matches_builtin_sort_across_spilled_runs():

@@ -15,8 +15,7 @@ from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.record import KeyProblem
 from exitkit.measure.timing import PhaseClock
-from exitkit.providers.contract import (Attributes, ObjectSource, ObjectTarget, PutResult,
-                                        key_problem)
+from exitkit.providers.contract import Attributes, ObjectSource, ObjectTarget, key_problem
 from exitkit.providers.retry import with_retries
 from exitkit.verify.digest import DigestingStream, is_plain_md5, multipart_parts
 from exitkit.verify.entries import Entry
@@ -34,6 +33,8 @@ class CopiedObject:
     attributes: Attributes
     checksums: dict[str, str]
     parts: int
+    target_key: str = ""
+    target_version_id: str | None = None
     validated: bool = False  # the bytes read matched the source's ETag or SHA-256 checksum
 
 
@@ -58,7 +59,7 @@ def _expected_sha256(checksums: dict[str, str]) -> str | None:
 
 
 def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
-             target_key: str) -> tuple[CopiedObject, PutResult]:
+             target_key: str) -> CopiedObject:
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
     The bytes are checked against the source's size, plain-MD5 ETag and SHA-256 checksum
@@ -84,11 +85,11 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
         result = target.put(target_key, iter(digests), got.size, attributes)
     if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
-    copied = CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
+    return CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
                           checksums=dict(got.checksums or {}), parts=result.parts,
+                          target_key=target_key, target_version_id=result.version_id,
                           validated=bool(expected_md5 or expected_sha256 or expected_multipart))
-    return copied, result
 
 
 def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
@@ -99,9 +100,10 @@ def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
 
 def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget, keys: KeyMap,
                concurrency: int, max_retries: int, clock: PhaseClock,
-               observer: DrillObserver) -> CopyOutcome:
-    """Copy every entry of *plan*; per-object failures are collected, not raised."""
-    outcome = CopyOutcome()
+               observer: DrillObserver, outcome: CopyOutcome) -> CopyOutcome:
+    """Copy every entry of *plan* into *outcome* (filled as objects complete, so it holds
+    what was written even when the phase is interrupted); per-object failures are
+    collected, not raised."""
     versioned = target.capabilities.versioning
 
     def representable(groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
@@ -122,7 +124,7 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
         for entry in versions:
             target_key = keys.on_target(entry.relative)
             try:
-                copied, _ = with_retries(lambda: copy_one(entry, source, target, target_key),
+                copied = with_retries(lambda: copy_one(entry, source, target, target_key),
                                          max_retries, clock.retried)
             except (TransientError, PermanentError) as exc:
                 results.append((entry, exc))

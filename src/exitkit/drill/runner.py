@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from exitkit import __version__
+from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.expectations import evaluate
@@ -21,7 +22,7 @@ from exitkit.errors import EndpointError, PermanentError, SpecError, TransientEr
 from exitkit.evidence.manifest import ManifestWriter
 from exitkit.catalog.load import Catalog, load_catalog
 from exitkit.catalog.model import CatalogEntry
-from exitkit.evidence.record import (CopySummary, CostReport, DrillIdentity, DrillRecord,
+from exitkit.evidence.record import (CleanupRecord, CopySummary, CostReport, DrillIdentity, DrillRecord,
                                      EndpointIdentity, Inventory, KeyProblem, PhaseRecord,
                                      Projection, RequestCounts, RunOptions, Verification)
 from exitkit.measure.cost import CostModel, Usage, cost_report, scaled_usage
@@ -90,20 +91,25 @@ class DrillRun:
             target.prepare(create=spec.target.create_bucket, versioned=versioned)
             self._refuse_foreign_data(target)
         stem = record_stem(spec.name, started_at, self.run_id)
-        plan = copied = verification = estate = None
+        plan = verification = estate = cleanup = None
+        copied = CopyOutcome()
         try:
             plan, estate = self._inventory(source)
-            copied = CopyOutcome() if self.verify_only else self._copy(plan, source, target)
+            if not self.verify_only:
+                self._copy(plan, source, target, copied)
             verification = self._verify(source, target, plan, copied, stem)
         except (TransientError, PermanentError, EndpointError) as exc:
             self.errors.append(scrub(str(exc)))
+        finally:
+            if spec.cleanup and not self.verify_only:
+                cleanup = self._cleanup(target, copied)
         ended_at = utc_now()
         projection = self._projection(estate)
         cost = self._cost(catalog, prices, source, target, plan, copied, estate, projection,
                           started_at.date())
         requests = {"source": source.requests.snapshot(), "target": target.requests.snapshot()}
         return self._record(started_at, ended_at, plan, copied, verification, requests,
-                            projection, cost)
+                            projection, cost, cleanup)
 
     def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry, CatalogEntry] | None:
         """The catalog entries that price each side (None when one side has none)."""
@@ -190,14 +196,29 @@ class DrillRun:
         self._end(clock)
         return plan, estate
 
-    def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget) -> CopyOutcome:
+    def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
+              outcome: CopyOutcome) -> None:
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
-        outcome = copy_phase(plan, source, target, self.keys, options.concurrency,
-                             options.max_retries, clock, self.observer)
+        copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
+                   clock, self.observer, outcome)
         self._end(clock)
-        return outcome
+
+    def _cleanup(self, target: ObjectTarget, outcome: CopyOutcome) -> CleanupRecord:
+        clock = self._phase("cleanup", len(outcome.copied), None, self.spec.options.concurrency)
+        options = self.spec.options
+        try:
+            record = cleanup_phase(target, outcome, self.keys.target_prefix, options.concurrency,
+                                   options.max_retries, clock, self.observer)
+        except (TransientError, PermanentError) as exc:
+            self.errors.append(scrub(f"cleanup: {exc}"))
+            record = CleanupRecord(requested=len(outcome.copied), deleted=0, failures=[],
+                                   remaining=len(outcome.copied), verified=False)
+        self._end(clock)
+        if not record.verified and not self.errors:
+            self.errors.append(f"cleanup left {record.remaining} written objects on the target")
+        return record
 
     def _verify(self, source: ObjectSource, target: ObjectSource, plan: list[Entry],
                 copied: CopyOutcome, stem: str) -> Verification:
@@ -227,7 +248,7 @@ class DrillRun:
     def _record(self, started_at, ended_at, plan: list[Entry] | None,
                 copied: CopyOutcome | None, verification: Verification | None,
                 requests: dict[str, RequestCounts], projection: Projection | None,
-                cost: CostReport | None) -> DrillRecord:
+                cost: CostReport | None, cleanup: CleanupRecord | None) -> DrillRecord:
         spec, options = self.spec, self.spec.options
         duration = ended_at - started_at
         expectations = evaluate(spec.expectations, verification, duration, projection, cost)
@@ -252,9 +273,10 @@ class DrillRun:
             phases=self.phases,
             inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan))
             if plan is not None else None,
-            copy=_copy_summary(copied) if copied and not self.verify_only else None,
+            copy=None if self.verify_only else _copy_summary(copied),
             verification=verification,
             requests=requests,
+            cleanup=cleanup,
             projection=projection,
             cost=cost,
             expectations=expectations,

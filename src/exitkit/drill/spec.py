@@ -133,4 +133,6 @@ class DrillSpec(Strict):
     verification: Verification = Verification()
     cost: Cost = Cost()
     projection: Projection = Projection()
+    cleanup: bool = Field(default=False, description="delete what the drill wrote on the "
+                                                     "target at the end, also after failure")
     expectations: Expectations = Expectations()

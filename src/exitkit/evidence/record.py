@@ -86,6 +86,16 @@ class CopySummary(Model):
     unrepresentable: list[KeyProblem]
 
 
+class CleanupRecord(Model):
+    """What ``cleanup: true`` deleted on the target, and the listing that proves it."""
+
+    requested: int
+    deleted: int
+    failures: list[KeyProblem]
+    remaining: int = Field(description="written objects still listed after the deletion")
+    verified: bool
+
+
 class Difference(Model):
     """One key (or key version) that is not identical on both sides."""
 
@@ -251,6 +261,7 @@ class DrillRecord(Model):
     copy_summary: CopySummary | None = Field(alias="copy")
     verification: Verification | None
     requests: dict[str, RequestCounts] = Field(description="per side: source, target")
+    cleanup: CleanupRecord | None = None
     projection: Projection | None
     cost: CostReport | None
     expectations: list[ExpectationResult]

@@ -468,22 +468,32 @@ class S3Store(S3Source):
                     raise _status_error(response, f"PUT {key} part {number}")
                 parts.append((number, response.headers["etag"]))
                 size += len(data)
-            etag = self._complete(key, upload_id, parts)
+            etag, version_id = self._complete(key, upload_id, parts)
         except BaseException:
             self._abort(key, upload_id)
             raise
-        return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(parts))
+        return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(parts),
+                         version_id=version_id)
 
-    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str | None:
+    def _complete(self, key: str, upload_id: str,
+                  parts: list[tuple[int, str]]) -> tuple[str | None, str | None]:
+        """Complete an upload; returns its ETag and version id."""
         listed = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
                          for number, etag in parts)
         body = f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
-        root = self._xml(f"complete multipart {key}", self._object_path(key),
-                         {"uploadId": upload_id}, method="POST", data=body,
-                         headers={"Content-Type": "application/xml"})
+        what = f"complete multipart {key}"
+        response = self._request(what, self._object_path(key), method="POST",
+                                 params={"uploadId": upload_id}, data=body,
+                                 headers={"Content-Type": "application/xml"})
+        if response.status >= 300:
+            raise _status_error(response, what)
+        try:
+            root = ElementTree.fromstring(response.body)
+        except ElementTree.ParseError:
+            raise TransientError(f"{what}: the answer is not XML") from None
         if _local(root.tag) == "Error":  # S3 may answer 200 and report the failure in the body
-            raise TransientError(f"complete multipart {key}: {_child_text(root, 'Code')}")
-        return _child_text(root, "ETag")
+            raise TransientError(f"{what}: {_child_text(root, 'Code')}")
+        return _child_text(root, "ETag"), response.headers.get("x-amz-version-id")
 
     def _abort(self, key: str, upload_id: str) -> None:
         """Abort an upload, best effort: a lifecycle rule expires it if this fails too."""

@@ -47,10 +47,12 @@ def current_entries(store: ObjectSource, prefix: str) -> Iterator[Entry]:
 
 def _aged(versions: Iterable[ObjectInfo], prefix: str) -> Iterator[Entry]:
     """Number each key's versions by age; a listing gives a key's versions together,
-    newest first, with the current one flagged."""
+    newest first, with the current one flagged. When none is current, a delete marker
+    is: the key has no age-0 entry, so it shows as missing against a source that has one."""
     for key, group in groupby(versions, key=lambda info: info.key):
         ordered = sorted(group, key=lambda info: not info.is_latest)
-        for age, info in enumerate(ordered):
+        first_age = 0 if ordered[0].is_latest else 1
+        for age, info in enumerate(ordered, start=first_age):
             yield Entry(key[len(prefix):], age, info)
 
 
