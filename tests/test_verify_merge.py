@@ -59,8 +59,11 @@ def test_versions_are_aged_from_the_current_one():
                ObjectInfo("p/m", 1, version_id="w1", is_latest=True)]
     aged = [(e.relative, e.age, e.info.version_id) for e in _aged(listing, "p/")]
     assert aged == [("k", 0, "v3"), ("k", 1, "v2"), ("k", 2, "v1"), ("m", 0, "w1")]
-    deleted = [ObjectInfo("p/d", 1, version_id="x1", is_latest=False)]  # behind a delete marker
+    deleted = [ObjectInfo("p/d", 0, version_id="m1", is_latest=True, is_delete_marker=True),
+               ObjectInfo("p/d", 1, version_id="x1", is_latest=False)]
     assert [(e.relative, e.age) for e in _aged(deleted, "p/")] == [("d", 1)]
+    unflagged = [ObjectInfo("p/u", 1, version_id="u1", is_latest=False)]
+    assert [(e.relative, e.age) for e in _aged(unflagged, "p/")] == [("u", 0)]
 
 
 def test_external_sort_matches_builtin_sort_across_spilled_runs():

@@ -39,7 +39,7 @@ def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concu
         observer.advanced("cleanup", 1, copied.size)
     keys = {copied.target_key for copied in written}
     listing = target.list_versions(prefix) if versioned else target.list(prefix)
-    remaining = sum(1 for info in listing if info.key in keys)
+    remaining = sum(1 for info in listing if info.key in keys and not info.is_delete_marker)
     return CleanupRecord(requested=len(written), deleted=len(written) - len(failures),
                          failures=failures, remaining=remaining,
                          verified=remaining == 0 and not failures)

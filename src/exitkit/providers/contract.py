@@ -35,7 +35,8 @@ class ObjectInfo(NamedTuple):
     ``attributes`` is None when the call does not return them (S3 listings do not);
     ``checksums`` holds full-object checksums the provider computed (algorithm -> base64),
     None when it reported none;
-    ``tag_count`` is None when unknown. A named tuple: listings create millions of these.
+    ``tag_count`` is None when unknown; ``is_delete_marker`` marks a version listing's
+    delete marker. A named tuple: listings create millions of these.
     """
 
     key: str
@@ -47,6 +48,7 @@ class ObjectInfo(NamedTuple):
     attributes: Attributes | None = None
     checksums: Mapping[str, str] | None = None
     tag_count: int | None = None
+    is_delete_marker: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class ObjectSource(Protocol):
         """Yield the current object of every key under *prefix* (order: see capabilities)."""
 
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every version under *prefix*: keys in listing order, newest version first."""
+        """Yield every version and delete marker under *prefix*, each key's together."""
 
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the full info of *key* (with attributes), or None when it is missing."""

@@ -46,13 +46,19 @@ def current_entries(store: ObjectSource, prefix: str) -> Iterator[Entry]:
 
 
 def _aged(versions: Iterable[ObjectInfo], prefix: str) -> Iterator[Entry]:
-    """Number each key's versions by age; a listing gives a key's versions together,
-    newest first, with the current one flagged. When none is current, a delete marker
-    is: the key has no age-0 entry, so it shows as missing against a source that has one."""
+    """Number each key's versions by age, newest (age 0) first.
+
+    A listing gives a key's versions together, newest first. When a delete marker is the
+    current version, the key has no age-0 entry, so it shows as missing against a source
+    that has one. The ``IsLatest`` flags of versions are not trusted (SeaweedFS leaves it
+    false on some current versions); listing order decides, the flagged one first.
+    """
     for key, group in groupby(versions, key=lambda info: info.key):
-        ordered = sorted(group, key=lambda info: not info.is_latest)
-        first_age = 0 if ordered[0].is_latest else 1
-        for age, info in enumerate(ordered, start=first_age):
+        listed = list(group)
+        deleted = any(info.is_delete_marker and info.is_latest for info in listed)
+        ordered = sorted((info for info in listed if not info.is_delete_marker),
+                         key=lambda info: not info.is_latest)
+        for age, info in enumerate(ordered, start=1 if deleted else 0):
             yield Entry(key[len(prefix):], age, info)
 
 
