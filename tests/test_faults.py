@@ -1,6 +1,7 @@
 """Faults injected by a loopback proxy between exitkit and a real source server."""
 
 import hashlib
+import json
 from urllib.parse import urlsplit
 
 from exitkit.api import run_drill
@@ -18,18 +19,24 @@ def through_proxy(server_env, proxy):
     return {**server_env, "SRC_ENDPOINT": proxy.endpoint}
 
 
+def drill_through_proxy(faults, objects, max_retries, source_client, moto, write_spec,
+                        server_env, tmp_path, bucket_name):
+    """Seed a source bucket, run a drill whose source is reached through a fault proxy."""
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    seed_bucket(source_client, bucket, list(demo_objects(objects)))
+    spec = tmp_path / "faulty.yaml"
+    spec.write_text(write_spec(bucket, target_bucket).read_text().replace(
+        "max_retries: 2", f"max_retries: {max_retries}"))
+    with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
+        result = run_drill(spec, tmp_path / "r", environ=through_proxy(server_env, proxy))
+    return result, bucket, target_bucket
+
+
 def test_throttling_resets_and_delays_are_retried_to_a_complete_drill(
         source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
-    bucket = bucket_name("src")
-    seed_bucket(source_client, bucket, list(demo_objects(150)))
-    target_bucket = bucket_name("tgt")
-    spec = write_spec(bucket, target_bucket).read_text().replace("max_retries: 2",
-                                                                  "max_retries: 8")
-    (tmp_path / "faulty.yaml").write_text(spec)
     faults = Faults(slow_down=0.12, reset=0.04, delay=0.05, seed=7)
-    with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
-        result = run_drill(tmp_path / "faulty.yaml", tmp_path / "r",
-                           environ=through_proxy(server_env, proxy))
+    result, bucket, target_bucket = drill_through_proxy(
+        faults, 150, 8, source_client, moto, write_spec, server_env, tmp_path, bucket_name)
     record = result.record
     assert result.exit_code == 0, (record.errors, record.copy_summary.failures)
     assert faults.injected["slow_down"] > 10 and faults.injected["reset"] > 2
@@ -40,24 +47,16 @@ def test_throttling_resets_and_delays_are_retried_to_a_complete_drill(
 
 def test_flipped_bytes_are_never_reported_verified(
         source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
-    bucket = bucket_name("src")
-    seed_bucket(source_client, bucket, list(demo_objects(120)))
-    target_bucket = bucket_name("tgt")
-    spec = write_spec(bucket, target_bucket).read_text().replace("max_retries: 2",
-                                                                  "max_retries: 6")
-    (tmp_path / "flips.yaml").write_text(spec)
     faults = Faults(flip_byte=0.25, seed=11)
-    with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
-        result = run_drill(tmp_path / "flips.yaml", tmp_path / "r",
-                           environ=through_proxy(server_env, proxy))
+    result, bucket, target_bucket = drill_through_proxy(
+        faults, 120, 6, source_client, moto, write_spec, server_env, tmp_path, bucket_name)
     assert faults.injected["flip_byte"] > 10
     copy = next(phase for phase in result.record.phases if phase.name == "copy")
     assert copy.retries >= faults.injected["flip_byte"] - 5
     source = digests(minio_client(moto), bucket)
     target = digests(minio_client(seaweed), target_bucket)
     manifest = result.path.parent / result.record.verification.manifest.file
-    verified = [line.split('"key":', 1)[1].split(',"method"')[0].strip('"')
-                for line in manifest.read_text().splitlines()]
+    verified = [json.loads(line)["key"] for line in manifest.read_text().splitlines()]
     assert verified, "nothing was verified"
     for key in verified:
         assert target[key] == source[key], key
