@@ -2,10 +2,13 @@
 
 import hashlib
 import json
+import threading
 from urllib.parse import urlsplit
 
 from exitkit.api import run_drill
+from exitkit.drill.events import SilentObserver
 from exitkit.embedded.seed import demo_objects, seed_bucket
+from exitkit.embedded.servers import SeaweedServer
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import bucket_contents, minio_client
 
@@ -63,3 +66,47 @@ def test_flipped_bytes_are_never_reported_verified(
     assert result.exit_code in (0, 1)
     if result.exit_code == 0:
         assert target == source
+
+
+class KillAndRestart(SilentObserver):
+    """Kills the target server (SIGKILL) after some objects were copied; restarts it later."""
+
+    def __init__(self, server, after_objects: int, down_seconds: float) -> None:
+        self.server, self.after, self.down = server, after_objects, down_seconds
+        self.copied, self.restarted = 0, threading.Event()
+        self._lock = threading.Lock()
+
+    def advanced(self, phase, objects, nbytes):
+        with self._lock:
+            self.copied += objects if phase == "copy" else 0
+            due = self.copied >= self.after and not hasattr(self, "killed_at")
+            if due:
+                self.killed_at = self.copied
+        if due:
+            self.server.kill()
+            threading.Timer(self.down, self._restart).start()
+
+    def _restart(self):
+        self.server.start()
+        self.restarted.set()
+
+
+def test_target_killed_mid_copy_and_restarted_ends_byte_identical(
+        source_client, moto, write_spec, server_env, tmp_path, bucket_name):
+    bucket = bucket_name("src")
+    seed_bucket(source_client, bucket, list(demo_objects(200)))
+    with SeaweedServer() as target:
+        environ = {**server_env, "TGT_ENDPOINT": target.endpoint, "TGT_KEY": target.access_key,
+                   "TGT_SECRET": target.secret_key}
+        spec = tmp_path / "crash.yaml"
+        spec.write_text(write_spec(bucket, "crash-target").read_text().replace(
+            "max_retries: 2", "max_retries: 10"))
+        crash = KillAndRestart(target, after_objects=60, down_seconds=2.0)
+        result = run_drill(spec, tmp_path / "r", observer=crash, environ=environ)
+        assert crash.restarted.wait(60) and crash.killed_at >= 60
+        record = result.record
+        assert result.exit_code == 0, (record.errors, record.copy_summary.failures[:3])
+        copy = next(phase for phase in record.phases if phase.name == "copy")
+        assert copy.retries > 0
+        assert (digests(minio_client(target), "crash-target")
+                == digests(minio_client(moto), bucket))

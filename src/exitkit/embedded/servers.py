@@ -108,6 +108,12 @@ class LoopbackServer:
         text = (self.workdir / "server.log").read_text(errors="replace").strip().splitlines()
         return " | ".join(text[-lines:])
 
+    def kill(self) -> None:
+        """Kill the process group at once (SIGKILL), as a crash would; keep its data."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
     def stop(self) -> None:
         """Stop the process group and wait for it to exit; remove the work directory."""
         if self.process and self.process.poll() is None:
@@ -115,8 +121,7 @@ class LoopbackServer:
             try:
                 self.process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                self.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
