@@ -20,7 +20,7 @@ from pathlib import Path
 from boto3.s3.transfer import TransferConfig
 
 from exitkit.drill.units import parse_size
-from exitkit.embedded.clients import s3_client
+from exitkit.providers.boto import s3_client
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 
 SPEC = """\

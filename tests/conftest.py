@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exitkit.embedded.clients import s3_client
+from exitkit.providers.boto import s3_client
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 
 _names = itertools.count()

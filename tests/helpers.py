@@ -1,5 +1,7 @@
 """Helpers for the tests: read whole buckets with an independent client."""
 
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 from minio import Minio
@@ -29,3 +31,9 @@ def bucket_contents(client: Minio, bucket: str, prefix: str = "") -> dict[str, d
                          if name.lower().startswith("x-amz-meta-")},
         }
     return contents
+
+
+def exitkit(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
+    """Run the ``exitkit`` command in a child process and capture its output."""
+    return subprocess.run([sys.executable, "-m", "exitkit", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=600)

@@ -62,7 +62,7 @@ def test_source_adapter_is_read_only_by_construction(moto, source_client, bucket
 @pytest.mark.parametrize("server_name", ["moto", "seaweed"])
 def test_listing_pages_beyond_1000_keys(request, server_name, bucket_name):
     server = request.getfixturevalue(server_name)
-    from exitkit.embedded.clients import s3_client
+    from exitkit.providers.boto import s3_client
     client = s3_client(server.endpoint, server.access_key, server.secret_key)
     bucket = bucket_name("page")
     client.create_bucket(Bucket=bucket)

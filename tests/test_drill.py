@@ -2,8 +2,6 @@
 
 import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,13 +9,9 @@ import pytest
 from exitkit.api import run_drill
 from exitkit.drill.events import SilentObserver
 from exitkit.embedded.seed import demo_objects, seed_bucket
+from exitkit.evidence.record import RECORD_SCHEMA_VERSION
 from exitkit.evidence.store import read_record
-from tests.helpers import bucket_contents, minio_client
-
-
-def exitkit(*args, env=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "exitkit", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=600)
+from tests.helpers import bucket_contents, exitkit, minio_client
 
 
 @pytest.fixture
@@ -122,7 +116,7 @@ def test_json_output_is_the_record_and_holds_no_secrets(seeded, write_spec, serv
     printed = json.loads(done.stdout)
     written = Path(next((tmp_path / "r").glob("*.json"))).read_text()
     assert printed == json.loads(written)
-    assert printed["schema_version"] == "1.0"
+    assert printed["schema_version"] == RECORD_SCHEMA_VERSION
     assert printed["verification"]["source_objects"] == 4  # only the docs/ prefix
     for secret in (seaweed.secret_key, moto.secret_key):
         assert secret not in done.stdout + done.stderr + written
@@ -189,6 +183,13 @@ def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
     for port in ports:
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0
+    lock = record.evidence_store.object_lock
+    assert lock.applied and lock.mode == "governance" and lock.days == 30
+    audit = exitkit("audit", "verify", str(tmp_path / "ledger.jsonl"), "--pubkey",
+                    str(tmp_path / "demo-keys" / "ledger.pub"))
+    assert audit.returncode == 0 and "1 entry;" in audit.stdout, audit.stderr
+    report = next(tmp_path.glob("demo-*.html")).read_text(encoding="utf-8")
+    assert "PASSED" in report.upper() and record.run_id in report
 
 
 def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_path, moto,

@@ -13,8 +13,12 @@ from pathlib import Path
 from exitkit.drill.events import DrillObserver
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.spec_file import load_spec
+from exitkit.errors import ExitkitError
+from exitkit.evidence import ledger as drill_ledger
+from exitkit.evidence.bucket_store import BucketEvidenceStore
 from exitkit.evidence.record import DrillRecord
-from exitkit.evidence.store import write_record
+from exitkit.evidence.signing import Signer, load_signer
+from exitkit.evidence.store import record_filename, write_record
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class DrillResult:
 
     record: DrillRecord
     path: Path
+    ledger_entry: drill_ledger.LedgerEntry | None = None
 
     @property
     def exit_code(self) -> int:
@@ -32,11 +37,36 @@ class DrillResult:
 
 def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[str] = "results",
               observer: DrillObserver | None = None, verify_only: bool = False,
-              environ: Mapping[str, str] | None = None) -> DrillResult:
+              environ: Mapping[str, str] | None = None,
+              ledger: str | os.PathLike[str] | None = None,
+              signer: Signer | None = None) -> DrillResult:
     """Load *spec_path*, run the drill (or only its verification) and write the record.
 
-    Raises :class:`exitkit.errors.ExitkitError` for bad specs and unreachable endpoints.
+    With *ledger*, the record is appended there, signed by *signer* (default: the key
+    named by ``EXITKIT_SIGNING_KEY_FILE`` or held in ``EXITKIT_SIGNING_KEY``). With an
+    evidence store in the spec, the record and its side files are also stored there.
+
+    Raises :class:`exitkit.errors.ExitkitError` for bad specs, missing keys and
+    unreachable endpoints; all of these are found before the drill starts copying.
     """
     loaded = load_spec(spec_path, environ)
+    if ledger is not None and signer is None:
+        signer = load_signer(environ=environ)
+        if signer is None:
+            raise ExitkitError(f"{ledger}: appending to a ledger needs a signing key: pass "
+                               f"--signing-key or set EXITKIT_SIGNING_KEY_FILE (create one "
+                               f"with 'exitkit keys generate')")
+    store_spec = loaded.spec.evidence.store
+    store = BucketEvidenceStore(store_spec, loaded.store_keys) if store_spec else None
+    if store:
+        store.check()
     record = DrillRun(loaded, results_dir, observer=observer, verify_only=verify_only).execute()
-    return DrillResult(record=record, path=write_record(record, results_dir))
+    if store:
+        side_files = [Path(results_dir) / name for name in record.side_files()]
+        record = record.model_copy(update={"evidence_store": store.store_side_files(
+            side_files, record_filename(record))})
+    path = write_record(record, results_dir)
+    entry = drill_ledger.append(ledger, record, path, signer) if ledger is not None else None
+    if store:
+        store.store_record(path, record.evidence_store)
+    return DrillResult(record=record, path=path, ledger_entry=entry)

@@ -20,6 +20,7 @@ from rich.console import Console
 from exitkit import __version__
 from exitkit.api import DrillResult, run_drill
 from exitkit.errors import ExitkitError
+from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.summary import render_summary
 from exitkit.progress import ProgressBars
 from exitkit.redaction import scrub
@@ -36,11 +37,25 @@ SpecArg = Annotated[Path, typer.Argument(help="Drill spec (YAML).", show_default
 ResultsOpt = Annotated[Path, typer.Option("--results", "-r", help="Directory for records.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the record as JSON on stdout.")]
+LedgerOpt = Annotated[Path | None, typer.Option(
+    "--ledger", envvar="EXITKIT_LEDGER", show_default=False,
+    help="Append the signed record to this JSON Lines ledger.")]
+SigningKeyOpt = Annotated[Path | None, typer.Option(
+    "--signing-key", envvar="EXITKIT_SIGNING_KEY_FILE", show_default=False,
+    help="Ed25519 private key (PEM) that signs ledger entries; or set EXITKIT_SIGNING_KEY.")]
 
 
 def _fail(message: str, code: int = 2) -> None:
     stderr.print(f"exitkit: error: {scrub(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _signer(path: Path | None) -> Signer | None:
+    """The signing key from the option or environment; errors end as one line."""
+    try:
+        return load_signer(path)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
 
 
 def _guarded(action: Callable[[ProgressBars | None], DrillResult], quiet: bool,
@@ -70,6 +85,9 @@ def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
     elif not quiet:
         stdout.print(render_summary(record))
         stdout.print(f"record: {result.path}", markup=False, soft_wrap=True)
+        if result.ledger_entry:
+            stdout.print(f"ledger: entry {result.ledger_entry.number}, sha256 "
+                         f"{result.ledger_entry.sha256}", markup=False, soft_wrap=True)
     if record.verdict == "failed":
         failed = ", ".join(e.name for e in record.expectations if not e.passed)
         stderr.print(f"exitkit: expectation failed: {failed}", markup=False, soft_wrap=True)
@@ -80,18 +98,23 @@ def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
 
 @drill_app.command("run")
 def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
-              as_json: JsonOpt = False) -> None:
+              as_json: JsonOpt = False, ledger: LedgerOpt = None,
+              signing_key: SigningKeyOpt = None) -> None:
     """Run a drill: inventory, copy, verify, measure, and write the record."""
-    result = _guarded(lambda bars: run_drill(spec, results, observer=bars), quiet, as_json)
+    signer = _signer(signing_key) if ledger else None
+    result = _guarded(lambda bars: run_drill(spec, results, observer=bars, ledger=ledger,
+                                             signer=signer), quiet, as_json)
     _report(result, quiet, as_json)
 
 
 @app.command("verify")
 def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
-           as_json: JsonOpt = False) -> None:
+           as_json: JsonOpt = False, ledger: LedgerOpt = None,
+           signing_key: SigningKeyOpt = None) -> None:
     """Re-check a target against its source without copying, and write a record."""
-    result = _guarded(lambda bars: run_drill(spec, results, observer=bars, verify_only=True),
-                      quiet, as_json)
+    signer = _signer(signing_key) if ledger else None
+    result = _guarded(lambda bars: run_drill(spec, results, observer=bars, verify_only=True,
+                                             ledger=ledger, signer=signer), quiet, as_json)
     _report(result, quiet, as_json)
 
 
@@ -202,3 +225,114 @@ def providers_show(name: Annotated[str, typer.Argument(help="Catalog entry name.
         _fail(str(exc))
     shown = {"file": loaded.origins[name], **entry.model_dump(mode="json", exclude_none=True)}
     sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+
+
+keys_app = typer.Typer(help="Ed25519 keys that sign the ledger.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate(prefix: Annotated[Path, typer.Option(
+        "--out", help="Writes OUT.key (private, mode 0600) and OUT.pub.")] = Path("exitkit-ledger"),
+) -> None:
+    """Create a signing key pair; give the .pub file to your auditors."""
+    from exitkit.evidence.signing import generate_key_pair
+
+    try:
+        private, public, key_id = generate_key_pair(prefix)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+    stdout.print(f"private key: {private} (keep it secret; sign with --signing-key or "
+                 f"EXITKIT_SIGNING_KEY_FILE)\npublic key:  {public}\nkey id:      {key_id}",
+                 markup=False, soft_wrap=True)
+
+
+audit_app = typer.Typer(help="Check drill evidence.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ledger: Annotated[Path, typer.Argument(metavar="LEDGER", help="A drill ledger.")],
+    pubkey: Annotated[Path, typer.Option("--pubkey", help="The signer's public key (PEM).")],
+    records: Annotated[Path | None, typer.Option(
+        "--records", help="Directory holding the records and manifests (default: as "
+                          "written in the ledger, relative to it).")] = None,
+    expect_head: Annotated[str | None, typer.Option(
+        "--expect-head", help="A head hash printed by an earlier check: proves no entry "
+                              "up to it was removed.")] = None,
+) -> None:
+    """Check the hash chain, every signature, record file and manifest root.
+
+    Exit 0 when the whole ledger holds; 1 naming the first entry that fails and why;
+    2 when the ledger or key cannot be read.
+    """
+    from exitkit.evidence.audit import audit_ledger
+    from exitkit.evidence.signing import load_public_key
+
+    try:
+        result = audit_ledger(ledger, load_public_key(pubkey), records, expect_head)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+    if result.failure:
+        stderr.print(f"exitkit: audit failed: {ledger}:{result.failure.line}: "
+                     f"{result.failure.reason} ({result.entries} entries before it hold)",
+                     markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+    entries = f"{result.entries} {'entry' if result.entries == 1 else 'entries'}"
+    stdout.print(f"ledger holds: {entries}; chain, signatures, records and manifests "
+                 f"checked; head sha256 {result.head_sha256}",
+                 markup=False, soft_wrap=True)
+
+
+@app.command("history")
+def history(
+    ledger: Annotated[Path, typer.Option("--ledger", envvar="EXITKIT_LEDGER",
+                                         help="The drill ledger.")] = Path("results/ledger.jsonl"),
+    drill: Annotated[str | None, typer.Option("--drill", help="Only this drill.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List past runs from the ledger: verdict, duration, completeness and cost."""
+    from exitkit.evidence.history import history_rows, history_table
+
+    try:
+        rows = history_rows(ledger, drill)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+    if as_json:
+        sys.stdout.write(json.dumps([dataclasses.asdict(row) for row in rows], indent=2,
+                                    default=str) + "\n")
+    else:
+        stdout.print(history_table(rows))
+
+
+@app.command("report")
+def report(
+    source: Annotated[Path, typer.Argument(metavar="RECORD_OR_LEDGER",
+                                           help="A drill record (.json) or a ledger.")],
+    report_format: Annotated[str, typer.Option(
+        "--format", "-f", help="html, md, junit or prom.")] = "html",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write here (atomically) instead of stdout.")] = None,
+    drill: Annotated[str | None, typer.Option(
+        "--drill", help="From a ledger: report on this drill's latest run.")] = None,
+) -> None:
+    """Render a drill's report: HTML (self-contained), Markdown, JUnit XML or Prometheus.
+
+    From a ledger, the latest run is reported with its drill's history across runs.
+    """
+    from exitkit.evidence.history import runs_for_report
+    from exitkit.evidence.reports import REPORT_FORMATS, render_report
+    from exitkit.evidence.store import write_atomically
+
+    if report_format not in REPORT_FORMATS:
+        _fail(f"--format: {report_format!r} is not one of {', '.join(REPORT_FORMATS)}")
+    try:
+        record, runs = runs_for_report(source, drill)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+    text = render_report(record, runs, report_format)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text)

@@ -38,11 +38,14 @@ from exitkit.verify.sampling import Sampler
 from exitkit.verify.verifier import VerifyScope, verify_phase
 
 
-def identity(endpoint: Endpoint) -> EndpointIdentity:
-    """The record's description of an endpoint (never its credentials)."""
+def identity(endpoint: Endpoint, entry: CatalogEntry | None) -> EndpointIdentity:
+    """The record's description of an endpoint (never its credentials), with the
+    jurisdiction and data location of its catalog entry when there is one."""
     return EndpointIdentity(provider=endpoint.provider, endpoint=endpoint_url(endpoint),
                             region=region_of(endpoint), bucket=endpoint.bucket,
-                            prefix=endpoint.prefix)
+                            prefix=endpoint.prefix, catalog=entry and entry.name,
+                            jurisdiction=entry and entry.jurisdiction,
+                            data_location=entry and entry.data_location)
 
 
 def _refuse_overlap(loaded: LoadedSpec) -> None:
@@ -81,7 +84,7 @@ class DrillRun:
         target = open_target(spec.target, self.loaded.target_keys, options.part_size)
         spec_dir = Path(self.loaded.path).parent
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
-        prices = self._price_entries(catalog)
+        prices = self.price_entries = self._price_entries(catalog)
         started_at = utc_now()
         source.check()
         versioned = spec.verification.versions == "all" and target.capabilities.versioning
@@ -111,8 +114,8 @@ class DrillRun:
         return self._record(started_at, ended_at, plan, copied, verification, requests,
                             projection, cost, cleanup)
 
-    def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry, CatalogEntry] | None:
-        """The catalog entries that price each side (None when one side has none)."""
+    def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry | None, CatalogEntry | None]:
+        """The catalog entries that price each side (None for a side without one)."""
         found = []
         for side, endpoint in (("source", self.spec.source), ("target", self.spec.target)):
             if endpoint.catalog:
@@ -122,7 +125,7 @@ class DrillRun:
                 found.append(catalog.entries[endpoint.catalog])
             else:
                 found.append(catalog.for_endpoint(endpoint.provider, region_of(endpoint)))
-        return None if None in found else (found[0], found[1])
+        return found[0], found[1]
 
     def _projection(self, estate: tuple[int, int] | None) -> Projection | None:
         copy_phase_record = next((p for p in self.phases if p.name == "copy"), None)
@@ -135,7 +138,7 @@ class DrillRun:
               plan: list[Entry] | None, copied: CopyOutcome | None,
               estate: tuple[int, int] | None, projection: Projection | None,
               on: date) -> CostReport | None:
-        if prices is None or plan is None or copied is None or estate is None:
+        if None in prices or plan is None or copied is None or estate is None:
             return None
         counted_source, counted_target = source.requests.snapshot(), target.requests.snapshot()
         drill = Usage(egress_bytes=counted_source.bytes_read, source_reads=counted_source.reads,
@@ -266,8 +269,8 @@ class DrillRun:
             started_at=started_at,
             ended_at=ended_at,
             duration_s=round(duration / timedelta(seconds=1), 6),
-            source=identity(spec.source),
-            target=identity(spec.target),
+            source=identity(spec.source, self.price_entries[0]),
+            target=identity(spec.target, self.price_entries[1]),
             options=RunOptions(concurrency=options.concurrency, part_size=options.part_size,
                                max_retries=options.max_retries, verify_only=self.verify_only),
             phases=self.phases,

@@ -66,6 +66,32 @@ class TargetEndpoint(Endpoint):
                                      "bucket holds data outside the drill's prefix")
 
 
+class ObjectLock(Strict):
+    """S3 Object Lock retention for everything written to the evidence store."""
+
+    mode: Literal["governance", "compliance"]
+    days: int = Field(ge=1, le=36500)
+
+
+class EvidenceStore(Strict):
+    """An S3-compatible bucket that receives the record and its side files after each run."""
+
+    provider: Literal["aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
+                      "s3-compatible"]
+    endpoint: str | None = None
+    region: str | None = None
+    bucket: str = Field(min_length=1)
+    prefix: str = ""
+    credentials: Credentials
+    object_lock: ObjectLock | None = None
+
+
+class Evidence(Strict):
+    """Where evidence goes besides the local results directory."""
+
+    store: EvidenceStore | None = None
+
+
 class Options(Strict):
     """How the drill runs."""
 
@@ -136,3 +162,4 @@ class DrillSpec(Strict):
     cleanup: bool = Field(default=False, description="delete what the drill wrote on the "
                                                      "target at the end, also after failure")
     expectations: Expectations = Expectations()
+    evidence: Evidence = Evidence()

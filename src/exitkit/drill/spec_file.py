@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from exitkit.drill.spec import DrillSpec, Endpoint
+from exitkit.drill.spec import DrillSpec, Endpoint, EvidenceStore
 from exitkit.redaction import register_secret
 from exitkit.yamlfile import YamlDocument, read_yaml
 
@@ -36,6 +36,7 @@ class LoadedSpec:
     sha256: str
     source_keys: Keys | None
     target_keys: Keys | None
+    store_keys: Keys | None = None
 
 
 def load_spec(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> LoadedSpec:
@@ -51,8 +52,9 @@ def load_spec(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
         spec=spec,
         path=document.path,
         sha256=hashlib.sha256(document.raw).hexdigest(),
-        source_keys=_resolve_keys(document, "source", spec.source, environ),
-        target_keys=_resolve_keys(document, "target", spec.target, environ),
+        source_keys=_resolve_keys(document, ("source",), spec.source, environ),
+        target_keys=_resolve_keys(document, ("target",), spec.target, environ),
+        store_keys=_resolve_keys(document, ("evidence", "store"), spec.evidence.store, environ),
     )
 
 
@@ -77,16 +79,17 @@ def _expand(document: YamlDocument, value: Any, loc: tuple[str, ...],
     return _ENV_REFERENCE.sub(substitute, value)
 
 
-def _resolve_keys(document: YamlDocument, side: str, endpoint: Endpoint,
+def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
+                  endpoint: Endpoint | EvidenceStore | None,
                   environ: Mapping[str, str]) -> Keys | None:
-    if endpoint.credentials is None:
+    if endpoint is None or endpoint.credentials is None:
         return None
     values = []
     for field in ("access_key_env", "secret_key_env"):
         variable = getattr(endpoint.credentials, field)
         value = environ.get(variable)
         if not value:
-            raise document.error((side, "credentials", field),
+            raise document.error((*loc, "credentials", field),
                                  f"environment variable {variable} is not set")
         register_secret(value)
         values.append(SecretStr(value))

@@ -3,6 +3,10 @@
 An AWS-compatible source (moto_server) and a self-hosted target (SeaweedFS's S3 gateway)
 start on free loopback ports; a realistic bucket is seeded; ``drills/demo.yaml`` runs
 against them; both servers stop afterwards, also on Ctrl-C. Nothing leaves loopback.
+
+The record is appended to ``<results>/ledger.jsonl``, signed with a demo key pair kept in
+``<results>/demo-keys/`` (created on first use), and also stored in an Object Lock bucket
+on the embedded AWS-compatible server.
 """
 
 import os
@@ -11,13 +15,20 @@ from pathlib import Path
 
 from exitkit.api import DrillResult, run_drill
 from exitkit.drill.events import DrillObserver
-from exitkit.embedded.clients import s3_client
+from exitkit.evidence.history import runs_for_report
+from exitkit.evidence.reports import render_report
+from exitkit.evidence.signing import Signer, generate_key_pair, load_signer
+from exitkit.evidence.store import write_atomically
+from exitkit.providers.boto import s3_client
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 from exitkit.resources import bundled_dir
 
 SOURCE_BUCKET = "exitkit-demo-source"
+EVIDENCE_BUCKET = "exitkit-demo-evidence"
 SOURCE_REGION = "eu-central-1"
+LEDGER = "ledger.jsonl"
+KEY_PREFIX = "demo-keys/ledger"
 
 
 def demo_spec() -> Path:
@@ -34,7 +45,18 @@ def demo_environment(source: MotoServer, target: SeaweedServer) -> dict[str, str
         "EXITKIT_DEMO_TARGET_ENDPOINT": target.endpoint,
         "EXITKIT_DEMO_TARGET_ACCESS_KEY": target.access_key,
         "EXITKIT_DEMO_TARGET_SECRET_KEY": target.secret_key,
+        "EXITKIT_DEMO_EVIDENCE_ENDPOINT": source.endpoint,
+        "EXITKIT_DEMO_EVIDENCE_ACCESS_KEY": source.access_key,
+        "EXITKIT_DEMO_EVIDENCE_SECRET_KEY": source.secret_key,
     }
+
+
+def demo_signer(results_dir: Path) -> Signer:
+    """The demo's signing key, created beside the results on first use."""
+    private = results_dir / f"{KEY_PREFIX}.key"
+    if not private.exists():
+        generate_key_pair(results_dir / KEY_PREFIX)
+    return load_signer(private)
 
 
 def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
@@ -48,5 +70,16 @@ def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
         seed = list(demo_objects(objects))
         say(f"seeding {len(seed)} objects into s3://{SOURCE_BUCKET} ...")
         seed_bucket(client, SOURCE_BUCKET, seed, region=SOURCE_REGION)
+        client.create_bucket(Bucket=EVIDENCE_BUCKET, ObjectLockEnabledForBucket=True,
+                             CreateBucketConfiguration={"LocationConstraint": SOURCE_REGION})
         environ = {**os.environ, **demo_environment(source, target)}
-        return run_drill(demo_spec(), results_dir, observer=observer, environ=environ)
+        results = Path(results_dir)
+        result = run_drill(demo_spec(), results, observer=observer, environ=environ,
+                           ledger=results / LEDGER, signer=demo_signer(results))
+    record, history = runs_for_report(results / LEDGER, result.record.drill.name)
+    report = result.path.with_suffix(".html")
+    write_atomically(report, render_report(record, history, "html"))
+    say(f"report: {report}")
+    say(f"check the evidence: exitkit audit verify {results / LEDGER} "
+        f"--pubkey {results / KEY_PREFIX}.pub")
+    return result

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RECORD_SCHEMA_VERSION = "1.0"
+RECORD_SCHEMA_VERSION = "1.1"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -41,6 +41,28 @@ class EndpointIdentity(Model):
     region: str | None
     bucket: str
     prefix: str
+    catalog: str | None = Field(default=None, description="catalog entry that prices this side")
+    jurisdiction: str | None = Field(default=None, description="where the provider is legally "
+                                                               "seated (ISO country)")
+    data_location: str | None = Field(default=None, description="where the data is held")
+
+
+class ObjectLockRecord(Model):
+    """The S3 Object Lock retention asked for on the evidence store, and whether it holds."""
+
+    mode: Literal["governance", "compliance"]
+    days: int
+    retain_until: datetime
+    applied: bool
+    detail: str = Field(description="how it was confirmed, or why it was not applied")
+
+
+class EvidenceStoreRecord(Model):
+    """Where the record and its side files were also stored, beyond the results directory."""
+
+    url: str = Field(description="s3 URL of the stored record's directory (no credentials)")
+    files: list[str]
+    object_lock: ObjectLockRecord | None
 
 
 class PhaseRecord(Model):
@@ -267,8 +289,18 @@ class DrillRecord(Model):
     expectations: list[ExpectationResult]
     verdict: Verdict
     errors: list[str]
+    evidence_store: EvidenceStoreRecord | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def side_files(self) -> list[str]:
+        """Names of the files written beside the record (differences, manifest)."""
+        verification = self.verification
+        if verification is None:
+            return []
+        names = [verification.differences_file,
+                 verification.manifest.file if verification.manifest else None]
+        return [name for name in names if name]
 
     def to_json(self) -> str:
         """The record as it is written to disk (UTF-8 JSON, field aliases applied)."""

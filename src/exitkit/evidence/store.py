@@ -22,23 +22,32 @@ def record_filename(record: DrillRecord) -> str:
 
 
 def write_record(record: DrillRecord, results_dir: str | os.PathLike[str]) -> Path:
-    """Write *record* into *results_dir* via a temporary file, fsync and rename."""
-    directory = Path(results_dir)
+    """Write *record* into *results_dir*, atomically (see :func:`write_atomically`)."""
+    final = Path(results_dir) / record_filename(record)
+    write_atomically(final, record.to_json() + "\n")
+    return final
+
+
+def write_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write *text* to *path* via a temporary file beside it, fsync and rename.
+
+    Readers (an auditor, node_exporter's textfile collector) see the old file or the new
+    one, never a half-written one.
+    """
+    directory = Path(path).parent
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / record_filename(record)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, prefix=".record-",
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, prefix=".exitkit-",
                                      suffix=".tmp", delete=False) as handle:
         try:
-            handle.write(record.to_json())
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         except BaseException:
             handle.close()
             os.unlink(handle.name)
             raise
-    os.replace(handle.name, final)
-    return final
+    os.replace(handle.name, path)
 
 
 def read_record(path: str | os.PathLike[str]) -> DrillRecord:

@@ -1,4 +1,5 @@
-"""boto3 clients for the embedded servers (seeding, and inspection in tests)."""
+"""boto3 S3 clients, for what libcloud lacks (Object Lock on the evidence store) and for
+seeding and inspecting the embedded servers."""
 
 import boto3
 from botocore.config import Config

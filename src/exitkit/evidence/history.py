@@ -1,0 +1,92 @@
+"""A drill's past runs, read from the ledger: verdict, duration, completeness and cost."""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.table import Table
+
+from exitkit.errors import ExitkitError
+from exitkit.evidence.ledger import read_entries
+from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.reports.facts import completeness_pct, drill_cost_eur
+from exitkit.evidence.store import read_record
+from exitkit.evidence.summary import euros, human_bytes
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One run as the history shows it."""
+
+    entry: int
+    drill: str
+    run_id: str
+    started_at: datetime
+    verdict: str
+    duration_s: float
+    bytes_copied: int
+    completeness_pct: float | None
+    cost_eur: float | None
+    regime: str | None
+
+
+def is_ledger(path: str | os.PathLike[str]) -> bool:
+    """True when *path* is a ledger (JSON Lines of chained entries), not a single record."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+    except OSError as exc:
+        raise ExitkitError(f"{path}: cannot read ({exc.strerror})") from None
+    return first.startswith(b"{") and b'"prev_sha256":' in first
+
+
+def runs_for_report(path: str | os.PathLike[str], drill: str | None = None
+                    ) -> tuple[DrillRecord, list[DrillRecord]]:
+    """The run to report on and its drill's history, from a record file or a ledger.
+
+    From a ledger: the latest run (of *drill*, when given) and every run of that drill.
+    """
+    if not is_ledger(path):
+        try:
+            record = read_record(path)
+        except ValueError:
+            raise ExitkitError(f"{path}: neither a drill record nor a ledger") from None
+        return record, [record]
+    records = [entry.record for entry in read_entries(path)]
+    if drill is not None:
+        records = [record for record in records if record.drill.name == drill]
+    if not records:
+        raise ExitkitError(f"{path}: no runs" + (f" of drill {drill!r}" if drill else ""))
+    latest = records[-1]
+    return latest, [record for record in records if record.drill.name == latest.drill.name]
+
+
+def history_rows(ledger: str | os.PathLike[str], drill: str | None = None) -> list[HistoryRow]:
+    """One row per run in *ledger*, oldest first, only *drill*'s when given."""
+    rows = []
+    for entry in read_entries(ledger):
+        record = entry.record
+        if drill is not None and record.drill.name != drill:
+            continue
+        rows.append(HistoryRow(
+            entry=entry.number, drill=record.drill.name, run_id=record.run_id,
+            started_at=record.started_at, verdict=record.verdict, duration_s=record.duration_s,
+            bytes_copied=record.copy_summary.bytes_copied if record.copy_summary else 0,
+            completeness_pct=completeness_pct(record), cost_eur=drill_cost_eur(record),
+            regime=record.cost.applicable_regime if record.cost else None))
+    return rows
+
+
+def history_table(rows: list[HistoryRow]) -> Table:
+    """The rows as a terminal table."""
+    table = Table(title="Drill history", title_justify="left")
+    for column in ("#", "started (UTC)", "drill", "verdict", "duration", "copied",
+                   "complete", "cost EUR"):
+        table.add_column(column, justify="right" if column in ("#", "duration", "copied",
+                                                                "complete", "cost EUR") else "left")
+    for row in rows:
+        table.add_row(str(row.entry), row.started_at.strftime("%Y-%m-%d %H:%M:%S"), row.drill,
+                      row.verdict, f"{row.duration_s:.1f}s", human_bytes(row.bytes_copied),
+                      "-" if row.completeness_pct is None else f"{row.completeness_pct:g}%",
+                      "-" if row.cost_eur is None else euros(row.cost_eur))
+    return table

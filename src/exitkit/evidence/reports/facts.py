@@ -1,0 +1,60 @@
+"""Values derived from a record that several report formats share."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from exitkit.evidence.record import CostEstimate, DrillRecord
+
+SECONDS_PER_DAY = 86400
+
+
+def applicable_estimate(estimates: Sequence[CostEstimate], regime: str) -> CostEstimate | None:
+    """The estimate priced under *regime*, if there is one."""
+    return next((estimate for estimate in estimates if estimate.regime == regime), None)
+
+
+def drill_cost_eur(record: DrillRecord) -> float | None:
+    """What this drill cost under the regime that applied on its date (None: not priced)."""
+    if record.cost is None:
+        return None
+    estimate = applicable_estimate(record.cost.drill, record.cost.applicable_regime)
+    return estimate.total_eur if estimate else None
+
+
+def completeness_pct(record: DrillRecord) -> float | None:
+    """Share of source objects present and proven identical (None: not verified)."""
+    return record.verification.completeness_objects_pct if record.verification else None
+
+
+def retries(record: DrillRecord) -> int:
+    """Every retry of the run: per object in the phases, plus listings and preflights."""
+    return (sum(phase.retries for phase in record.phases)
+            + sum(counts.retries for counts in record.requests.values()))
+
+
+def last_success(history: Sequence[DrillRecord]) -> DrillRecord | None:
+    """The latest passed run in *history* (chronological), if any."""
+    return next((run for run in reversed(history) if run.verdict == "passed"), None)
+
+
+def duration_text(seconds: float) -> str:
+    """``0.5`` -> ``0.50 s``, ``200`` -> ``3m 20s``, ``90000`` -> ``1d 1h``."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m {secs}s"
+
+
+def utc_text(moment: datetime) -> str:
+    """``2026-11-23 10:54:02 UTC``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def without_scheme(url: str) -> str:
+    """``https://host/path`` -> ``host/path``: shown as text, never a reference to fetch."""
+    scheme, separator, rest = url.partition("://")
+    return rest if separator and scheme.isalpha() else url

@@ -1,0 +1,34 @@
+"""The self-contained HTML report: one file, inline CSS and SVG, no script, no URL."""
+
+from collections.abc import Sequence
+
+import jinja2
+
+from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.reports import charts
+from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, duration_text,
+                                            utc_text, without_scheme)
+from exitkit.evidence.summary import SHOWN_DIFFERENCES, euros, human_bytes
+
+_environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.evidence.reports"),
+                                  autoescape=True, undefined=jinja2.StrictUndefined,
+                                  trim_blocks=True, lstrip_blocks=True)
+_environment.filters.update(bytes=human_bytes, euros=euros, duration=duration_text,
+                            utc=utc_text, without_scheme=without_scheme)
+_environment.globals["zip"] = zip
+
+
+def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
+    """The record as an HTML page; *history* (chronological, ending with it) feeds the trends."""
+    return _environment.get_template("report.html.j2").render(
+        record=record,
+        history=[(run, drill_cost_eur(run), completeness_pct(run)) for run in history],
+        shown_differences=SHOWN_DIFFERENCES,
+        throughput_chart=charts.throughput_chart(record),
+        completeness_chart=charts.completeness_chart(record.verification)
+        if record.verification else None,
+        cost_charts=charts.cost_charts(record.cost) if record.cost else [],
+        projection_chart=charts.projection_chart(record.projection)
+        if record.projection else None,
+        trend_charts=charts.trend_charts(history),
+    )

@@ -1,0 +1,109 @@
+"""Markdown for tickets and pull requests: verdict, tables, cost, projection, differences."""
+
+from collections.abc import Iterable, Sequence
+
+from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.reports.facts import duration_text, utc_text
+from exitkit.evidence.summary import SHOWN_DIFFERENCES, euros, human_bytes
+
+_VERDICT_MARK = {"passed": "✅", "failed": "❌", "error": "⛔"}
+_SPECIAL = set("\\`*_[]<|&~")
+
+
+def cell(text: object) -> str:
+    """*text* safe inside a table cell: Markdown punctuation (``|`` too) escaped, one line."""
+    return "".join("\\" + char if char in _SPECIAL else char
+                   for char in " ".join(str(text).splitlines()))
+
+
+def render_markdown(record: DrillRecord) -> str:
+    """The record as Markdown, most important first."""
+    parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
+             _cost(record), _projection(record), _differences(record), _errors(record)]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _verdict(record: DrillRecord) -> str:
+    source, target = record.source, record.target
+    return (f"## {_VERDICT_MARK[record.verdict]} Exit drill {cell(record.drill.name)}: "
+            f"**{record.verdict.upper()}** (exit code {record.exit_code})\n\n"
+            f"{cell(source.provider)} {cell(source.bucket)}/{cell(source.prefix)} → "
+            f"{cell(target.provider)} {cell(target.bucket)}/{cell(target.prefix)}, "
+            f"{utc_text(record.started_at)}, {duration_text(record.duration_s)}, "
+            f"run {record.run_id}")
+
+
+def _expectations(record: DrillRecord) -> str:
+    return "### Expectations\n\n" + _table(
+        ("expectation", "expected", "measured", "result"),
+        ((result.name, result.expected, result.measured, "pass" if result.passed else "FAIL")
+         for result in record.expectations))
+
+
+def _phases(record: DrillRecord) -> str:
+    return "### Phases\n\n" + _table(
+        ("phase", "duration", "objects", "bytes", "throughput", "retries"),
+        ((phase.name, duration_text(phase.duration_s), phase.objects, human_bytes(phase.bytes),
+          f"{human_bytes(phase.bytes_per_s)}/s", phase.retries) for phase in record.phases))
+
+
+def _completeness(record: DrillRecord) -> str:
+    verification = record.verification
+    if verification is None:
+        return "### Completeness\n\nNot verified."
+    methods = ", ".join(f"{name} {count}" for name, count in verification.methods.items())
+    text = (f"### Completeness\n\n{verification.completeness_objects_pct:g}% of objects, "
+            f"{verification.completeness_bytes_pct:g}% of bytes "
+            f"({verification.objects_verified} of {verification.source_objects} objects); "
+            f"methods: {cell(methods or 'none')}\n\n")
+    text += _table(("class", "objects"), verification.counts.items())
+    return text + "".join(f"\n\n- gap: {cell(gap)}" for gap in verification.gaps)
+
+
+def _cost(record: DrillRecord) -> str:
+    cost = record.cost
+    if cost is None:
+        return ""
+    return (f"### Cost (EUR)\n\n{cell(cost.source_catalog)} → {cell(cost.target_catalog)}; "
+            f"on {cost.drill_date} the regime **{cell(cost.applicable_regime)}** applies.\n\n"
+            + _table(("regime", "this drill", "full exit"),
+                     ((drill.regime + (" (applies)" if drill.regime == cost.applicable_regime
+                                       else ""), euros(drill.total_eur), euros(full.total_eur))
+                      for drill, full in zip(cost.drill, cost.full_exit))))
+
+
+def _projection(record: DrillRecord) -> str:
+    projection = record.projection
+    if projection is None:
+        return ""
+    return (f"### Projected full exit\n\n{projection.estate_objects} objects, "
+            f"{human_bytes(projection.estate_bytes)}: "
+            f"{duration_text(projection.duration_on_hosts_s)} on {projection.hosts} host(s). "
+            f"EU Data Act transition ({projection.data_act_transition_days} days): "
+            f"{_fits(projection.fits_transition)}; extended ({projection.data_act_extended_days} "
+            f"days): {_fits(projection.fits_extended)}.")
+
+
+def _fits(fits: bool) -> str:
+    return "fits" if fits else "**does not fit**"
+
+
+def _differences(record: DrillRecord) -> str:
+    if record.verification is None or not record.verification.differences:
+        return ""
+    shown = record.verification.differences[:SHOWN_DIFFERENCES]
+    return f"### First differences ({len(shown)})\n\n" + _table(
+        ("key", "class", "detail"),
+        ((difference.key, difference.kind, difference.detail) for difference in shown))
+
+
+def _errors(record: DrillRecord) -> str:
+    if not record.errors:
+        return ""
+    return "### Errors\n\n" + "\n".join(f"- {cell(error)}" for error in record.errors)

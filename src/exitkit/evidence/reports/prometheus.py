@@ -1,0 +1,73 @@
+"""Prometheus textfile-collector metrics for the latest run of a drill."""
+
+from collections.abc import Sequence
+
+from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.reports.facts import last_success, retries
+
+PREFIX = "exitkit_drill_"
+VERDICTS = ("passed", "failed", "error")
+
+Sample = tuple[dict[str, str], float]
+
+
+def label_value(value: str) -> str:
+    """*value* escaped for a label: backslash, double quote and newline."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
+    """Gauges of *record* labelled ``drill``; the last success is taken from *history*."""
+    drill = {"drill": record.drill.name}
+    succeeded = last_success(history)
+    metrics: list[tuple[str, str, list[Sample]]] = [
+        ("passed", "1 if the latest run passed, else 0", [(drill, record.verdict == "passed")]),
+        ("verdict", "verdict of the latest run, one-hot",
+         [({**drill, "verdict": verdict}, record.verdict == verdict) for verdict in VERDICTS]),
+        ("duration_seconds", "wall time of the latest run", [(drill, record.duration_s)]),
+        ("bytes_copied", "bytes copied by the latest run",
+         [(drill, record.copy_summary.bytes_copied if record.copy_summary else 0)]),
+        ("objects_copied", "objects copied by the latest run",
+         [(drill, record.copy_summary.objects_copied if record.copy_summary else 0)]),
+        ("completeness_ratio", "share of source objects present and proven identical "
+                               "(0 when not verified)",
+         [(drill, record.verification.completeness_objects_pct / 100
+           if record.verification else 0)]),
+    ]
+    if record.cost:
+        metrics += [
+            ("cost_eur", "cost of the latest run per switching-charge regime",
+             [({**drill, "regime": estimate.regime}, estimate.total_eur)
+              for estimate in record.cost.drill]),
+            ("projected_exit_cost_eur", "projected cost of a full exit per regime",
+             [({**drill, "regime": estimate.regime}, estimate.total_eur)
+              for estimate in record.cost.full_exit]),
+        ]
+    if record.projection:
+        metrics.append(("projected_exit_duration_seconds",
+                        "projected wall time of a full exit on the configured hosts",
+                        [(drill, record.projection.duration_on_hosts_s)]))
+    metrics += [
+        ("last_run_timestamp_seconds", "end of the latest run, Unix time",
+         [(drill, record.ended_at.timestamp())]),
+        ("last_success_timestamp_seconds", "end of the latest passed run, Unix time "
+                                           "(0 if none passed)",
+         [(drill, succeeded.ended_at.timestamp() if succeeded else 0)]),
+        ("retries_total", "retries in the latest run (objects, listings, preflights)",
+         [(drill, retries(record))]),
+    ]
+    return "".join(_family(PREFIX + name, help_text, samples)
+                   for name, help_text, samples in metrics)
+
+
+def _family(name: str, help_text: str, samples: list[Sample]) -> str:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        rendered = ",".join(f'{key}="{label_value(text)}"' for key, text in labels.items())
+        lines.append(f"{name}{{{rendered}}} {_number(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    """Integers (and booleans) without a fraction, other values in full precision."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
