@@ -19,6 +19,7 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
+from childproc import watch_memory
 from exitkit.drill.units import parse_size
 from exitkit.providers.boto import s3_client
 from exitkit.embedded.servers import MotoServer, SeaweedServer
@@ -65,25 +66,6 @@ class PatternFile(io.RawIOBase):
         return count
 
 
-def peak_rss_kib(child: subprocess.Popen) -> int:
-    """Poll the child's VmHWM until it exits.
-
-    rusage is no use here: Linux carries the parent's peak RSS into a child across exec.
-    """
-    peak = 0
-    status = Path(f"/proc/{child.pid}/status")
-    while child.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.05)
-    child.wait()
-    return peak
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1GiB")
@@ -107,7 +89,7 @@ def main() -> None:
         with output.open("w") as stdout:
             child = subprocess.Popen([sys.executable, "-m", "exitkit", "drill", "run", str(spec),
                                       "--json", "--results", tmp], env=env, stdout=stdout)
-            peak_kib = peak_rss_kib(child)
+            peak_kib, _ = watch_memory(child)
         wall = time.monotonic() - started
         record = json.loads(output.read_text())
     copy = next(phase for phase in record["phases"] if phase["name"] == "copy")

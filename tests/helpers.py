@@ -1,10 +1,14 @@
 """Helpers for the tests: read whole buckets with an independent client."""
 
+import hashlib
 import subprocess
 import sys
+import threading
 from urllib.parse import urlsplit
 
 from minio import Minio
+
+from exitkit.drill.events import SilentObserver
 
 
 def minio_client(server) -> Minio:
@@ -37,3 +41,33 @@ def exitkit(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     """Run the ``exitkit`` command in a child process and capture its output."""
     return subprocess.run([sys.executable, "-m", "exitkit", *args], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=600)
+
+
+def digests(client: Minio, bucket: str) -> dict[str, str]:
+    """SHA-256 of every object's body in *bucket*, by key."""
+    return {key: hashlib.sha256(value["body"]).hexdigest()
+            for key, value in bucket_contents(client, bucket).items()}
+
+
+class KillAndRestart(SilentObserver):
+    """Kills the target server (SIGKILL) after some objects were copied; restarts it later."""
+
+    def __init__(self, server, after_objects: int, down_seconds: float) -> None:
+        self.server, self.after, self.down = server, after_objects, down_seconds
+        self.copied, self.restarted = 0, threading.Event()
+        self._lock = threading.Lock()
+
+    def advanced(self, phase, objects, nbytes):
+        with self._lock:
+            self.copied += objects if phase == "copy" else 0
+            due = self.copied >= self.after and not hasattr(self, "killed_at")
+            if due:
+                self.killed_at = self.copied
+        if due:
+            self.server.kill()
+            self.restart_timer = threading.Timer(self.down, self._restart)
+            self.restart_timer.start()
+
+    def _restart(self):
+        self.server.start()
+        self.restarted.set()

@@ -2,6 +2,8 @@
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from exitkit.drill.events import SilentObserver
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.evidence.record import RECORD_SCHEMA_VERSION
 from exitkit.evidence.store import read_record
-from tests.helpers import bucket_contents, exitkit, minio_client
+from tests.helpers import bucket_contents, digests, exitkit, minio_client
 
 
 @pytest.fixture
@@ -287,3 +289,28 @@ def test_cleanup_deletes_what_the_drill_wrote_also_after_failure(
     assert failed.record.cleanup.verified and failed.record.cleanup.remaining == 0
     left = target_client.list_object_versions(Bucket=target_bucket)
     assert [v["Key"] for v in left.get("Versions", [])] == ["keep/me.txt"]
+
+
+def test_two_drills_at_once_on_one_target_with_different_prefixes_both_complete(
+        seeded, write_spec, server_env, tmp_path, bucket_name, moto, seaweed):
+    target = bucket_name("shared")
+    children = []
+    for name, prefix in (("east", "web/"), ("west", "finance/")):
+        block = (f"  provider: seaweedfs\n  endpoint: ${{TGT_ENDPOINT}}\n  bucket: {target}\n"
+                 f"  prefix: {name}/\n  create_bucket: true\n  allow_foreign_data: true\n"
+                 f"  credentials: {{access_key_env: TGT_KEY, secret_key_env: TGT_SECRET}}")
+        spec = write_spec(seeded, name=name, source_prefix=prefix, target=block,
+                          filename=f"{name}.yaml")
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "exitkit", "drill", "run", str(spec), "-r",
+             str(tmp_path / "r"), "--quiet"], env=server_env, stderr=subprocess.PIPE, text=True))
+    for child in children:
+        assert child.wait(timeout=600) == 0, child.stderr.read()
+    source = digests(minio_client(moto), seeded)
+    copied = digests(minio_client(seaweed), target)
+    for name, prefix in (("east", "web/"), ("west", "finance/")):
+        expected = {key[len(prefix):]: digest for key, digest in source.items()
+                    if key.startswith(prefix)}
+        assert expected and {key[len(name) + 1:]: digest for key, digest in copied.items()
+                             if key.startswith(f"{name}/")} == expected
+    assert len(copied) == sum(1 for key in source if key.startswith(("web/", "finance/")))

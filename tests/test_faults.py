@@ -1,21 +1,13 @@
 """Faults injected by a loopback proxy between exitkit and a real source server."""
 
-import hashlib
 import json
-import threading
 from urllib.parse import urlsplit
 
 from exitkit.api import run_drill
-from exitkit.drill.events import SilentObserver
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
 from tests.faultproxy import FaultProxy, Faults
-from tests.helpers import bucket_contents, minio_client
-
-
-def digests(client, bucket):
-    return {key: hashlib.sha256(value["body"]).hexdigest()
-            for key, value in bucket_contents(client, bucket).items()}
+from tests.helpers import KillAndRestart, bucket_contents, digests, minio_client
 
 
 def through_proxy(server_env, proxy):
@@ -68,29 +60,6 @@ def test_flipped_bytes_are_never_reported_verified(
         assert target == source
 
 
-class KillAndRestart(SilentObserver):
-    """Kills the target server (SIGKILL) after some objects were copied; restarts it later."""
-
-    def __init__(self, server, after_objects: int, down_seconds: float) -> None:
-        self.server, self.after, self.down = server, after_objects, down_seconds
-        self.copied, self.restarted = 0, threading.Event()
-        self._lock = threading.Lock()
-
-    def advanced(self, phase, objects, nbytes):
-        with self._lock:
-            self.copied += objects if phase == "copy" else 0
-            due = self.copied >= self.after and not hasattr(self, "killed_at")
-            if due:
-                self.killed_at = self.copied
-        if due:
-            self.server.kill()
-            threading.Timer(self.down, self._restart).start()
-
-    def _restart(self):
-        self.server.start()
-        self.restarted.set()
-
-
 def test_target_killed_mid_copy_and_restarted_ends_byte_identical(
         source_client, moto, write_spec, server_env, tmp_path, bucket_name):
     bucket = bucket_name("src")
@@ -110,3 +79,21 @@ def test_target_killed_mid_copy_and_restarted_ends_byte_identical(
         assert copy.retries > 0
         assert (digests(minio_client(target), "crash-target")
                 == digests(minio_client(moto), bucket))
+
+
+def test_target_side_throttling_and_resets_are_retried_to_a_byte_identical_copy(
+        source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    seed_bucket(source_client, bucket, list(demo_objects(150)))
+    spec = tmp_path / "target-faults.yaml"
+    spec.write_text(write_spec(bucket, target_bucket).read_text().replace(
+        "max_retries: 2", "max_retries: 8"))
+    faults = Faults(slow_down=0.10, reset=0.03, delay=0.05, seed=11)
+    with FaultProxy(int(urlsplit(seaweed.endpoint).port), faults) as proxy:
+        result = run_drill(spec, tmp_path / "r",
+                           environ={**server_env, "TGT_ENDPOINT": proxy.endpoint})
+    record = result.record
+    assert result.exit_code == 0, (record.errors, record.copy_summary.failures[:3])
+    assert faults.injected["slow_down"] > 0 and faults.injected["reset"] > 0
+    assert sum(phase.retries for phase in record.phases) + record.requests["target"].retries > 0
+    assert digests(minio_client(seaweed), target_bucket) == digests(minio_client(moto), bucket)

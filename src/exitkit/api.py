@@ -39,12 +39,14 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
               observer: DrillObserver | None = None, verify_only: bool = False,
               environ: Mapping[str, str] | None = None,
               ledger: str | os.PathLike[str] | None = None,
-              signer: Signer | None = None) -> DrillResult:
+              signer: Signer | None = None, resume: bool = False) -> DrillResult:
     """Load *spec_path*, run the drill (or only its verification) and write the record.
 
     With *ledger*, the record is appended there, signed by *signer* (default: the key
     named by ``EXITKIT_SIGNING_KEY_FILE`` or held in ``EXITKIT_SIGNING_KEY``). With an
     evidence store in the spec, the record and its side files are also stored there.
+    With *resume*, an interrupted run of the same drill and spec is continued: what its
+    checkpoint journal shows is still in place on the target is not copied again.
 
     Raises :class:`exitkit.errors.ExitkitError` for bad specs, missing keys and
     unreachable endpoints; all of these are found before the drill starts copying.
@@ -60,7 +62,8 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     store = BucketEvidenceStore(store_spec, loaded.store_keys) if store_spec else None
     if store:
         store.check()
-    record = DrillRun(loaded, results_dir, observer=observer, verify_only=verify_only).execute()
+    record = DrillRun(loaded, results_dir, observer=observer, verify_only=verify_only,
+                      resume=resume).execute()
     if store:
         side_files = [Path(results_dir) / name for name in record.side_files()]
         record = record.model_copy(update={"evidence_store": store.store_side_files(

@@ -71,7 +71,8 @@ def _guarded(action: Callable[[ProgressBars | None], DrillResult], quiet: bool,
     except ExitkitError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted; 'exitkit drill run --resume' continues where this run stopped",
+              130)
     except Exception as exc:  # a bug: still one scrubbed line; EXITKIT_DEBUG=1 shows the trace
         _fail(f"internal error: {type(exc).__name__}: {exc} (set EXITKIT_DEBUG=1 for details)")
     raise AssertionError("unreachable")
@@ -99,11 +100,18 @@ def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
 @drill_app.command("run")
 def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
               as_json: JsonOpt = False, ledger: LedgerOpt = None,
-              signing_key: SigningKeyOpt = None) -> None:
-    """Run a drill: inventory, copy, verify, measure, and write the record."""
+              signing_key: SigningKeyOpt = None,
+              resume: Annotated[bool, typer.Option(
+                  "--resume", help="Continue an interrupted run of this drill: copy only "
+                                   "what is not already in place.")] = False) -> None:
+    """Run a drill: inventory, copy, verify, measure, and write the record.
+
+    Ctrl-C and SIGTERM stop it (exit 130) leaving a checkpoint journal for --resume.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     signer = _signer(signing_key) if ledger else None
     result = _guarded(lambda bars: run_drill(spec, results, observer=bars, ledger=ledger,
-                                             signer=signer), quiet, as_json)
+                                             signer=signer, resume=resume), quiet, as_json)
     _report(result, quiet, as_json)
 
 

@@ -5,7 +5,7 @@ first, by one worker. Memory per worker is bounded by about two upload parts.
 """
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -40,12 +40,18 @@ class CopiedObject:
 
 @dataclass
 class CopyOutcome:
-    """The copy phase's results, keyed by (relative key, age)."""
+    """The copy phase's results, keyed by (relative key, age).
 
-    copied: dict[tuple[str, int], CopiedObject] = field(default_factory=dict)
+    ``copied`` holds everything on the target (a drill keeps it in its on-disk journal),
+    including what an interrupted run had copied and a resumed run found still in place:
+    ``resumed``, the size of each of those by (relative key, age).
+    """
+
+    copied: MutableMapping[tuple[str, int], CopiedObject] = field(default_factory=dict)
     failures: list[KeyProblem] = field(default_factory=list)
     unrepresentable: dict[tuple[str, int], str] = field(default_factory=dict)
     failed: int = 0
+    resumed: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
     def multipart_objects(self) -> int:
@@ -147,3 +153,19 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
                 outcome.failures.append(KeyProblem(key=entry.label, reason=str(copied)))
             observer.advanced("copy", 1, 0)
     return outcome
+
+
+def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], CopiedObject],
+                   on_target: Iterable[Entry], versions: bool) -> dict[tuple[str, int], int]:
+    """The journaled copies a resumed run need not repeat, with their sizes: the source
+    version is the one that was copied (same ETag and size) and the target still lists it
+    with that size (and, when *versions* are listed, the version that was written)."""
+    unchanged = {}
+    for entry in plan:
+        copied = journaled.get(entry.order)
+        if copied and copied.source_etag == entry.info.etag and copied.size == entry.info.size:
+            unchanged[entry.order] = (copied.size,
+                                      copied.target_version_id if versions else None)
+    return {entry.order: entry.info.size for entry in on_target
+            if unchanged.get(entry.order) == (entry.info.size,
+                                              entry.info.version_id if versions else None)}

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from exitkit import __version__
 from exitkit.drill.cleanup import cleanup_phase
-from exitkit.drill.copy import CopyOutcome, copy_phase
+from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
+from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.expectations import evaluate
 from exitkit.drill.keys import KeyMap
@@ -65,14 +66,17 @@ class DrillRun:
     """
 
     def __init__(self, loaded: LoadedSpec, results_dir: str | Path,
-                 observer: DrillObserver | None = None, verify_only: bool = False) -> None:
+                 observer: DrillObserver | None = None, verify_only: bool = False,
+                 resume: bool = False) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
         self.results_dir = Path(results_dir)
         self.observer = observer or SilentObserver()
         self.verify_only = verify_only
         self.keys = KeyMap(self.spec.source.prefix, self.spec.target.prefix)
+        self.resume = resume
         self.run_id = str(uuid.uuid4())
+        self.resumed_from: str | None = None
         self.phases: list[PhaseRecord] = []
         self.errors: list[str] = []
 
@@ -95,24 +99,50 @@ class DrillRun:
             self._refuse_foreign_data(target)
         stem = record_stem(spec.name, started_at, self.run_id)
         plan = verification = estate = cleanup = None
-        copied = CopyOutcome()
+        journal = None if self.verify_only else self._open_journal(started_at)
+        copied = CopyOutcome() if journal is None else CopyOutcome(copied=journal)
+        passed = False
         try:
-            plan, estate = self._inventory(source)
-            if not self.verify_only:
-                self._copy(plan, source, target, copied)
-            verification = self._verify(source, target, plan, copied, stem)
-        except (TransientError, PermanentError, EndpointError) as exc:
-            self.errors.append(scrub(str(exc)))
+            try:
+                plan, estate = self._inventory(source)
+                if not self.verify_only:
+                    self._copy(plan, source, target, copied)
+                verification = self._verify(source, target, plan, copied, stem)
+            except (TransientError, PermanentError, EndpointError) as exc:
+                self.errors.append(scrub(str(exc)))
+            finally:
+                if spec.cleanup and not self.verify_only:
+                    cleanup = self._cleanup(target, copied)
+            ended_at = utc_now()
+            projection = self._projection(estate)
+            cost = self._cost(catalog, prices, source, target, plan, copied, estate, projection,
+                              started_at.date())
+            requests = {"source": source.requests.snapshot(),
+                        "target": target.requests.snapshot()}
+            record = self._record(started_at, ended_at, plan, copied, verification, requests,
+                                  projection, cost, cleanup)
+            passed = record.verdict == "passed"
+            return record
         finally:
-            if spec.cleanup and not self.verify_only:
-                cleanup = self._cleanup(target, copied)
-        ended_at = utc_now()
-        projection = self._projection(estate)
-        cost = self._cost(catalog, prices, source, target, plan, copied, estate, projection,
-                          started_at.date())
-        requests = {"source": source.requests.snapshot(), "target": target.requests.snapshot()}
-        return self._record(started_at, ended_at, plan, copied, verification, requests,
-                            projection, cost, cleanup)
+            if journal is not None:
+                journal.close(remove=passed)
+
+    def _open_journal(self, started_at) -> CopyJournal:
+        """Start this run's copy journal, or continue the interrupted run's on resume."""
+        path = journal_path(self.results_dir, self.spec.name)
+        if not (self.resume and path.exists()):
+            return CopyJournal(path, JournalHeader(
+                drill=self.spec.name, spec_sha256=self.loaded.sha256, run_id=self.run_id,
+                started_at=started_at.isoformat()))
+        journal = CopyJournal(path, None)
+        if journal.header.spec_sha256 != self.loaded.sha256:
+            journal.close(remove=False)
+            raise SpecError(self.loaded.path, None, None,
+                            f"the spec changed since the interrupted run "
+                            f"{journal.header.run_id} ({path}); run without --resume to "
+                            f"start over")
+        self.resumed_from = journal.header.run_id
+        return journal
 
     def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry | None, CatalogEntry | None]:
         """The catalog entries that price each side (None for a side without one)."""
@@ -201,6 +231,14 @@ class DrillRun:
 
     def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
               outcome: CopyOutcome) -> None:
+        """Copy the plan, except what a resumed run's journal shows is already on the target."""
+        if self.resumed_from:
+            on_target = self._entries(target, self.keys.target_prefix)
+            outcome.resumed = still_in_place(plan, outcome.copied, on_target,
+                                             self.spec.verification.versions == "all")
+            for order in [order for order in outcome.copied if order not in outcome.resumed]:
+                del outcome.copied[order]  # no longer in place: copied again below
+            plan = [entry for entry in plan if entry.order not in outcome.resumed]
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
@@ -276,7 +314,7 @@ class DrillRun:
             phases=self.phases,
             inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan))
             if plan is not None else None,
-            copy=None if self.verify_only else _copy_summary(copied),
+            copy=None if self.verify_only else _copy_summary(copied, self.resumed_from),
             verification=verification,
             requests=requests,
             cleanup=cleanup,
@@ -288,8 +326,11 @@ class DrillRun:
         )
 
 
-def _copy_summary(outcome: CopyOutcome) -> CopySummary:
+def _copy_summary(outcome: CopyOutcome, resumed_from: str | None) -> CopySummary:
     return CopySummary(
+        resumed_from=resumed_from,
+        resumed_objects=len(outcome.resumed),
+        resumed_bytes=sum(outcome.resumed.values()),
         objects_copied=len(outcome.copied),
         bytes_copied=sum(obj.size for obj in outcome.copied.values()),
         multipart_objects=outcome.multipart_objects,

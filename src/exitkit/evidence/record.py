@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RECORD_SCHEMA_VERSION = "1.1"
+RECORD_SCHEMA_VERSION = "1.2"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -98,10 +98,20 @@ class Inventory(Model):
 
 
 class CopySummary(Model):
-    """What the copy phase moved."""
+    """What is on the target from the copy, as one clean run would have it.
+
+    A resumed run (``--resume``) counts the objects the interrupted run had copied, and
+    that are still in place, in ``objects_copied`` too; the copy phase's own figures say
+    what this run moved.
+    """
 
     objects_copied: int
     bytes_copied: int
+    resumed_from: str | None = Field(default=None, description="run id of the interrupted "
+                                                               "run this one resumed")
+    resumed_objects: int = Field(default=0, description="copied by the interrupted run(s), "
+                                                        "found in place, not copied again")
+    resumed_bytes: int = 0
     multipart_objects: int
     failed: int
     failures: list[KeyProblem]

@@ -1,0 +1,193 @@
+"""The copy checkpoint journal: what a drill has written to its target, kept on disk.
+
+One SQLite database per drill in the results directory (``<drill>.journal.sqlite``): the
+run it belongs to (run id, spec SHA-256), and one row per object version copied, keyed by
+(relative key, age). Rows are committed at least once a second and when the phase ends,
+with ``synchronous=FULL`` (fsync'd); SQLite's atomic commits mean a crash loses at most
+the last second's rows (those objects are copied again), never corrupts the rest.
+
+It is also the copy's memory: the drill looks copied objects up here instead of holding
+them, so memory stays flat however many objects a drill copies.
+
+A drill interrupted (Ctrl-C, SIGTERM, SIGKILL, a dead target) leaves it behind;
+``--resume`` continues it. It is removed once a run has passed.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import fasteners
+
+from exitkit.drill.copy import CopiedObject
+from exitkit.errors import ExitkitError
+from exitkit.providers.contract import Attributes
+
+COMMIT_INTERVAL_S = 1.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (drill TEXT, spec_sha256 TEXT, run_id TEXT, started_at TEXT);
+CREATE TABLE IF NOT EXISTS copied (relative TEXT, age INTEGER, object TEXT,
+                                   PRIMARY KEY (relative, age)) WITHOUT ROWID;
+"""
+
+Order = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class JournalHeader:
+    """Which run the journal belongs to."""
+
+    drill: str
+    spec_sha256: str
+    run_id: str
+    started_at: str
+
+
+def journal_path(results_dir: str | os.PathLike[str], drill: str) -> Path:
+    """Where the journal of *drill* lives."""
+    return Path(results_dir) / f"{drill}.journal.sqlite"
+
+
+class CopyJournal(MutableMapping[Order, CopiedObject]):
+    """Copied objects by (relative key, age), in SQLite; thread-safe.
+
+    Holds a lock file so two runs of one drill cannot share a journal.
+    """
+
+    def __init__(self, path: Path, header: JournalHeader | None) -> None:
+        """Open *path*; with a *header*, start it afresh for that run, else continue it."""
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = fasteners.InterProcessLock(f"{path}.lock")
+        if not self._lock_file.acquire(blocking=False):
+            raise ExitkitError(f"{path}: another run of this drill is using the journal; "
+                               f"wait for it to end")
+        if header is not None:
+            _remove_database(path)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            if header is not None:
+                self._db.execute("INSERT INTO run VALUES (?, ?, ?, ?)", (
+                    header.drill, header.spec_sha256, header.run_id, header.started_at))
+            row = self._db.execute("SELECT * FROM run").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._lock_file.release()
+            raise ExitkitError(f"{path}: not a drill journal ({exc}); remove it to start "
+                               f"over") from None
+        if row is None:
+            self._lock_file.release()
+            raise ExitkitError(f"{path}: the journal names no run; remove it to start over")
+        self.header = JournalHeader(*row)
+        self._mutex = threading.Lock()
+        self._db.execute("BEGIN")
+        self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
+
+    def __setitem__(self, order: Order, obj: CopiedObject) -> None:
+        with self._mutex:
+            self._db.execute("INSERT OR REPLACE INTO copied VALUES (?, ?, ?)",
+                             (*order, _encode(obj)))
+            if time.monotonic() >= self._next_commit:
+                self._commit()
+
+    def __getitem__(self, order: Order) -> CopiedObject:
+        with self._mutex:
+            row = self._db.execute("SELECT object FROM copied WHERE relative = ? AND age = ?",
+                                   order).fetchone()
+        if row is None:
+            raise KeyError(order)
+        return _decode(row[0])
+
+    def __delitem__(self, order: Order) -> None:
+        with self._mutex:
+            deleted = self._db.execute("DELETE FROM copied WHERE relative = ? AND age = ?",
+                                       order).rowcount
+        if not deleted:
+            raise KeyError(order)
+
+    def __len__(self) -> int:
+        with self._mutex:
+            return self._db.execute("SELECT count(*) FROM copied").fetchone()[0]
+
+    def __iter__(self) -> Iterator[Order]:
+        for relative, age, _obj in self._rows():
+            yield relative, age
+
+    def items(self) -> Iterator[tuple[Order, CopiedObject]]:
+        """Every copied object with its (relative key, age), in key order, streamed."""
+        for relative, age, obj in self._rows():
+            yield (relative, age), _decode(obj)
+
+    def values(self) -> Iterator[CopiedObject]:
+        """Every copied object, in key order, streamed."""
+        for _order, obj in self.items():
+            yield obj
+
+    def _rows(self, page: int = 1000) -> Iterator[tuple[str, int, str]]:
+        """Rows in key order, fetched a page at a time (the lock is not held between)."""
+        after: Order = ("", -1)
+        while True:
+            with self._mutex:
+                rows = self._db.execute(
+                    "SELECT relative, age, object FROM copied WHERE (relative, age) > (?, ?) "
+                    "ORDER BY relative, age LIMIT ?", (*after, page)).fetchall()
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1][0], rows[-1][1]
+
+    def close(self, remove: bool) -> None:
+        """Commit (fsync'd); remove the journal when the run passed; release the lock."""
+        with self._mutex:
+            self._commit(begin=False)
+            self._db.close()
+        if remove:
+            _remove_database(self.path)
+        self._lock_file.release()
+
+    def _commit(self, begin: bool = True) -> None:
+        self._db.execute("COMMIT")
+        if begin:
+            self._db.execute("BEGIN")
+        self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
+
+
+def read_journal(path: Path) -> tuple[JournalHeader, dict[Order, CopiedObject]]:
+    """The run and every committed copied object of a journal, read-only (a running
+    drill may hold it; its last second of copies may not be committed yet)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            header = JournalHeader(*db.execute("SELECT * FROM run").fetchone())
+            rows = db.execute("SELECT relative, age, object FROM copied").fetchall()
+        finally:
+            db.close()
+    except (sqlite3.Error, TypeError) as exc:
+        raise ExitkitError(f"{path}: cannot read the journal ({exc})") from None
+    return header, {(relative, age): _decode(obj) for relative, age, obj in rows}
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _encode(obj: CopiedObject) -> str:
+    fields = asdict(obj)
+    fields["attributes"] = {name: dict(value) if isinstance(value, Mapping) else value
+                            for name, value in fields["attributes"].items()}
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode(text: str) -> CopiedObject:
+    value: dict[str, Any] = json.loads(text)
+    value["attributes"] = Attributes(**value["attributes"])
+    return CopiedObject(**value)
