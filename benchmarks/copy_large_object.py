@@ -19,27 +19,11 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from childproc import watch_memory
+from drillbench import watch_memory, write_spec
 from exitkit.drill.units import parse_size
 from exitkit.providers.boto import s3_client
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 
-SPEC = """\
-version: 1
-name: bench-large-object
-source:
-  provider: aws-s3
-  endpoint: {source}
-  bucket: bench-source
-  credentials: {{access_key_env: BENCH_SRC_KEY, secret_key_env: BENCH_SRC_SECRET}}
-target:
-  provider: seaweedfs
-  endpoint: {target}
-  bucket: bench-target
-  create_bucket: true
-  credentials: {{access_key_env: BENCH_TGT_KEY, secret_key_env: BENCH_TGT_SECRET}}
-options: {{concurrency: 4, part_size: 8MiB}}
-"""
 
 
 class PatternFile(io.RawIOBase):
@@ -80,10 +64,8 @@ def main() -> None:
                                                     max_concurrency=2))
         seeded = time.monotonic() - started
         spec = Path(tmp, "bench.yaml")
-        spec.write_text(SPEC.format(source=source.endpoint, target=target.endpoint))
-        env = {**os.environ, "BENCH_SRC_KEY": source.access_key,
-               "BENCH_SRC_SECRET": source.secret_key, "BENCH_TGT_KEY": target.access_key,
-               "BENCH_TGT_SECRET": target.secret_key}
+        env = write_spec(spec, "bench-large-object", source, target,
+                         "{concurrency: 4, part_size: 8MiB}")
         output = Path(tmp, "record.json")
         started = time.monotonic()
         with output.open("w") as stdout:

@@ -21,26 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
-from childproc import watch_memory
+from drillbench import watch_memory, write_spec
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 from exitkit.providers.boto import s3_client
 
-SPEC = """\
-version: 1
-name: bench-many
-source:
-  provider: aws-s3
-  endpoint: {source}
-  bucket: bench-source
-  credentials: {{access_key_env: BENCH_SRC_KEY, secret_key_env: BENCH_SRC_SECRET}}
-target:
-  provider: seaweedfs
-  endpoint: {target}
-  bucket: bench-target
-  create_bucket: true
-  credentials: {{access_key_env: BENCH_TGT_KEY, secret_key_env: BENCH_TGT_SECRET}}
-options: {{concurrency: {concurrency}}}
-"""
 
 
 def seed(client, count: int) -> None:
@@ -76,11 +60,8 @@ def main() -> None:
         seed(client, options.objects)
         seeded = time.monotonic() - started
         spec = Path(tmp, "bench.yaml")
-        spec.write_text(SPEC.format(source=source.endpoint, target=target.endpoint,
-                                    concurrency=options.concurrency))
-        env = {**os.environ, "BENCH_SRC_KEY": source.access_key,
-               "BENCH_SRC_SECRET": source.secret_key, "BENCH_TGT_KEY": target.access_key,
-               "BENCH_TGT_SECRET": target.secret_key}
+        env = write_spec(spec, "bench-many", source, target,
+                         f"{{concurrency: {options.concurrency}}}")
         output = Path(tmp, "record.json")
         journal = Path(tmp, "results", "bench-many.journal.sqlite")
         started = time.monotonic()

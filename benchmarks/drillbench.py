@@ -1,9 +1,38 @@
-"""Watch a child process's memory while it runs (shared by the drill benchmarks)."""
+"""Shared by the drill benchmarks: the spec and environment of a moto_server -> SeaweedFS
+drill, and watching a child process's memory while it runs."""
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+SPEC = """\
+version: 1
+name: {name}
+source:
+  provider: aws-s3
+  endpoint: {source}
+  bucket: bench-source
+  credentials: {{access_key_env: BENCH_SRC_KEY, secret_key_env: BENCH_SRC_SECRET}}
+target:
+  provider: seaweedfs
+  endpoint: {target}
+  bucket: bench-target
+  create_bucket: true
+  credentials: {{access_key_env: BENCH_TGT_KEY, secret_key_env: BENCH_TGT_SECRET}}
+options: {options}
+"""
+
+
+def write_spec(path: Path, name: str, source, target, options: str) -> dict[str, str]:
+    """Write a drill spec from bucket ``bench-source`` on *source* to ``bench-target`` on
+    *target*; return the environment holding the credentials it names."""
+    path.write_text(SPEC.format(name=name, source=source.endpoint, target=target.endpoint,
+                                options=options))
+    return {**os.environ, "BENCH_SRC_KEY": source.access_key,
+            "BENCH_SRC_SECRET": source.secret_key, "BENCH_TGT_KEY": target.access_key,
+            "BENCH_TGT_SECRET": target.secret_key}
 
 
 def watch_memory(child: subprocess.Popen, progress: Callable[[], int] = lambda: 0,
