@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from exitkit.drill.units import parse_duration, parse_percent, parse_size
+from exitkit.drill.units import duration_text, parse_duration, parse_percent, parse_size
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -26,3 +26,12 @@ def test_percent_and_rejections():
                         ("x%", parse_percent)):
         with pytest.raises(ValueError):
             parser(bad)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0.5, "0.50 s"), (200, "3m 20s"), (600, "10m"), (5400, "1h 30m"), (2592000, "30d"),
+    (2592600, "30d 10m"), (90061, "1d 1h 1m 1s")])
+def test_durations_read_back_as_specs_write_them(seconds, text):
+    assert duration_text(seconds) == text
+    if seconds >= 60:
+        assert parse_duration(text.replace(" ", "")) == timedelta(seconds=seconds)

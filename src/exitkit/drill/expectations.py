@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 from exitkit.drill.spec import Expectations
+from exitkit.drill.units import duration_text
 from exitkit.evidence.record import CostReport, ExpectationResult, Projection, Verification
 
 
 def _format_duration(value: timedelta) -> str:
-    return f"{value.total_seconds():.1f}s"
+    return duration_text(value.total_seconds())
 
 
 def _limit(name: str, limit, measured, shown: str, unit_format) -> ExpectationResult:

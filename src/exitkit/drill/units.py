@@ -59,3 +59,15 @@ def parse_eur(value: int | float | str) -> float:
     if amount < 0:
         raise ValueError(f"not an amount in EUR: {value!r} (negative)")
     return amount
+
+
+def duration_text(seconds: float) -> str:
+    """``0.5`` -> ``0.50 s``, ``200`` -> ``3m 20s``, ``600`` -> ``10m``,
+    ``90060`` -> ``1d 1h 1m``: whole seconds from a minute on, zero units left out."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    units = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    return " ".join(f"{value}{unit}" for value, unit in units if value)

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from exitkit.drill.units import duration_text
 from exitkit.evidence.record import CostEstimate, DrillRecord
 
 SECONDS_PER_DAY = 86400
@@ -35,18 +36,6 @@ def retries(record: DrillRecord) -> int:
 def last_success(history: Sequence[DrillRecord]) -> DrillRecord | None:
     """The latest passed run in *history* (chronological), if any."""
     return next((run for run in reversed(history) if run.verdict == "passed"), None)
-
-
-def duration_text(seconds: float) -> str:
-    """``0.5`` -> ``0.50 s``, ``200`` -> ``3m 20s``, ``90000`` -> ``1d 1h``."""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m {secs}s"
 
 
 def utc_text(moment: datetime) -> str:
