@@ -23,7 +23,8 @@ _NO_LOCK_CODES = {"ObjectLockConfigurationNotFoundError", "NotImplemented", "Inv
 
 
 class BucketEvidenceStore:
-    """One evidence bucket; :meth:`check` at preflight, :meth:`store` after the run."""
+    """One evidence bucket; :meth:`check` at preflight; after the run
+    :meth:`store_side_files`, then :meth:`store_record`."""
 
     def __init__(self, spec: EvidenceStore, keys: Keys) -> None:
         self.spec = spec
@@ -32,7 +33,7 @@ class BucketEvidenceStore:
         self.client = s3_client(self.url, keys.access_key.get_secret_value(),
                                 keys.secret_key.get_secret_value(), region_of(spec) or "us-east-1")
         self.lock_enabled: bool | None = None
-        self.lock_detail = "no Object Lock asked for in the spec"
+        self.lock_detail = ""
 
     def check(self) -> None:
         """Reach the bucket and learn whether it can hold Object Lock retention."""
@@ -54,15 +55,14 @@ class BucketEvidenceStore:
         self.lock_detail = ("" if enabled else
                             "the bucket has no Object Lock enabled; stored without retention")
 
-    def store_side_files(self, files: list[Path], record_name: str,
-                         now: datetime | None = None) -> EvidenceStoreRecord:
+    def store_side_files(self, files: list[Path], record_name: str) -> EvidenceStoreRecord:
         """Upload the side files, HEAD each back, and describe what the store holds.
 
         The returned description goes into the record, which :meth:`store_record`
         uploads last under the same retention.
         """
         lock = self.spec.object_lock
-        self.retain_until = ((now or datetime.now(UTC)) + timedelta(days=lock.days)).replace(
+        self.retain_until = (datetime.now(UTC) + timedelta(days=lock.days)).replace(
             microsecond=0) if lock else None
         held = [self._put(path) for path in files]
         lock_record = None
