@@ -107,3 +107,55 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def containers():
+    """Two loopback OCI registries (source, target), Podman's Docker API on TCP (for the
+    drill's libcloud driver) and on a unix socket (for testcontainers and the docker SDK),
+    and the busybox web image built locally and pushed to the source registry."""
+    from contextlib import ExitStack
+    from types import SimpleNamespace
+
+    from exitkit.embedded.containers import PodmanService, build_web_image
+    from exitkit.embedded.workload_demo import start_workload_servers
+
+    with ExitStack() as stack:
+        source_registry, target_registry, runtime = start_workload_servers(stack)
+        socket_service = stack.enter_context(
+            PodmanService([source_registry.host, target_registry.host], unix_socket=True))
+        yield SimpleNamespace(source_registry=source_registry, target_registry=target_registry,
+                              runtime=runtime, socket=socket_service.socket_path,
+                              web_image=build_web_image(source_registry.host))
+
+
+@pytest.fixture(scope="session")
+def docker_env(containers):
+    """Environment for testcontainers and the docker SDK to use the Podman socket."""
+    values = {"DOCKER_HOST": f"unix://{containers.socket}", "TESTCONTAINERS_RYUK_DISABLED": "true",
+              "TESTCONTAINERS_CONNECTION_MODE": "docker_host", "TC_HOST": "127.0.0.1"}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield values
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_env):
+    """An independent client of the runtime (docker SDK over the Podman socket)."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_env["DOCKER_HOST"])
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def public_seaweed():
+    """A SeaweedFS target whose objects anyone may read (a website bucket)."""
+    with SeaweedServer(public_read=True) as server:
+        yield server

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,7 +22,8 @@ from exitkit.api import DrillResult, run_drill
 from exitkit.errors import ExitkitError
 from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.summary import render_summary
-from exitkit.progress import ProgressBars
+from exitkit.drill.events import DrillObserver
+from exitkit.progress import NotesOnly, ProgressBars
 from exitkit.redaction import scrub
 
 app = typer.Typer(help="Scripted, measured cloud exit drills.", no_args_is_help=True,
@@ -45,6 +46,9 @@ SigningKeyOpt = Annotated[Path | None, typer.Option(
     help="Ed25519 private key (PEM) that signs ledger entries; or set EXITKIT_SIGNING_KEY.")]
 
 
+Outcome = TypeVar("Outcome")
+
+
 def _fail(message: str, code: int = 2) -> None:
     stderr.print(f"exitkit: error: {scrub(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -58,16 +62,18 @@ def _signer(path: Path | None) -> Signer | None:
         _fail(str(exc), exc.exit_code)
 
 
-def _guarded(action: Callable[[ProgressBars | None], DrillResult], quiet: bool,
-             as_json: bool) -> DrillResult:
-    """Run *action* with progress bars on a terminal; turn errors into one line, exit 2."""
+def _guarded(action: Callable[[DrillObserver | None], Outcome], quiet: bool,
+             as_json: bool) -> Outcome:
+    """Run *action* with progress bars on a terminal (elsewhere only notes such as
+    teardowns, on stderr); turn errors into one line, exit 2."""
     bars = ProgressBars(stderr) if stderr.is_terminal and not quiet and not as_json else None
+    observer = bars or (None if quiet else NotesOnly(stderr))
     if os.environ.get("EXITKIT_DEBUG"):
         with bars or nullcontext():
-            return action(bars)
+            return action(observer)
     try:
         with bars or nullcontext():
-            return action(bars)
+            return action(observer)
     except ExitkitError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -78,8 +84,10 @@ def _guarded(action: Callable[[ProgressBars | None], DrillResult], quiet: bool,
     raise AssertionError("unreachable")
 
 
-def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
-    """Print the summary (or the JSON record) and exit with the record's exit code."""
+def _report(result: DrillResult, quiet: bool, as_json: bool, finish: bool = True,
+            exit_code: int | None = None) -> None:
+    """Print the summary (or the JSON record); with *finish*, exit with *exit_code*
+    (default: the record's)."""
     record = result.record
     if as_json:
         sys.stdout.write(record.to_json() + "\n")
@@ -94,7 +102,8 @@ def _report(result: DrillResult, quiet: bool, as_json: bool) -> None:
         stderr.print(f"exitkit: expectation failed: {failed}", markup=False, soft_wrap=True)
     elif record.verdict == "error":
         stderr.print(f"exitkit: error: {'; '.join(record.errors)}", markup=False, soft_wrap=True)
-    raise typer.Exit(record.exit_code)
+    if finish:
+        raise typer.Exit(record.exit_code if exit_code is None else exit_code)
 
 
 @drill_app.command("run")
@@ -129,6 +138,9 @@ def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt
 @app.command("demo")
 def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json: JsonOpt = False,
          objects: Annotated[int, typer.Option(min=1, help="About how many objects to seed.")] = 2000,
+         with_workload: Annotated[bool, typer.Option(
+             "--with-workload", help="Also move a web workload (image, data) to a self-hosted "
+                                     "registry and Podman, and prove it serves the data.")] = False,
          ) -> None:
     """Run the demo drill on embedded loopback servers (moto_server -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
@@ -136,9 +148,11 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     say = (lambda _message: None) if quiet or as_json else (
         lambda message: stderr.print(message, markup=False))
-    result = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say),
-                      quiet, as_json)
-    _report(result, quiet, as_json)
+    done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
+                                          with_workload=with_workload), quiet, as_json)
+    for result in done[:-1]:
+        _report(result, quiet, as_json, finish=False)
+    _report(done[-1], quiet, as_json, exit_code=max(result.exit_code for result in done))
 
 
 @app.command("version")

@@ -46,3 +46,27 @@ class ProgressBars:
             task = self._tasks[phase]
             done = self._progress.tasks[task].completed
             self._progress.update(task, total=done, completed=done)
+
+    def noted(self, phase: str, message: str) -> None:
+        """Print *message* above the bars."""
+        self._progress.console.print(f"[bold]{phase}[/bold]: {message}", highlight=False)
+
+
+class NotesOnly:
+    """An observer for runs without progress bars that still prints :meth:`noted` lines."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def phase_started(self, phase: str, total_objects: int | None, total_bytes: int | None) -> None:
+        """Ignore."""
+
+    def advanced(self, phase: str, objects: int, nbytes: int) -> None:
+        """Ignore."""
+
+    def phase_finished(self, phase: str) -> None:
+        """Ignore."""
+
+    def noted(self, phase: str, message: str) -> None:
+        """Print *message*."""
+        self._console.print(f"{phase}: {message}", markup=False, highlight=False, soft_wrap=True)

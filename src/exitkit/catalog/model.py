@@ -61,8 +61,37 @@ class ExitWaiver(Strict):
     as_of: date
 
 
+class ComputeSize(Strict):
+    """One VM size a provider sells, priced per hour, per month, or both.
+
+    ``price_month`` is the provider's own monthly price where it publishes one (usually a
+    cap on hourly billing); without it a month is ``price_hour`` x 730 hours.
+    """
+
+    name: str = Field(min_length=1)
+    vcpus: float = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+    gpus: int = Field(default=0, ge=0)
+    price_hour: Price | None = None
+    price_month: Price | None = None
+
+    @model_validator(mode="after")
+    def _priced(self) -> "ComputeSize":
+        if self.price_hour is None and self.price_month is None:
+            raise ValueError("give 'price_hour', 'price_month' or both")
+        return self
+
+
+class BlockStorage(Strict):
+    """The provider's block-storage volumes: the largest one it offers."""
+
+    max_volume_gib: int = Field(gt=0)
+    source: str
+    as_of: date
+
+
 class CatalogEntry(Strict):
-    """One provider in one region."""
+    """One provider in one region; compute sizes share the entry's currency."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     display_name: str
@@ -74,7 +103,16 @@ class CatalogEntry(Strict):
     currency: Literal["EUR", "USD"]
     prices: Prices
     exit_waiver: ExitWaiver | None = None
+    compute_sizes: list[ComputeSize] = Field(default_factory=list)
+    block_storage: BlockStorage | None = None
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _unique_sizes(self) -> "CatalogEntry":
+        names = [size.name for size in self.compute_sizes]
+        if len(names) != len(set(names)):
+            raise ValueError("compute size names must be unique")
+        return self
 
 
 class ExchangeRate(Strict):

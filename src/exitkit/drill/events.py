@@ -18,6 +18,9 @@ class DrillObserver(Protocol):
     def phase_finished(self, phase: str) -> None:
         """A phase ended."""
 
+    def noted(self, phase: str, message: str) -> None:
+        """Something worth telling the operator at once (such as a teardown), one line."""
+
 
 class SilentObserver:
     """An observer that ignores everything."""
@@ -29,4 +32,7 @@ class SilentObserver:
         """Ignore."""
 
     def phase_finished(self, phase: str) -> None:
+        """Ignore."""
+
+    def noted(self, phase: str, message: str) -> None:
         """Ignore."""

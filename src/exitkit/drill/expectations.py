@@ -5,6 +5,7 @@ from datetime import timedelta
 from exitkit.drill.spec import Expectations
 from exitkit.drill.units import duration_text
 from exitkit.evidence.record import CostReport, ExpectationResult, Projection, Verification
+from exitkit.evidence.workload_record import WorkloadRecord
 
 
 def _format_duration(value: timedelta) -> str:
@@ -63,4 +64,43 @@ def evaluate(expected: Expectations, verification: Verification | None, duration
                     if projection else None)
         results.append(_limit("max_projected_duration", expected.max_projected_duration,
                               on_hosts, "no copy throughput measured", _format_duration))
+    return results
+
+
+def workload_expectations(expected: Expectations, workloads: list[WorkloadRecord],
+                          data_checked: set[str]) -> list[ExpectationResult]:
+    """What every workload must show: its image unchanged on the target registry, healthy
+    on the target, serving the migrated data when checked, removed again; and the time
+    to healthy when the spec limits it. *data_checked* names the services whose spec asks
+    for the data check."""
+    results = []
+    for workload in workloads:
+        name, image = f"workload {workload.name}", workload.image
+        results.append(ExpectationResult(
+            name=f"{name}: image digest", expected="equal on both registries",
+            measured=f"{image.target_digest}" if image.digests_match else
+            f"source {image.source_digest}, target {image.target_digest}",
+            passed=image.digests_match))
+        health = workload.health
+        results.append(ExpectationResult(
+            name=f"{name}: healthy", expected="health check passes",
+            measured=health.detail if health else "not started", passed=bool(health and
+                                                                             health.passed)))
+        if workload.name in data_checked:
+            data = workload.data
+            results.append(ExpectationResult(
+                name=f"{name}: serves migrated data", expected="every checked object identical",
+                measured=f"{data.matched}/{data.checked} objects identical" if data else
+                "not checked", passed=bool(data and data.passed)))
+        if expected.max_time_to_healthy is not None:
+            limit = expected.max_time_to_healthy
+            results.append(_limit(f"{name}: max_time_to_healthy", limit,
+                                  timedelta(seconds=workload.time_to_healthy_s)
+                                  if workload.time_to_healthy_s is not None else None,
+                                  "never healthy", _format_duration))
+        teardown = workload.teardown
+        results.append(ExpectationResult(
+            name=f"{name}: torn down", expected="nothing left running",
+            measured=teardown.detail if teardown else "no teardown recorded",
+            passed=bool(teardown and teardown.done)))
     return results

@@ -15,9 +15,11 @@ from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path
 from exitkit.drill.events import DrillObserver, SilentObserver
-from exitkit.drill.expectations import evaluate
+from exitkit.drill.expectations import evaluate, workload_expectations
 from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Endpoint
+from exitkit.drill.vm_plan import plan_vms
+from exitkit.drill.workloads import MigratedData, WorkloadsPhase, data_env
 from exitkit.drill.spec_file import LoadedSpec
 from exitkit.errors import EndpointError, PermanentError, SpecError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
@@ -28,8 +30,11 @@ from exitkit.evidence.record import (CleanupRecord, CopySummary, CostReport, Dri
                                      Projection, RequestCounts, RunOptions, Verification)
 from exitkit.measure.cost import CostModel, Usage, cost_report, scaled_usage
 from exitkit.measure.projection import project
+from exitkit.measure.workload_cost import WorkloadPricing
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
+from exitkit.evidence.vm_record import VmPlan
+from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import PhaseClock, utc_now
 from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import endpoint_url, open_source, open_target, region_of
@@ -79,6 +84,8 @@ class DrillRun:
         self.resumed_from: str | None = None
         self.phases: list[PhaseRecord] = []
         self.errors: list[str] = []
+        self.workloads: list[WorkloadRecord] = []
+        self.vm_plan: VmPlan | None = None
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -97,6 +104,10 @@ class DrillRun:
         else:
             target.prepare(create=spec.target.create_bucket, versioned=versioned)
             self._refuse_foreign_data(target)
+        workloads = self._workloads_phase(catalog, target)
+        if spec.vms is not None and spec.vms.target_catalog not in catalog.entries:
+            raise SpecError(self.loaded.path, None, "vms.target_catalog",
+                            f"no provider {spec.vms.target_catalog!r} in the catalog")
         stem = record_stem(spec.name, started_at, self.run_id)
         plan = verification = estate = cleanup = None
         journal = None if self.verify_only else self._open_journal(started_at)
@@ -108,6 +119,10 @@ class DrillRun:
                 if not self.verify_only:
                     self._copy(plan, source, target, copied)
                 verification = self._verify(source, target, plan, copied, stem)
+                if workloads is not None:
+                    self._run_workloads(workloads)
+                if spec.vms is not None:
+                    self._plan_vms(catalog, started_at.date())
             except (TransientError, PermanentError, EndpointError) as exc:
                 self.errors.append(scrub(str(exc)))
             finally:
@@ -126,6 +141,50 @@ class DrillRun:
         finally:
             if journal is not None:
                 journal.close(remove=passed)
+
+    def _workloads_phase(self, catalog: Catalog, target: ObjectSource) -> WorkloadsPhase | None:
+        """The workloads phase, preflighted (raises EndpointError), or None without workloads."""
+        settings = self.spec.workloads
+        if settings is None or self.verify_only:
+            return None
+        secrets = self.loaded.workload_secrets
+        phase = WorkloadsPhase(
+            drill=self.spec.name, run_id=self.run_id, settings=settings,
+            registry_logins=secrets.logins(), secret_env=secrets.env(),
+            retries=self.spec.options.max_retries,
+            price=WorkloadPricing(catalog, self._workload_entries(catalog)).price,
+            observer=self.observer,
+            data=MigratedData(target, self.keys.target_prefix,
+                              data_env(settings.data_endpoint or endpoint_url(self.spec.target),
+                                       self.spec.target.bucket, self.keys.target_prefix)))
+        phase.preflight()
+        return phase
+
+    def _workload_entries(self, catalog: Catalog) -> tuple[CatalogEntry | None,
+                                                           CatalogEntry | None]:
+        """The catalog entries pricing workloads where they run now and on the target."""
+        settings, found = self.spec.workloads, []
+        for field, name, default in (
+                ("source_catalog", settings.source_catalog, self.price_entries[0]),
+                ("runtime.catalog", settings.runtime.catalog, None)):
+            if name is not None and name not in catalog.entries:
+                raise SpecError(self.loaded.path, None, f"workloads.{field}",
+                                f"no provider {name!r} in the catalog")
+            found.append(catalog.entries[name] if name is not None else default)
+        return found[0], found[1]
+
+    def _run_workloads(self, phase: WorkloadsPhase) -> None:
+        clock = PhaseClock("workloads", None)
+        self.workloads = phase.run()
+        self.errors += [f"workload {w.name}: {error}" for w in self.workloads for error in w.errors]
+        clock.add(len(self.workloads), sum(w.image.bytes for w in self.workloads))
+        self.phases.append(clock.finish())
+
+    def _plan_vms(self, catalog: Catalog, on: date) -> None:
+        clock = PhaseClock("vm-plan", None)
+        self.vm_plan = plan_vms(self.spec.vms, self.loaded.vm_keys, catalog, on)
+        clock.add(self.vm_plan.totals.vms, 0)
+        self.phases.append(clock.finish())
 
     def _open_journal(self, started_at) -> CopyJournal:
         """Start this run's copy journal, or continue the interrupted run's on resume."""
@@ -293,6 +352,10 @@ class DrillRun:
         spec, options = self.spec, self.spec.options
         duration = ended_at - started_at
         expectations = evaluate(spec.expectations, verification, duration, projection, cost)
+        if spec.workloads is not None:
+            expectations += workload_expectations(
+                spec.expectations, self.workloads,
+                {service.name for service in spec.workloads.services if service.data})
         if self.errors:
             verdict = "error"
         else:
@@ -323,6 +386,8 @@ class DrillRun:
             expectations=expectations,
             verdict=verdict,
             errors=self.errors,
+            workloads=self.workloads,
+            vms=self.vm_plan,
         )
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from exitkit.drill.units import parse_duration, parse_eur, parse_percent, parse_size
+from exitkit.drill.vm_spec import VmSection
+from exitkit.drill.workload_spec import Workloads
 
 SPEC_VERSION = 1
 
@@ -145,6 +147,8 @@ class Expectations(Strict):
     max_cost: Euros | None = Field(default=None, description="this drill, applicable regime")
     max_projected_cost: Euros | None = Field(default=None, description="the full exit")
     max_projected_duration: Duration | None = None
+    max_time_to_healthy: Duration | None = Field(default=None, description="each workload, "
+                                                 "from container start to healthy")
 
 
 class DrillSpec(Strict):
@@ -163,3 +167,5 @@ class DrillSpec(Strict):
                                                      "target at the end, also after failure")
     expectations: Expectations = Expectations()
     evidence: Evidence = Evidence()
+    workloads: Workloads | None = None
+    vms: VmSection | None = Field(default=None, description="plan the move of VMs")

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from exitkit.drill.spec import DrillSpec, Endpoint, EvidenceStore
+from exitkit.drill.vm_spec import VmSource
 from exitkit.redaction import register_secret
 from exitkit.yamlfile import YamlDocument, read_yaml
 
@@ -28,6 +29,24 @@ class Keys:
 
 
 @dataclass(frozen=True)
+class WorkloadSecrets:
+    """Registry logins by host and secret container variables by service, resolved."""
+
+    registry_logins: dict[str, tuple[SecretStr, SecretStr]]
+    service_env: dict[str, dict[str, SecretStr]]
+
+    def logins(self) -> dict[str, tuple[str, str]]:
+        """The logins in clear, for handing to the image copy."""
+        return {host: (user.get_secret_value(), password.get_secret_value())
+                for host, (user, password) in self.registry_logins.items()}
+
+    def env(self) -> dict[str, dict[str, str]]:
+        """The secret container variables in clear, for handing to the runtime."""
+        return {service: {name: value.get_secret_value() for name, value in values.items()}
+                for service, values in self.service_env.items()}
+
+
+@dataclass(frozen=True)
 class LoadedSpec:
     """A validated spec with where it came from and the credentials it names."""
 
@@ -37,6 +56,8 @@ class LoadedSpec:
     source_keys: Keys | None
     target_keys: Keys | None
     store_keys: Keys | None = None
+    workload_secrets: WorkloadSecrets | None = None
+    vm_keys: Keys | None = None
 
 
 def load_spec(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> LoadedSpec:
@@ -55,6 +76,9 @@ def load_spec(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
         source_keys=_resolve_keys(document, ("source",), spec.source, environ),
         target_keys=_resolve_keys(document, ("target",), spec.target, environ),
         store_keys=_resolve_keys(document, ("evidence", "store"), spec.evidence.store, environ),
+        workload_secrets=_resolve_workload_secrets(document, spec, environ),
+        vm_keys=_resolve_keys(document, ("vms", "source"), spec.vms.source if spec.vms else None,
+                              environ),
     )
 
 
@@ -62,7 +86,8 @@ def _expand(document: YamlDocument, value: Any, loc: tuple[str, ...],
             environ: Mapping[str, str]) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string with the environment's value."""
     if isinstance(value, dict):
-        return {key: _expand(document, item, (*loc, str(key)), environ)
+        return {_expand(document, key, loc, environ): _expand(document, item, (*loc, str(key)),
+                                                               environ)
                 for key, item in value.items()}
     if isinstance(value, list):
         return [_expand(document, item, (*loc, str(i)), environ) for i, item in enumerate(value)]
@@ -80,7 +105,7 @@ def _expand(document: YamlDocument, value: Any, loc: tuple[str, ...],
 
 
 def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
-                  endpoint: Endpoint | EvidenceStore | None,
+                  endpoint: Endpoint | EvidenceStore | VmSource | None,
                   environ: Mapping[str, str]) -> Keys | None:
     if endpoint is None or endpoint.credentials is None:
         return None
@@ -94,3 +119,31 @@ def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
         register_secret(value)
         values.append(SecretStr(value))
     return Keys(*values)
+
+
+def _secret(document: YamlDocument, loc: tuple[str, ...], variable: str,
+            environ: Mapping[str, str]) -> SecretStr:
+    value = environ.get(variable)
+    if not value:
+        raise document.error(loc, f"environment variable {variable} is not set")
+    register_secret(value)
+    return SecretStr(value)
+
+
+def _resolve_workload_secrets(document: YamlDocument, spec: DrillSpec,
+                              environ: Mapping[str, str]) -> WorkloadSecrets | None:
+    if spec.workloads is None:
+        return None
+    logins = {}
+    for host, access in spec.workloads.registries.items():
+        if access.credentials is not None:
+            loc = ("workloads", "registries", host, "credentials")
+            logins[host] = (
+                _secret(document, (*loc, "username_env"), access.credentials.username_env, environ),
+                _secret(document, (*loc, "password_env"), access.credentials.password_env, environ))
+    service_env = {
+        service.name: {name: _secret(document, ("workloads", "services", str(index),
+                                                "secret_env", name), variable, environ)
+                       for name, variable in service.secret_env.items()}
+        for index, service in enumerate(spec.workloads.services)}
+    return WorkloadSecrets(logins, service_env)

@@ -11,6 +11,7 @@ on the embedded AWS-compatible server.
 
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from exitkit.api import DrillResult, run_drill
@@ -22,6 +23,7 @@ from exitkit.evidence.store import write_atomically
 from exitkit.providers.boto import s3_client
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import MotoServer, SeaweedServer
+from exitkit.embedded.workload_demo import prepare_workload, workload_spec
 from exitkit.resources import bundled_dir
 
 SOURCE_BUCKET = "exitkit-demo-source"
@@ -61,9 +63,13 @@ def demo_signer(results_dir: Path) -> Signer:
 
 def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
              observer: DrillObserver | None = None,
-             say: Callable[[str], None] = lambda _message: None) -> DrillResult:
-    """Start both servers, seed about *objects* objects, run the demo drill, stop the servers."""
-    with MotoServer() as source, SeaweedServer() as target:
+             say: Callable[[str], None] = lambda _message: None,
+             with_workload: bool = False) -> list[DrillResult]:
+    """Start the servers, seed about *objects* objects, run the demo drill (and with
+    *with_workload* the workload drill after it), stop the servers."""
+    with ExitStack() as stack:
+        source = stack.enter_context(MotoServer())
+        target = stack.enter_context(SeaweedServer(public_read=with_workload))
         say(f"source: moto_server (AWS-compatible) at {source.endpoint}")
         say(f"target: SeaweedFS S3 gateway (self-hosted) at {target.endpoint}")
         client = s3_client(source.endpoint, source.access_key, source.secret_key, SOURCE_REGION)
@@ -74,12 +80,18 @@ def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
                              CreateBucketConfiguration={"LocationConstraint": SOURCE_REGION})
         environ = {**os.environ, **demo_environment(source, target)}
         results = Path(results_dir)
-        result = run_drill(demo_spec(), results, observer=observer, environ=environ,
-                           ledger=results / LEDGER, signer=demo_signer(results))
-    record, history = runs_for_report(results / LEDGER, result.record.drill.name)
-    report = result.path.with_suffix(".html")
-    write_atomically(report, render_report(record, history, "html"))
-    say(f"report: {report}")
+        signer = demo_signer(results)
+        done = [run_drill(demo_spec(), results, observer=observer, environ=environ,
+                          ledger=results / LEDGER, signer=signer)]
+        if with_workload:
+            environ.update(prepare_workload(source, target, stack, say))
+            done.append(run_drill(workload_spec(), results, observer=observer,
+                                  environ=environ, ledger=results / LEDGER, signer=signer))
+    for result in done:
+        record, history = runs_for_report(results / LEDGER, result.record.drill.name)
+        report = result.path.with_suffix(".html")
+        write_atomically(report, render_report(record, history, "html"))
+        say(f"report: {report}")
     say(f"check the evidence: exitkit audit verify {results / LEDGER} "
         f"--pubkey {results / KEY_PREFIX}.pub")
-    return result
+    return done

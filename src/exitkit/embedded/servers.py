@@ -78,6 +78,10 @@ class LoopbackServer:
         """The argv that starts the server."""
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The server's environment; None inherits this process's."""
+        return None
+
     @property
     def endpoint(self) -> str:
         """The server's S3 endpoint URL."""
@@ -88,7 +92,7 @@ class LoopbackServer:
         log = (self.workdir / "server.log").open("wb")
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, cwd=self.workdir,
-                                        start_new_session=True)
+                                        env=self.environment(), start_new_session=True)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.ready():
@@ -150,8 +154,9 @@ class SeaweedServer(LoopbackServer):
     name = "seaweedfs"
     access_key = "exitkit-target-key"
 
-    def __init__(self) -> None:
+    def __init__(self, public_read: bool = False) -> None:
         self.secret_key = secrets.token_hex(20)
+        self.public_read = public_read
         super().__init__()
         taken: set[int] = {self.port, self.port + 10000}
         self.master_port, self.volume_port, self.filer_port = (
@@ -166,11 +171,14 @@ class SeaweedServer(LoopbackServer):
     def command(self) -> list[str]:
         """``weed server`` with S3 on :attr:`port` and enough volumes for new buckets."""
         config = self.workdir / "s3.json"
-        config.write_text(json.dumps({"identities": [{
+        identities = [{
             "name": "exitkit",
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}))
+        }]
+        if self.public_read:  # a public website bucket: anyone may GET objects
+            identities.append({"name": "anonymous", "actions": ["Read"]})
+        config.write_text(json.dumps({"identities": identities}))
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         return [find_executable("weed"), "server", f"-dir={data}", "-ip=127.0.0.1",

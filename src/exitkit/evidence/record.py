@@ -9,7 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RECORD_SCHEMA_VERSION = "1.2"
+from exitkit.evidence.vm_record import VmPlan
+from exitkit.evidence.workload_record import WorkloadRecord
+
+RECORD_SCHEMA_VERSION = "1.3"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -300,6 +303,8 @@ class DrillRecord(Model):
     verdict: Verdict
     errors: list[str]
     evidence_store: EvidenceStoreRecord | None = None
+    workloads: list[WorkloadRecord] = Field(default_factory=list)
+    vms: VmPlan | None = Field(default=None, description="the VM migration plan")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -5,6 +5,8 @@ from rich.table import Table
 from rich.text import Text
 
 from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
+from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 
 _VERDICT_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold red"}
 SHOWN_DIFFERENCES = 20
@@ -73,6 +75,20 @@ def render_summary(record: DrillRecord) -> Group:
             table.add_row(drill.regime, euros(drill.total_eur), euros(full.total_eur))
         table.add_row("storage/month", f"source {euros(cost.monthly_source_eur)}",
                       f"target {euros(cost.monthly_target_eur)}")
+        parts.append(table)
+    if record.workloads:
+        table = Table(title="Workloads", title_justify="left")
+        for column in WORKLOAD_COLUMNS:
+            table.add_column(column)
+        for workload in record.workloads:
+            table.add_row(*workload_row(workload))
+        parts.append(table)
+    if record.vms:
+        table = Table(title=f"VM plan: {vm_totals_text(record.vms)}", title_justify="left")
+        for column in VM_COLUMNS:
+            table.add_column(column)
+        for vm in record.vms.vms:
+            table.add_row(*vm_row(vm))
         parts.append(table)
     expectations = Table(title="Expectations", title_justify="left")
     for column in ("expectation", "expected", "measured", "result"):

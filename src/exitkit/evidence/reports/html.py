@@ -8,6 +8,8 @@ from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.reports import charts
 from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, duration_text,
                                             utc_text, without_scheme)
+from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
+from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import SHOWN_DIFFERENCES, euros, human_bytes
 
 _environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.evidence.reports"),
@@ -31,4 +33,9 @@ def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
         projection_chart=charts.projection_chart(record.projection)
         if record.projection else None,
         trend_charts=charts.trend_charts(history),
+        workload_columns=WORKLOAD_COLUMNS,
+        workload_rows=[workload_row(workload) for workload in record.workloads],
+        vm_columns=VM_COLUMNS,
+        vm_totals=vm_totals_text(record.vms) if record.vms else None,
+        vm_rows=[vm_row(vm) for vm in record.vms.vms] if record.vms else [],
     )

@@ -4,6 +4,8 @@ from collections.abc import Iterable, Sequence
 
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.reports.facts import duration_text, utc_text
+from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
+from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import SHOWN_DIFFERENCES, euros, human_bytes
 
 _VERDICT_MARK = {"passed": "✅", "failed": "❌", "error": "⛔"}
@@ -19,7 +21,8 @@ def cell(text: object) -> str:
 def render_markdown(record: DrillRecord) -> str:
     """The record as Markdown, most important first."""
     parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
-             _cost(record), _projection(record), _differences(record), _errors(record)]
+             _workloads(record), _vms(record), _cost(record), _projection(record), _differences(record),
+             _errors(record)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
@@ -64,6 +67,20 @@ def _completeness(record: DrillRecord) -> str:
             f"methods: {cell(methods or 'none')}\n\n")
     text += _table(("class", "objects"), verification.counts.items())
     return text + "".join(f"\n\n- gap: {cell(gap)}" for gap in verification.gaps)
+
+
+def _workloads(record: DrillRecord) -> str:
+    if not record.workloads:
+        return ""
+    return "### Workloads\n\n" + _table(WORKLOAD_COLUMNS,
+                                        map(workload_row, record.workloads))
+
+
+def _vms(record: DrillRecord) -> str:
+    if record.vms is None:
+        return ""
+    return (f"### VM plan\n\n{cell(vm_totals_text(record.vms))}\n\n"
+            + _table(VM_COLUMNS, map(vm_row, record.vms.vms)))
 
 
 def _cost(record: DrillRecord) -> str:

@@ -47,6 +47,27 @@ def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> st
         metrics.append(("projected_exit_duration_seconds",
                         "projected wall time of a full exit on the configured hosts",
                         [(drill, record.projection.duration_on_hosts_s)]))
+    if record.workloads:
+        workloads = [({**drill, "workload": w.name}, w) for w in record.workloads]
+        metrics += [
+            ("workload_healthy", "1 if the workload passed its health check on the target",
+             [(labels, w.status == "healthy") for labels, w in workloads]),
+            ("workload_time_to_healthy_seconds", "container create to healthy (-1: never)",
+             [(labels, w.time_to_healthy_s if w.time_to_healthy_s is not None else -1)
+              for labels, w in workloads]),
+            ("workload_torn_down", "1 if nothing of the workload was left on the runtime",
+             [(labels, bool(w.teardown and w.teardown.done)) for labels, w in workloads]),
+        ]
+    if record.vms:
+        totals = record.vms.totals
+        metrics += [
+            ("vms", "VMs in the migration plan by status",
+             [({**drill, "status": status}, count) for status, count in
+              (("portable", totals.portable), ("blocked", totals.blocked))]),
+            ("vms_monthly_eur", "monthly cost of the VMs priced on both sides, by side",
+             [({**drill, "side": "source"}, totals.monthly_source_eur),
+              ({**drill, "side": "target"}, totals.monthly_target_eur)]),
+        ]
     metrics += [
         ("last_run_timestamp_seconds", "end of the latest run, Unix time",
          [(drill, record.ended_at.timestamp())]),
