@@ -7,7 +7,7 @@ from exitkit.api import run_drill
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
 from tests.faultproxy import FaultProxy, Faults
-from tests.helpers import KillAndRestart, bucket_contents, digests, minio_client
+from tests.helpers import KillAndRestart, digests, minio_client
 
 
 def through_proxy(server_env, proxy):

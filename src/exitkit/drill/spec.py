@@ -1,38 +1,19 @@
 """The drill spec model: what to copy from where to where, and what must hold afterwards."""
 
-from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from exitkit.drill.units import parse_duration, parse_eur, parse_percent, parse_size
+from exitkit.drill.spec_base import Credentials, Duration, Euros, Percent, Size, Strict
 from exitkit.drill.vm_spec import VmSection
 from exitkit.drill.workload_spec import Workloads
 
 SPEC_VERSION = 1
 
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Percent = Annotated[float, BeforeValidator(parse_percent)]
-Euros = Annotated[float, BeforeValidator(parse_eur)]
-
 S3_PROVIDERS = ("aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
                 "s3-compatible")
 ProviderKind = Literal["aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner",
                        "ionos", "s3-compatible", "local"]
-
-
-class Strict(BaseModel):
-    """Base for spec models: unknown fields are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Credentials(Strict):
-    """Names of the environment variables that hold the keys; never the keys themselves."""
-
-    access_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    secret_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Endpoint(Strict):

@@ -6,22 +6,9 @@ The plan itself is made by :mod:`exitkit.drill.vm_plan`.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class Strict(BaseModel):
-    """Base for spec models: unknown fields are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class VmCredentials(Strict):
-    """Names of the environment variables that hold the keys; never the keys themselves."""
-
-    access_key_env: str = Field(pattern=ENV_NAME)
-    secret_key_env: str = Field(pattern=ENV_NAME)
+from exitkit.drill.spec_base import Credentials, Strict
 
 
 class VmSource(Strict):
@@ -31,7 +18,7 @@ class VmSource(Strict):
     endpoint: str | None = Field(default=None, description="URL; default "
                                  "https://ec2.{region}.amazonaws.com")
     region: str = Field(min_length=1)
-    credentials: VmCredentials
+    credentials: Credentials
     catalog: str | None = Field(default=None, description="catalog entry for source prices; "
                                 "default: the AWS entry for the region")
 

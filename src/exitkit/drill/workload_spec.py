@@ -7,24 +7,13 @@ when asked, checks that it serves objects the drill migrated.
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from exitkit.drill.units import parse_duration, parse_size
+from exitkit.drill.spec_base import ENV_NAME, Duration, Size, Strict
 
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 IMAGE_REFERENCE = r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._/-]*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
-
-
-class Strict(BaseModel):
-    """Base for spec models: unknown fields are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class RegistryCredentials(Strict):
     """Names of the environment variables holding a registry login; never the values."""

@@ -7,8 +7,9 @@ The JSON Schema of this model is committed as ``docs/record.schema.json``; bump
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
@@ -19,12 +20,6 @@ DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
                          "metadata_differs", "unrepresentable"]
 VERIFICATION_CLASSES = ("matched", "not_sampled", "missing", "extra", "size_differs",
                         "content_differs", "metadata_differs", "unrepresentable")
-
-
-class Model(BaseModel):
-    """Base for record parts: unknown fields are rejected when a record is read back."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class DrillIdentity(Model):

@@ -8,16 +8,12 @@ cycle.
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from exitkit.evidence.record_base import Model
 
 from exitkit.catalog.model import ExchangeRate
 from exitkit.measure.sizing import PricedSize
-
-
-class Model(BaseModel):
-    """Base for record parts: unknown fields are rejected when a record is read back."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 BlockerCode = Literal["image-not-exportable", "encrypted-volume", "unknown-instance-type",

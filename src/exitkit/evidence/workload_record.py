@@ -2,13 +2,9 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class Model(BaseModel):
-    """Base for record parts: unknown fields are rejected when a record is read back."""
-
-    model_config = ConfigDict(extra="forbid")
+from exitkit.evidence.record_base import Model
 
 
 class ImageRecord(Model):

@@ -12,20 +12,14 @@ hourly billing), otherwise 730 hours at the hourly price.
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
-
 from exitkit.catalog.model import CatalogEntry, ComputeSize, ExchangeRates
+from exitkit.evidence.record_base import Model
 
 HOURS_PER_MONTH = 730
 
 
-class PricedSize(BaseModel):
-    """One catalog compute size with its price per hour and per month, as listed and in EUR.
-
-    Part of records (VM plans), so unknown fields are rejected when one is read back.
-    """
-
-    model_config = ConfigDict(extra="forbid")
+class PricedSize(Model):
+    """One catalog compute size with its price per hour and per month, as listed and in EUR."""
 
     catalog: str
     name: str
