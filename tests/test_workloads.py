@@ -133,10 +133,12 @@ def test_workload_drill_moves_image_and_data_and_serves_them(tmp_path, drill_env
 def test_demo_with_workload_moves_the_site_and_leaves_nothing_running(tmp_path, containers,
                                                                        docker_client):
     result = exitkit("demo", "--with-workload", "--objects", "60", "--results",
-                     str(tmp_path / "results"), "--quiet")
+                     str(tmp_path / "results"), "--json")
 
     assert result.returncode == 0, result.stderr
-    records = [json.loads(path.read_text()) for path in (tmp_path / "results").glob("*.json")]
+    records = json.loads(result.stdout)
+    assert records == [json.loads(path.read_text())
+                       for path in sorted((tmp_path / "results").glob("*.json"))]
     assert sorted(record["drill"]["name"] for record in records) == ["demo", "demo-workload"]
     workload, = next(r for r in records if r["drill"]["name"] == "demo-workload")["workloads"]
     assert workload["status"] == "healthy" and workload["data"]["matched"] == 5

@@ -150,9 +150,13 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
         lambda message: stderr.print(message, markup=False))
     done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
                                           with_workload=with_workload), quiet, as_json)
+    worst = max(result.exit_code for result in done)
+    if as_json and len(done) > 1:  # one JSON document: the records in the order they ran
+        sys.stdout.write("[" + ",\n".join(result.record.to_json() for result in done) + "]\n")
+        raise typer.Exit(worst)
     for result in done[:-1]:
         _report(result, quiet, as_json, finish=False)
-    _report(done[-1], quiet, as_json, exit_code=max(result.exit_code for result in done))
+    _report(done[-1], quiet, as_json, exit_code=worst)
 
 
 @app.command("version")
