@@ -5,7 +5,8 @@ import hashlib
 import pytest
 
 from exitkit.errors import TransientError
-from exitkit.verify.digest import DigestingStream, multipart_parts
+from exitkit.verify.digest import (DigestingStream, are_plain_md5, is_plain_md5,
+                                   multipart_parts)
 
 PART = 5 * 2**20
 BODY = bytes(range(256)) * (12 * 2**20 // 256 + 7)
@@ -41,3 +42,17 @@ def test_a_flipped_byte_or_short_read_stops_the_stream_before_its_end(expectatio
                              **expectation)
     with pytest.raises(TransientError):
         b"".join(stream)
+
+
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+NOT_PLAIN_MD5 = [None, "", MD5.upper(), MD5[:31], MD5 + "0", MD5 + "\n", f"{MD5}-2",
+                 MD5[:31] + "g", MD5[:31] + "٣", '"' + MD5[:30] + '"']
+
+
+@pytest.mark.parametrize("odd", NOT_PLAIN_MD5)
+def test_only_32_lowercase_hex_digits_are_a_plain_md5_alone_or_in_a_run(odd):
+    assert is_plain_md5(MD5) and are_plain_md5([MD5, "0" * 32]) and are_plain_md5([])
+    assert not is_plain_md5(odd)
+    # a run fails as a whole on one odd ETag, wherever it sits and whatever its length
+    assert not are_plain_md5([MD5, odd, MD5])
+    assert not are_plain_md5([odd])

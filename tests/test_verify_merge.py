@@ -1,13 +1,24 @@
-"""Sorted merge and external sort, on synthetic listings."""
+"""Sorted merge, external sort, manifest and classification, on synthetic listings."""
 
+import hashlib
+import json
 import random
+from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
-from exitkit.providers.contract import ObjectInfo
-from exitkit.verify.entries import Entry, _aged
+from exitkit.drill.events import SilentObserver
+from exitkit.evidence.manifest import ManifestWriter, manifest_root
+from exitkit.evidence.merkle import MerkleBuilder, leaf_hashes, node_hashes, root_of
+from exitkit.evidence.sidefiles import SideFile
+from exitkit.measure.timing import PhaseClock
+from exitkit.providers.contract import Capabilities, ObjectInfo, ObjectStream
+from exitkit.verify.entries import Entry, _aged, current_entries
 from exitkit.verify.merge import OutOfOrderError, Run, merge_runs
 from exitkit.verify.ordering import sorted_by
+from exitkit.verify.sampling import Sampler
+from exitkit.verify.verifier import VerifyScope, verify_phase
 
 
 def infos(keys, prefix=""):
@@ -88,3 +99,105 @@ def test_fast_manifest_line_is_canonical_json(entry):
     from exitkit.evidence.sidefiles import json_line
 
     assert manifest_line(**entry) == json_line(entry)
+
+
+class ListedStore:
+    """An in-memory store listing *bodies* (key -> bytes) in key order, with given ETags."""
+
+    capabilities = Capabilities(lists_in_key_order=True)
+
+    def __init__(self, bodies: dict[str, bytes], etags: dict[str, str | None]) -> None:
+        self.bodies, self.etags, self.label = bodies, etags, "memory"
+
+    def _info(self, key: str) -> ObjectInfo:
+        return ObjectInfo(key, len(self.bodies[key]), self.etags[key])
+
+    def list(self, prefix=""):
+        return (self._info(key) for key in sorted(self.bodies) if key.startswith(prefix))
+
+    def head(self, key, version_id=None):
+        return self._info(key) if key in self.bodies else None
+
+    @contextmanager
+    def open(self, key, version_id=None):
+        yield ObjectStream(self._info(key), iter([self.bodies[key]]))
+
+
+def test_current_entries_wrap_each_listed_object_relative_to_the_prefix():
+    store = ListedStore({f"p/{key}": key.encode() for key in ("a", "b/c", "ü")},
+                        dict.fromkeys(("p/a", "p/b/c", "p/ü")))
+    for prefix in ("", "p/"):
+        got = list(current_entries(store, prefix))
+        assert got == [Entry(info.key[len(prefix):], 0, info) for info in store.list(prefix)]
+        assert all(type(entry) is Entry for entry in got)
+        assert got[0].order == (prefix and "a" or "p/a", 0) and got[0].label == "p/a"
+
+
+@pytest.mark.parametrize("run_length", [2, 1024])
+def test_merge_refuses_repeated_keys_and_versions_out_of_age_order(run_length):
+    with pytest.raises(OutOfOrderError):
+        list(merge_runs(entries(["a", "a"]), entries(["a", "a"]), run_length))
+    info = ObjectInfo("k", 1)
+    aged = [Entry("k", 0, info), Entry("k", 1, info), Entry("m", 0, info)]
+    assert sum(len(item.source) for item in merge_runs(aged, aged, run_length)) == 3
+    swapped = [aged[1], aged[0], aged[2]]
+    with pytest.raises(OutOfOrderError):
+        list(merge_runs(swapped, swapped, run_length))
+
+
+@pytest.mark.parametrize("sizes", [[1], [5, 3, 2], [64], [1, 1, 30, 33, 1], [100, 1, 27]])
+def test_merkle_root_of_leaves_added_in_batches_is_the_rfc_6962_root(sizes):
+    lines = [f'{{"key":"k{i}"}}' for i in range(sum(sizes))]
+    leaves = leaf_hashes(lines)
+    assert leaves == [hashlib.sha256(b"\x00" + line.encode()).digest() for line in lines]
+    builder, start = MerkleBuilder(), 0
+    for size in sizes:
+        builder.add_many(leaves[start:start + size])
+        start += size
+        assert builder.root() == root_of(leaves[:start]) and builder.size == start
+    lefts, rights = leaves[0::2], leaves[1::2]
+    assert node_hashes(lefts, rights) == [hashlib.sha256(b"\x01" + left + right).digest()
+                                          for left, right in zip(lefts, rights)]
+
+
+def test_an_etag_run_makes_the_same_manifest_as_objects_added_one_by_one(tmp_path):
+    keys = [f'data/{i:03d} "ü"' for i in range(300)]
+    sizes, etags = list(range(300)), [f"{i:032x}" for i in range(300)]
+    by_run, one_by_one = ManifestWriter(tmp_path, "run"), ManifestWriter(tmp_path, "single")
+    for start, stop in ((0, 1), (1, 129), (129, 300)):
+        by_run.add_etag_run(keys[start:stop], sizes[start:stop], etags[start:stop])
+    for key, size, etag in zip(keys, sizes, etags):
+        one_by_one.add(key, size, f"md5:{etag}", "etag-md5")
+    summary = by_run.commit()
+    assert summary == replace(one_by_one.commit(), file="run")
+    assert (tmp_path / "run").read_bytes() == (tmp_path / "single").read_bytes()
+    assert summary.merkle_root == manifest_root(tmp_path / "run")
+
+
+MD5 = "0123456789abcdef0123456789abcdef"
+
+
+def test_runs_proven_by_etags_leave_every_other_pair_to_a_content_check(tmp_path):
+    """Aligned runs: only equal sizes with equal plain-MD5 ETags count as proven."""
+    bodies = {f"k{i:04d}": b"x" * 8 for i in range(2500)}
+    etags = {key: MD5 for key in bodies}
+    source = ListedStore(bodies, etags)
+    target = ListedStore(dict(bodies, k0100=b"x" * 9, k1200=b"y" * 8),
+                         dict(etags, k1200="f" * 32))
+    odd = {"k0300": MD5 + "-2", "k0400": MD5.upper(), "k0500": None}
+    source.etags.update(odd)
+    target.etags = dict(target.etags, **odd)
+    manifest = ManifestWriter(tmp_path, "manifest")
+    scope = VerifyScope(source_entries=current_entries(source, ""),
+                        target_entries=current_entries(target, ""), copied={},
+                        unrepresentable={}, sampler=Sampler(None, []), versions="latest",
+                        compare_metadata=False, differences=SideFile(tmp_path, "differences"),
+                        manifest=manifest)
+    verification = verify_phase(source, target, scope, concurrency=2, max_retries=0,
+                                clock=PhaseClock("verify"), observer=SilentObserver())
+    assert {d.key: d.kind for d in verification.differences} == {
+        "k0100": "size_differs", "k1200": "content_differs"}
+    assert verification.methods == {"etag-md5": 2495, "sha256": 3}
+    lines = [json.loads(line) for line in (tmp_path / "manifest").read_text().splitlines()]
+    assert [line["key"] for line in lines] == sorted(set(bodies) - {"k0100", "k1200"})
+    assert {line["key"] for line in lines if line["method"] == "sha256"} == set(odd)

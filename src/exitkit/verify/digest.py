@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 
 from exitkit.errors import TransientError
 
-_PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 _MULTIPART_ETAG = re.compile(r"^[0-9a-f]{32}-(\d+)$")
+_LOWER_HEX = re.compile(r"[0-9a-f]*")
 
 
 def multipart_parts(etag: str | None) -> int | None:
@@ -18,7 +19,14 @@ def multipart_parts(etag: str | None) -> int | None:
 
 def is_plain_md5(etag: str | None) -> bool:
     """True when *etag* looks like an MD5 of the content (not multipart ``-N``, not opaque)."""
-    return bool(etag) and bool(_PLAIN_MD5.match(etag))
+    return bool(etag) and _PLAIN_MD5.fullmatch(etag) is not None
+
+
+def are_plain_md5(etags: list[str | None]) -> bool:
+    """``all(map(is_plain_md5, etags))`` in one pass: every ETag is 32 characters and,
+    run together, they are only lowercase hex digits."""
+    return (None not in etags and set(map(len, etags)) <= {32}
+            and _LOWER_HEX.fullmatch("".join(etags)) is not None)
 
 
 class DigestingStream:

@@ -7,13 +7,15 @@ list comparisons per thousand keys instead of a Python step per key.
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from operator import itemgetter, lt
+from operator import eq, itemgetter, lt
 from typing import NamedTuple
 
 from exitkit.verify.entries import Entry
 
 RUN_LENGTH = 1024
 _order = itemgetter(0, 1)
+_relative = itemgetter(0)
+_age = itemgetter(1)
 
 
 class OutOfOrderError(Exception):
@@ -46,16 +48,12 @@ def merge_runs(source: Iterable[Entry], target: Iterable[Entry],
         target_buffer.extend(islice(target_iter, run_length - len(target_buffer)))
         if not source_buffer and not target_buffer:
             return
-        width = min(len(source_buffer), len(target_buffer))
-        source_orders = list(map(_order, source_buffer[:width]))
-        target_orders = list(map(_order, target_buffer[:width]))
-        aligned = width if source_orders == target_orders else next(
-            (i for i, (a, b) in enumerate(zip(source_orders, target_orders)) if a != b), 0)
+        relatives = list(map(_relative, source_buffer))
+        ages = list(map(_age, source_buffer))
+        aligned = min(_common_prefix(relatives, list(map(_relative, target_buffer))),
+                      _common_prefix(ages, list(map(_age, target_buffer))))
         if aligned:
-            orders = source_orders[:aligned]
-            if orders[0] <= last or not all(map(lt, orders, orders[1:])):
-                raise OutOfOrderError(f"listing not in key order near {orders[0][0]!r}")
-            last = orders[-1]
+            last = _checked_last(relatives[:aligned], ages[:aligned], last)
             yield Run(source_buffer[:aligned], target_buffer[:aligned])
             del source_buffer[:aligned], target_buffer[:aligned]
             continue
@@ -71,3 +69,27 @@ def merge_runs(source: Iterable[Entry], target: Iterable[Entry],
             raise OutOfOrderError(f"listing not in key order at {entry.relative!r}")
         last = _order(entry)
         yield pair
+
+
+def _common_prefix(first: list, second: list) -> int:
+    """The length of the longest common prefix of two lists."""
+    if first == second:
+        return len(first)
+    same = list(map(eq, first, second))
+    return same.index(False) if False in same else len(same)
+
+
+def _checked_last(relatives: list[str], ages: list[int], last: tuple[str, int]
+                  ) -> tuple[str, int]:
+    """The last (relative key, age) of a run, after checking the run ascends from *last*."""
+    if (relatives[0], ages[0]) <= last or not _ascending(relatives, ages):
+        raise OutOfOrderError(f"listing not in key order near {relatives[0]!r}")
+    return relatives[-1], ages[-1]
+
+
+def _ascending(relatives: list[str], ages: list[int]) -> bool:
+    """True when the (relative key, age) pairs strictly ascend."""
+    if ages.count(0) == len(ages):  # current versions only: the keys alone decide
+        return all(map(lt, relatives, relatives[1:]))
+    orders = list(zip(relatives, ages))
+    return all(map(lt, orders, orders[1:]))
