@@ -69,18 +69,18 @@ class Ec2Driver(EC2NodeDriver):
     connectionCls = _NamespaceConnection
 
     def _to_node(self, element):
-        node = super()._to_node(element)
-        node.extra["product_codes"] = _product_codes(element)
-        node.extra["platform_details"] = findtext(element=element, xpath="platformDetails",
-                                                  namespace=NAMESPACE)
-        return node
+        return _with_licence_details(super()._to_node(element), element)
 
     def _to_image(self, element):
-        image = super()._to_image(element)
-        image.extra["product_codes"] = _product_codes(element)
-        image.extra["platform_details"] = findtext(element=element, xpath="platformDetails",
-                                                   namespace=NAMESPACE)
-        return image
+        return _with_licence_details(super()._to_image(element), element)
+
+
+def _with_licence_details(resource, element):
+    """Add the product codes and platform details libcloud leaves out to a node or image."""
+    resource.extra["product_codes"] = _product_codes(element)
+    resource.extra["platform_details"] = findtext(element=element, xpath="platformDetails",
+                                                  namespace=NAMESPACE)
+    return resource
 
 
 @dataclass(frozen=True)
