@@ -1,5 +1,6 @@
 """The signed, hash-chained ledger: real drills append, every tampering is found and located."""
 
+import base64
 import json
 import multiprocessing
 import os
@@ -111,6 +112,23 @@ def test_every_changed_byte_is_found_in_its_entry(ledger_run, tmp_path):
         assert not result.passed, position
         # a damaged newline joins two lines: found at the first of them
         assert result.failure.line == line, (position, result.failure)
+
+
+def test_a_signature_changed_only_in_its_base64_padding_bits_is_found_in_its_entry(
+        ledger_run, tmp_path):
+    """The last base64 character of a signature carries unused bits: changing them decodes
+    to the same signature bytes, yet it is a changed byte of the signed entry."""
+    ledger = _copy(ledger_run, tmp_path)
+    first, second, third = _lines(ledger)
+    entry = json.loads(first)
+    signature = entry["signature"]
+    data = signature.rstrip("=")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = data[:-1] + alphabet[alphabet.index(data[-1]) ^ 1] + signature[len(data):]
+    assert base64.b64decode(twin) == base64.b64decode(signature) and twin != signature
+    _write(ledger, [first.replace(signature.encode(), twin.encode()), second, third])
+    failure = _audit(ledger, ledger_run).failure
+    assert failure.line == 1 and "signature does not hold" in failure.reason
 
 
 def test_deleted_reordered_inserted_entries_and_swapped_signatures_are_located(

@@ -48,12 +48,17 @@ class Signer:
 
 
 def signature_holds(public_key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
-    """True when *signature* (base64) is *public_key*'s signature of *message*."""
+    """True when *signature* (canonical base64) is *public_key*'s signature of *message*.
+
+    Base64 that decodes to the same bytes but is not the canonical encoding (padding bits
+    set in the last character) is refused: every byte of a signed entry must be its own.
+    """
     try:
-        public_key.verify(base64.b64decode(signature, validate=True), message)
+        raw = base64.b64decode(signature, validate=True)
+        public_key.verify(raw, message)
     except (InvalidSignature, ValueError):
         return False
-    return True
+    return base64.b64encode(raw).decode("ascii") == signature
 
 
 def generate_key_pair(prefix: str | os.PathLike[str]) -> tuple[Path, Path, str]:
