@@ -97,9 +97,12 @@ def test_a_drill_whose_target_died_resumes_after_the_target_is_back(
         crash = KillAndRestart(target, after_objects=50, down_seconds=3600)
         first = run_drill(spec, tmp_path / "r", observer=crash, environ=environ)
         crash.restart_timer.cancel()
-        assert first.exit_code in (1, 2) and first.record.verdict != "passed"
-        _, before = read_journal(journal_path(tmp_path / "r", "test-drill"))
-        assert len(before) >= 50
+        assert (first.exit_code, first.record.verdict) == (2, "error"), first.record.errors
+        journal = journal_path(tmp_path / "r", "test-drill")
+        assert journal.is_file()  # kept: the run did not pass
+        header, before = read_journal(journal)
+        assert header.run_id == first.record.run_id
+        assert len(before) == first.record.copy_summary.objects_copied >= 50
 
         target.start()
         second = run_drill(spec, tmp_path / "r", environ=environ, resume=True)
@@ -111,6 +114,52 @@ def test_a_drill_whose_target_died_resumes_after_the_target_is_back(
         assert copy_phase.objects == record.inventory.objects - len(before)
         assert (digests(minio_client(target), target_bucket)
                 == digests(minio_client(moto), bucket))
+
+
+def test_resume_copies_again_what_changed_on_the_source_or_the_target_since_the_interruption(
+        source_client, target_client, bucket_name, write_spec, slow_target, tmp_path, moto,
+        seaweed):
+    bucket, target = bucket_name("src"), bucket_name("tgt")
+    seed_bucket(source_client, bucket, list(demo_objects(OBJECTS)))
+    spec, results = write_spec(bucket, target), tmp_path / "results"
+    args = ["drill", "run", str(spec), "-r", str(results), "--quiet"]
+    stopped = interrupt_after(args, slow_target, results, 60, signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    _, before = read_journal(journal_path(results, "test-drill"))
+    changed_source, resized_target, deleted_target = sorted(
+        relative for (relative, _age), copied in before.items()
+        if copied.size > 0 and copied.parts == 1)[:3]
+    original = source_client.get_object(Bucket=bucket, Key=changed_source)["Body"].read()
+    changed = bytes([original[0] ^ 0xFF]) + original[1:]  # same size, new ETag
+    source_client.put_object(Bucket=bucket, Key=changed_source, Body=changed)
+    target_client.put_object(Bucket=target, Key=resized_target, Body=b"truncated")
+    target_client.delete_object(Bucket=target, Key=deleted_target)
+
+    resumed = run_drill(spec, results, environ=slow_target, resume=True)
+    record = resumed.record
+    assert resumed.exit_code == 0, (record.errors, record.verification.differences[:3])
+    assert record.copy_summary.resumed_objects == len(before) - 3
+    copy_phase = next(phase for phase in record.phases if phase.name == "copy")
+    assert copy_phase.objects == OBJECTS - (len(before) - 3)
+    assert target_client.get_object(Bucket=target, Key=changed_source)["Body"].read() == changed
+    assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
+
+
+def test_resume_without_a_journal_runs_the_drill_from_the_start(
+        source_client, bucket_name, write_spec, server_env, tmp_path, moto, seaweed):
+    bucket, target = bucket_name("src"), bucket_name("tgt")
+    seed_bucket(source_client, bucket, list(demo_objects(80)))
+    results = tmp_path / "results"
+    assert not journal_path(results, "test-drill").exists()
+    result = run_drill(write_spec(bucket, target), results, environ=server_env, resume=True)
+    record = result.record
+    assert result.exit_code == 0, record.errors
+    summary = record.copy_summary
+    assert (summary.resumed_from, summary.resumed_objects) == (None, 0)
+    copy_phase = next(phase for phase in record.phases if phase.name == "copy")
+    assert copy_phase.objects == summary.objects_copied == record.inventory.objects == 80
+    assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
+    assert not journal_path(results, "test-drill").exists()
 
 
 def test_resume_refuses_a_changed_spec_and_a_second_concurrent_run(
