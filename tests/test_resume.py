@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from exitkit.api import run_drill
+from exitkit.drill.copy import CopiedObject, still_in_place
 from exitkit.drill.journal import journal_path, read_journal
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
 from exitkit.errors import ExitkitError
 from exitkit.evidence.store import read_record
+from exitkit.providers.contract import Attributes, ObjectInfo
+from exitkit.verify.entries import Entry
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import KillAndRestart, digests, exitkit, minio_client
 
@@ -69,6 +72,11 @@ def test_an_interrupted_drill_resumes_to_the_record_of_one_clean_run(
     assert not list(results.glob("*.json"))  # no record for an unfinished run
     _, before = read_journal(journal_path(results, "test-drill"))
     assert 60 <= len(before) < OBJECTS
+    source = digests(minio_client(moto), bucket)
+    on_target = digests(minio_client(seaweed), target)
+    # nothing partial under any key: each object on the target is its source, whole
+    assert {key: source[key] for key in on_target} == on_target
+    assert {relative for relative, _age in before} <= set(on_target)
 
     done = exitkit(*args, "--resume", env=slow_target)
     assert done.returncode == 0, done.stderr
@@ -184,3 +192,24 @@ def test_resume_refuses_a_changed_spec_and_a_second_concurrent_run(
     changed = exitkit(*args, "--resume", env=slow_target)
     assert changed.returncode == 2 and "the spec changed" in changed.stderr
     assert changed.stderr.count("\n") == 1
+
+
+def test_resume_skips_a_version_only_while_the_target_still_lists_the_version_it_wrote():
+    """With ``versions: all`` the journaled target version id must still be listed; with
+    ``latest`` the size decides. A changed source ETag or size always means a new copy."""
+    def entry(key, size, etag=None, version_id=None, age=0):
+        return Entry(key, age, ObjectInfo(key, size, etag, version_id=version_id))
+
+    def copied(size, etag, version_id):
+        return CopiedObject(size=size, sha256="0" * 64, source_etag=etag,
+                            attributes=Attributes(), checksums={}, parts=1, target_key="",
+                            target_version_id=version_id)
+
+    plan = [entry("a", 5, "e-a"), entry("b", 5, "e-b"), entry("c", 5, "e-c2"),
+            entry("d", 5, "e-d")]
+    journal = {("a", 0): copied(5, "e-a", "t1"), ("b", 0): copied(5, "e-b", "t2"),
+               ("c", 0): copied(5, "e-c1", "t3"), ("d", 0): copied(5, "e-d", "t4")}
+    target = [entry("a", 5, version_id="t1"), entry("b", 5, version_id="t2-rewritten"),
+              entry("c", 5, version_id="t3"), entry("d", 4, version_id="t4")]
+    assert still_in_place(plan, journal, target, versions=True) == {("a", 0): 5}
+    assert still_in_place(plan, journal, target, versions=False) == {("a", 0): 5, ("b", 0): 5}
