@@ -173,6 +173,28 @@ def test_unreachable_endpoint_exits_2_naming_it(seeded, write_spec, server_env, 
     assert not list(tmp_path.glob("*.json"))
 
 
+def test_records_go_to_results_by_default_and_quiet_prints_nothing(tmp_path):
+    (tmp_path / "disk-a" / "records").mkdir(parents=True)
+    (tmp_path / "disk-a" / "records" / "r.txt").write_bytes(b"record\n")
+    spec = tmp_path / "local.yaml"
+    spec.write_text(f"""\
+version: 1
+name: quiet
+source: {{provider: local, path: "{tmp_path / 'disk-a'}", bucket: records}}
+target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, create_bucket: true}}
+""")
+    quiet = exitkit("drill", "run", str(spec), "--quiet", cwd=tmp_path)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    first = set((tmp_path / "results").glob("quiet-*.json"))
+    loud = exitkit("drill", "run", str(spec), cwd=tmp_path)
+    assert loud.returncode == 0, loud.stderr
+    (written,) = set((tmp_path / "results").glob("quiet-*.json")) - first
+    assert len(first) == 1  # ./results, one record per run
+    lines = loud.stdout.splitlines()
+    assert lines[0].startswith("Drill quiet: PASSED  (local records -> local records, ")
+    assert lines[-1] == f"record: {written.relative_to(tmp_path)}"
+
+
 def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
     done = exitkit("demo", "--objects", "120", "--results", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
