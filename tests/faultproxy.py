@@ -36,6 +36,7 @@ class Faults:
     seed: int = 1
     injected: Counter = field(default_factory=Counter)
     flipped: set = field(default_factory=set)
+    requests: list = field(default_factory=list)  # (fault, method, path) of each injected
 
 
 class FaultProxy:
@@ -55,6 +56,13 @@ class FaultProxy:
                 pass
 
             def _relay(self) -> None:
+                try:
+                    self._relay_once()
+                except Exception:
+                    proxy._count("proxy_error")
+                    raise
+
+            def _relay_once(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fault = proxy._draw(self.command, self.path)
                 if fault == "reset":
@@ -69,7 +77,8 @@ class FaultProxy:
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(SLOW_DOWN)))
                     self.end_headers()
-                    self.wfile.write(SLOW_DOWN)
+                    if self.command != "HEAD":  # a body after a HEAD answer would be read
+                        self.wfile.write(SLOW_DOWN)  # as the start of the next answer
                     return
                 if fault == "delay":
                     threading.Event().wait(proxy.faults.delay_seconds)
@@ -116,6 +125,7 @@ class FaultProxy:
             for name in ("slow_down", "reset", "delay"):
                 if roll < getattr(faults, name):
                     faults.injected[name] += 1
+                    faults.requests.append((name, method, path))
                     return name
                 roll -= getattr(faults, name)
             if method == "GET" and object_body and parts.path not in self._read_paths:
