@@ -3,8 +3,9 @@
 For a seeded fraction of requests it answers 503 SlowDown (with Retry-After), resets the
 connection or delays. For a seeded fraction of object keys (chosen by the key, so the same
 keys whatever the bucket or the order of requests) it flips one byte of the first body it
-relays, and relays later reads intact. It can also hide the part count of ``HEAD ?partNumber=N``, as
-a store that does not say an object's part size. It counts what it did.
+relays, and relays later reads intact. It can also hide the part count of
+``HEAD ?partNumber=N``, as a store that does not say an object's part size. It counts and
+lists what it did.
 """
 
 import http.client
@@ -23,9 +24,10 @@ SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code
 
 @dataclass
 class Faults:
-    """What to inject. ``slow_down``, ``reset`` and ``delay`` apply to every request
-    independently; ``flip_byte`` is the fraction of object paths whose first GET body is
-    damaged (one byte flipped), ``flipped`` the paths it damaged."""
+    """What to inject, and what was. ``slow_down``, ``reset`` and ``delay`` apply to every
+    request independently (``requests`` lists each one hit); ``flip_byte`` is the fraction
+    of object keys whose first GET body is damaged (one byte flipped), ``flipped`` the paths
+    damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from part HEADs."""
 
     slow_down: float = 0.0
     reset: float = 0.0
@@ -56,13 +58,6 @@ class FaultProxy:
                 pass
 
             def _relay(self) -> None:
-                try:
-                    self._relay_once()
-                except Exception:
-                    proxy._count("proxy_error")
-                    raise
-
-            def _relay_once(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fault = proxy._draw(self.command, self.path)
                 if fault == "reset":

@@ -332,7 +332,8 @@ def test_a_delete_marker_on_the_target_reports_only_the_current_version_missing(
                                         VersioningConfiguration={"Status": "Enabled"})
     for i in range(6):
         for version in range(2):
-            source_client.put_object(Bucket=bucket, Key=f"k/{i:02d}", Body=f"{i}.{version}".encode())
+            source_client.put_object(Bucket=bucket, Key=f"k/{i:02d}",
+                                     Body=f"{i}.{version}".encode())
     spec = write_spec(bucket, target_bucket, extra="verification:\n  versions: all\n")
 
     def damage():
