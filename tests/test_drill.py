@@ -1,6 +1,7 @@
 """End-to-end drills against real servers: copy, verify, record, exit codes."""
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -193,6 +194,55 @@ target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, creat
     lines = loud.stdout.splitlines()
     assert lines[0].startswith("Drill quiet: PASSED  (local records -> local records, ")
     assert lines[-1] == f"record: {written.relative_to(tmp_path)}"
+
+
+def stderr_on_a_terminal(*args, cwd) -> tuple[int, str]:
+    """Run ``exitkit`` with stderr on a pseudo-terminal; its exit code and what it drew
+    there, without colours and cursor moves."""
+    import pty
+    import re
+
+    controller, terminal = pty.openpty()
+    drawn = bytearray()
+
+    def read():
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal side closed
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    child = subprocess.run([sys.executable, "-m", "exitkit", *args], stdout=subprocess.DEVNULL,
+                           stderr=terminal, cwd=cwd, timeout=120)
+    os.close(terminal)
+    reader.join()
+    os.close(controller)
+    return child.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode())
+
+
+def test_progress_bars_are_drawn_on_a_terminal_and_quiet_draws_none(tmp_path):
+    (tmp_path / "disk-a" / "records").mkdir(parents=True)
+    for i in range(50):
+        (tmp_path / "disk-a" / "records" / f"r{i:02d}.txt").write_bytes(b"x" * i)
+    spec = tmp_path / "bars.yaml"
+    spec.write_text(f"""\
+version: 1
+name: bars
+source: {{provider: local, path: "{tmp_path / 'disk-a'}", bucket: records}}
+target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, create_bucket: true}}
+""")
+    code, drawn = stderr_on_a_terminal("drill", "run", str(spec), cwd=tmp_path)
+    assert code == 0, drawn
+    last = {line.split()[0]: line for line in drawn.splitlines() if "━" in line}
+    assert sorted(last) == ["copy", "inventory", "verify"]
+    for line in last.values():  # each phase's bar ends full: 50 of 50 objects, 1,225 bytes
+        assert " 50/50 1.2 KiB " in line, line
+    assert stderr_on_a_terminal("drill", "run", str(spec), "--quiet", cwd=tmp_path) == (0, "")
 
 
 def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
