@@ -453,6 +453,7 @@ def test_ctrl_c_during_the_demo_stops_its_servers(tmp_path):
     demo = subprocess.Popen([sys.executable, "-m", "exitkit", "demo", "--results", str(results)],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
+    servers = {}
     try:
         while not journal_path(results, "demo").exists():  # the copy phase has begun
             assert demo.poll() is None, demo.communicate()
@@ -466,9 +467,16 @@ def test_ctrl_c_during_the_demo_stops_its_servers(tmp_path):
         started = {(pid, start) for pid, (_parent, _session, start, _state) in servers.items()}
         demo.send_signal(signal.SIGINT)
         _, stderr = demo.communicate(timeout=300)
-    finally:
+    finally:  # a failed assertion above must not leave the demo or its servers running
         if demo.poll() is None:
-            demo.kill()
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+        for pid, (_parent, _session, start, _state) in servers.items():
+            if process_table().get(pid, (0, 0, None))[2] == start:
+                os.killpg(pid, signal.SIGKILL)  # each server leads its own session
     assert demo.returncode == 130, stderr
     assert "Traceback" not in stderr
     left = [(pid, cmdline(pid)) for pid, (_parent, session, start, state)
