@@ -1,15 +1,86 @@
 """Shared fixtures: real loopback servers (moto_server as source, SeaweedFS as target)."""
 
 import itertools
+import json
 import os
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from exitkit.providers.boto import s3_client
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 
 _names = itertools.count()
+RECORD_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "record.schema.json"
+_validator = Draft202012Validator(json.loads(RECORD_SCHEMA.read_text(encoding="utf-8")),
+                                  format_checker=Draft202012Validator.FORMAT_CHECKER)
+_checked: dict[Path, float] = {}  # record or ledger file -> modification time validated
+_validated = itertools.count(1)  # next() after each record validated
+_last_validated = 0
+
+
+def _records_in(path: Path) -> list[dict]:
+    """The drill records *path* holds: itself (a record file) or its entries (a ledger)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            document = json.loads(text)
+            return [document] if isinstance(document, dict) and "run_id" in document and \
+                "schema_version" in document else []
+        lines = text.splitlines()
+        if not lines or '"record"' not in lines[0]:
+            return []
+        return [entry["record"] for entry in map(json.loads, lines)
+                if isinstance(entry, dict) and isinstance(entry.get("record"), dict)]
+    except (UnicodeDecodeError, json.JSONDecodeError):  # an object body, not a record
+        return []
+
+
+def unchecked_records(root: Path) -> list[tuple[Path, dict]]:
+    """Records under *root* written (or changed) since they were last validated."""
+    found = []
+    for path in (*root.rglob("*.json"), *root.rglob("*.jsonl")):
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if path.is_file() and _checked.get(path) != modified:
+            _checked[path] = modified
+            found.extend((path, record) for record in _records_in(path))
+    return found
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "alters_records: the test damages records on purpose "
+                                       "(tampering); what it changed is not schema-checked")
+
+
+def schema_errors(record: dict) -> list[str]:
+    """Where *record* breaks docs/record.schema.json: ``json path: message``, sorted."""
+    return sorted(f"{error.json_path}: {error.message}" for error in _validator.iter_errors(record))
+
+
+@pytest.fixture(autouse=True)
+def every_record_validates_against_the_committed_schema(request, tmp_path_factory):
+    """After each test, every drill record written under the session's temporary
+    directory (by the API, the CLI in a child process, the demo, or a module fixture),
+    and every record inside a ledger there, must validate against docs/record.schema.json."""
+    global _last_validated
+    yield
+    found = unchecked_records(tmp_path_factory.getbasetemp())
+    if request.node.get_closest_marker("alters_records"):
+        return
+    for path, record in found:
+        errors = schema_errors(record)
+        assert not errors, f"{path}: {errors[0]}"
+        _last_validated = next(_validated)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many drill records the schema check saw, so a silent no-op shows."""
+    terminalreporter.write_line(f"{_last_validated} drill records validated against "
+                                f"docs/record.schema.json")
 
 
 @pytest.fixture(scope="session")

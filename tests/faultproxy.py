@@ -1,7 +1,11 @@
 """A small fault-injecting HTTP proxy on loopback, between exitkit and a real server.
 
 For a seeded fraction of requests it answers 503 SlowDown (with Retry-After), resets the
-connection, delays, or flips one byte of an object body it relays. It counts what it did.
+connection or delays. For a seeded fraction of object keys (chosen by the key, so the same
+keys whatever the bucket or the order of requests) it flips one byte of the first body it
+relays, and relays later reads intact. It can also hide the part count of
+``HEAD ?partNumber=N``, as a store that does not say an object's part size. It counts and
+lists what it did.
 """
 
 import http.client
@@ -20,15 +24,21 @@ SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code
 
 @dataclass
 class Faults:
-    """What to inject; each fraction applies to every request independently."""
+    """What to inject, and what was. ``slow_down``, ``reset`` and ``delay`` apply to every
+    request independently (``requests`` lists each one hit); ``flip_byte`` is the fraction
+    of object keys whose first GET body is damaged (one byte flipped), ``flipped`` the paths
+    damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from part HEADs."""
 
     slow_down: float = 0.0
     reset: float = 0.0
     flip_byte: float = 0.0
     delay: float = 0.0
     delay_seconds: float = 0.2
+    hide_part_sizes: bool = False
     seed: int = 1
     injected: Counter = field(default_factory=Counter)
+    flipped: set = field(default_factory=set)
+    requests: list = field(default_factory=list)  # (fault, method, path) of each injected
 
 
 class FaultProxy:
@@ -38,6 +48,7 @@ class FaultProxy:
         self.faults = faults
         self._random = random.Random(faults.seed)
         self._lock = threading.Lock()
+        self._read_paths: set[str] = set()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,7 +72,8 @@ class FaultProxy:
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(SLOW_DOWN)))
                     self.end_headers()
-                    self.wfile.write(SLOW_DOWN)
+                    if self.command != "HEAD":  # a body after a HEAD answer would be read
+                        self.wfile.write(SLOW_DOWN)  # as the start of the next answer
                     return
                 if fault == "delay":
                     threading.Event().wait(proxy.faults.delay_seconds)
@@ -71,16 +83,22 @@ class FaultProxy:
                 answer = upstream.getresponse()
                 payload = answer.read()
                 if fault == "flip_byte" and answer.status == 200 and payload:
-                    position = proxy._random_position(len(payload))
+                    position = proxy._flip_position(self.path, len(payload))
                     payload = (payload[:position] + bytes([payload[position] ^ 0x01])
                                + payload[position + 1:])
                 else:
-                    proxy._undo(fault)
+                    proxy._undo(fault, self.path)
+                hidden = HOP_HEADERS | {"content-length"}
+                if proxy.faults.hide_part_sizes and "partNumber=" in urlsplit(self.path).query:
+                    hidden = hidden | {"x-amz-mp-parts-count"}
+                    proxy._count("hide_part_size")
                 self.send_response(answer.status)
                 for name, value in answer.getheaders():
-                    if name.lower() not in HOP_HEADERS | {"content-length"}:
+                    if name.lower() not in hidden:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
+                length = (answer.getheader("Content-Length", "0") if self.command == "HEAD"
+                          else str(len(payload)))  # a HEAD answer has the object's length
+                self.send_header("Content-Length", length)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
@@ -94,29 +112,44 @@ class FaultProxy:
 
     def _draw(self, method: str, path: str) -> str | None:
         parts = urlsplit(path)
-        object_body = parts.path.count("/") >= 2 and "tagging" not in parts.query
+        object_body = (parts.path.count("/") >= 2 and not parts.path.endswith("/")
+                       and "tagging" not in parts.query)
         faults = self.faults
         with self._lock:
             roll = self._random.random()
             for name in ("slow_down", "reset", "delay"):
                 if roll < getattr(faults, name):
                     faults.injected[name] += 1
+                    faults.requests.append((name, method, path))
                     return name
                 roll -= getattr(faults, name)
-            if method == "GET" and object_body and self._random.random() < faults.flip_byte:
-                faults.injected["flip_byte"] += 1
-                return "flip_byte"
+            if method == "GET" and object_body and parts.path not in self._read_paths:
+                self._read_paths.add(parts.path)
+                if self._path_random(parts.path).random() < faults.flip_byte:
+                    faults.injected["flip_byte"] += 1
+                    faults.flipped.add(parts.path)
+                    return "flip_byte"
         return None
 
-    def _undo(self, fault: str | None) -> None:
+    def _path_random(self, path: str) -> random.Random:
+        """Seeded by the object's key (the path after the bucket), not by the bucket."""
+        return random.Random(f"{self.faults.seed}:{path.split('/', 2)[2]}")
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.faults.injected[name] += 1
+
+    def _undo(self, fault: str | None, path: str) -> None:
         """A flip drawn for a response that had no body to flip did not happen."""
         if fault == "flip_byte":
             with self._lock:
                 self.faults.injected["flip_byte"] -= 1
+                self.faults.flipped.discard(urlsplit(path).path)
 
-    def _random_position(self, length: int) -> int:
-        with self._lock:
-            return self._random.randrange(length)
+    def _flip_position(self, path: str, length: int) -> int:
+        generator = self._path_random(urlsplit(path).path)
+        generator.random()
+        return generator.randrange(length)
 
     def __enter__(self) -> "FaultProxy":
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

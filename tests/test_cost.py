@@ -155,7 +155,13 @@ def test_cost_and_projection_expectations_fail_with_exit_1_naming_each(
     assert "expectation failed: max_cost, max_projected_cost, max_projected_duration" in done.stderr
     failed = {e["name"]: e for e in record["expectations"] if not e["passed"]}
     assert set(failed) == {"max_cost", "max_projected_cost", "max_projected_duration"}
-    assert failed["max_cost"]["measured"].endswith(" EUR")
+    cost = record["cost"]
+    applicable = next(e for e in cost["drill"] if e["regime"] == cost["applicable_regime"])
+    assert applicable["total_eur"] == pytest.approx(
+        sum(line["amount_eur"] for line in applicable["lines"]), abs=1e-5)
+    assert applicable["total_eur"] > 0  # egress and requests of a real copy cost something
+    assert failed["max_cost"]["measured"] == f"{applicable['total_eur']:,.2f} EUR"
+    assert failed["max_cost"]["expected"] == "<= 0.00 EUR"
     assert failed["max_projected_duration"]["measured"].endswith("s")
     projection = record["projection"]
     assert (projection["estate_objects"], projection["estate_bytes"]) == (80, 40 * 6000)

@@ -1,9 +1,12 @@
 """End-to-end drills against real servers: copy, verify, record, exit codes."""
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -171,6 +174,77 @@ def test_unreachable_endpoint_exits_2_naming_it(seeded, write_spec, server_env, 
     assert not list(tmp_path.glob("*.json"))
 
 
+def test_records_go_to_results_by_default_and_quiet_prints_nothing(tmp_path):
+    (tmp_path / "disk-a" / "records").mkdir(parents=True)
+    (tmp_path / "disk-a" / "records" / "r.txt").write_bytes(b"record\n")
+    spec = tmp_path / "local.yaml"
+    spec.write_text(f"""\
+version: 1
+name: quiet
+source: {{provider: local, path: "{tmp_path / 'disk-a'}", bucket: records}}
+target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, create_bucket: true}}
+""")
+    quiet = exitkit("drill", "run", str(spec), "--quiet", cwd=tmp_path)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    first = set((tmp_path / "results").glob("quiet-*.json"))
+    loud = exitkit("drill", "run", str(spec), cwd=tmp_path)
+    assert loud.returncode == 0, loud.stderr
+    (written,) = set((tmp_path / "results").glob("quiet-*.json")) - first
+    assert len(first) == 1  # ./results, one record per run
+    lines = loud.stdout.splitlines()
+    assert lines[0].startswith("Drill quiet: PASSED  (local records -> local records, ")
+    assert lines[-1] == f"record: {written.relative_to(tmp_path)}"
+
+
+def stderr_on_a_terminal(*args, cwd) -> tuple[int, str]:
+    """Run ``exitkit`` with stderr on a pseudo-terminal; its exit code and what it drew
+    there, without colours and cursor moves."""
+    import pty
+    import re
+
+    controller, terminal = pty.openpty()
+    drawn = bytearray()
+
+    def read():
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal side closed
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    child = subprocess.run([sys.executable, "-m", "exitkit", *args], stdout=subprocess.DEVNULL,
+                           stderr=terminal, cwd=cwd, timeout=120)
+    os.close(terminal)
+    reader.join()
+    os.close(controller)
+    return child.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode())
+
+
+def test_progress_bars_are_drawn_on_a_terminal_and_quiet_draws_none(tmp_path):
+    (tmp_path / "disk-a" / "records").mkdir(parents=True)
+    for i in range(50):
+        (tmp_path / "disk-a" / "records" / f"r{i:02d}.txt").write_bytes(b"x" * i)
+    spec = tmp_path / "bars.yaml"
+    spec.write_text(f"""\
+version: 1
+name: bars
+source: {{provider: local, path: "{tmp_path / 'disk-a'}", bucket: records}}
+target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, create_bucket: true}}
+""")
+    code, drawn = stderr_on_a_terminal("drill", "run", str(spec), cwd=tmp_path)
+    assert code == 0, drawn
+    last = {line.split()[0]: line for line in drawn.splitlines() if "━" in line}
+    assert sorted(last) == ["copy", "inventory", "verify"]
+    for line in last.values():  # each phase's bar ends full: 50 of 50 objects, 1,225 bytes
+        assert " 50/50 1.2 KiB " in line, line
+    assert stderr_on_a_terminal("drill", "run", str(spec), "--quiet", cwd=tmp_path) == (0, "")
+
+
 def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
     done = exitkit("demo", "--objects", "120", "--results", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -178,7 +252,7 @@ def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
     assert record.verdict == "passed"
     assert record.verification.completeness_objects_pct == 100.0
     assert record.verification.completeness_bytes_pct == 100.0
-    assert record.inventory.objects == record.verification.counts["matched"] >= 120
+    assert record.inventory.objects == record.verification.counts["matched"] == 120
     ports = [int(line.rsplit(":", 1)[1]) for line in done.stderr.splitlines()
              if line.startswith(("source:", "target:"))]
     assert len(ports) == 2
@@ -191,7 +265,8 @@ def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
                     str(tmp_path / "demo-keys" / "ledger.pub"))
     assert audit.returncode == 0 and "1 entry;" in audit.stdout, audit.stderr
     report = next(tmp_path.glob("demo-*.html")).read_text(encoding="utf-8")
-    assert "PASSED" in report.upper() and record.run_id in report
+    assert '<header class="verdict verdict-passed" id="verdict">\n  <h1>PASSED</h1>' in report
+    assert "<title>PASSED: exit drill demo," in report and record.run_id in report
 
 
 def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_path, moto,
@@ -285,10 +360,41 @@ def test_cleanup_deletes_what_the_drill_wrote_also_after_failure(
         target_client.delete_object(Bucket=target_bucket, Key="drill/k/03")
 
     failed = run_drill(spec, tmp_path / "failed", observer=Saboteur(damage), environ=server_env)
-    assert failed.exit_code == 1
+    assert failed.exit_code == 1 and failed.record.verdict == "failed"
+    # the delete marker hides k/03: its current version is reported missing
+    missing = [(d.key, d.version_age) for d in failed.record.verification.differences
+               if d.kind == "missing"]
+    assert missing == [("k/03", 0)]
     assert failed.record.cleanup.verified and failed.record.cleanup.remaining == 0
     left = target_client.list_object_versions(Bucket=target_bucket)
     assert [v["Key"] for v in left.get("Versions", [])] == ["keep/me.txt"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: versions under a target delete marker are numbered from age 1, so the target's "
+    "copy of the current version pairs with the source's older version (content_differs) "
+    "and the older copy shows as extra; see the issue #21 report"))
+def test_a_delete_marker_on_the_target_reports_only_the_current_version_missing(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name):
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    source_client.put_bucket_versioning(Bucket=bucket,
+                                        VersioningConfiguration={"Status": "Enabled"})
+    for i in range(6):
+        for version in range(2):
+            source_client.put_object(Bucket=bucket, Key=f"k/{i:02d}",
+                                     Body=f"{i}.{version}".encode())
+    spec = write_spec(bucket, target_bucket, extra="verification:\n  versions: all\n")
+
+    def damage():
+        target_client.delete_object(Bucket=target_bucket, Key="k/03")
+
+    result = run_drill(spec, tmp_path, observer=Saboteur(damage), environ=server_env)
+    verification = result.record.verification
+    assert result.exit_code == 1
+    assert [(d.key, d.kind, d.version_age) for d in verification.differences] == [
+        ("k/03", "missing", 0)]
+    assert verification.counts["matched"] == 11
 
 
 def test_two_drills_at_once_on_one_target_with_different_prefixes_both_complete(
@@ -314,3 +420,72 @@ def test_two_drills_at_once_on_one_target_with_different_prefixes_both_complete(
         assert expected and {key[len(name) + 1:]: digest for key, digest in copied.items()
                              if key.startswith(f"{name}/")} == expected
     assert len(copied) == sum(1 for key in source if key.startswith(("web/", "finance/")))
+
+
+def process_table() -> dict[int, tuple[int, int, str, str]]:
+    """Every process: pid -> (parent pid, session id, start time, state), from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited while listed
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[3]), fields[19], fields[0])
+    return table
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_ctrl_c_during_the_demo_stops_its_servers(tmp_path):
+    """SIGINT to ``exitkit demo`` while it copies: exit 130 and no server it started (found
+    by parent PID and session, not by name: other servers run on this machine) is left."""
+    from exitkit.drill.journal import journal_path
+
+    results = tmp_path / "results"
+    demo = subprocess.Popen([sys.executable, "-m", "exitkit", "demo", "--results", str(results)],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    servers = {}
+    try:
+        while not journal_path(results, "demo").exists():  # the copy phase has begun
+            assert demo.poll() is None, demo.communicate()
+            threading.Event().wait(0.05)
+        table = process_table()
+        servers = {pid: table[pid] for pid, (parent, *_rest) in table.items()
+                   if parent == demo.pid}
+        commands = sorted(cmdline(pid) for pid in servers)
+        assert len(servers) == 2 and "moto.server" in commands[0] and "weed" in commands[1], \
+            commands
+        started = {(pid, start) for pid, (_parent, _session, start, _state) in servers.items()}
+        demo.send_signal(signal.SIGINT)
+        _, stderr = demo.communicate(timeout=300)
+    finally:  # a failed assertion above must not leave the demo or its servers running
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+        for pid, (_parent, _session, start, _state) in servers.items():
+            if process_table().get(pid, (0, 0, None))[2] == start:
+                os.killpg(pid, signal.SIGKILL)  # each server leads its own session
+    assert demo.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    left = [(pid, cmdline(pid)) for pid, (_parent, session, start, state)
+            in process_table().items() if state != "Z" and (
+                (pid, start) in started or session in servers)]
+    assert left == []
+    ports = [int(line.rsplit(":", 1)[1]) for line in stderr.splitlines()
+             if line.startswith(("source:", "target:"))]
+    assert len(ports) == 2
+    for port in ports:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0

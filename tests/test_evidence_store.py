@@ -1,5 +1,7 @@
 """The evidence store: records and side files in an S3 bucket, under Object Lock where it holds."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -51,6 +53,36 @@ def test_record_and_side_files_are_stored_under_governance_retention(
     with pytest.raises(ClientError) as refused:  # the lock holds: no deletion without bypass
         source_client.delete_object(Bucket=store, Key=record_key, VersionId=version)
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_compliance_mode_retention_cannot_be_bypassed(
+        seeded, source_client, write_spec, server_env, tmp_path, bucket_name):
+    store = bucket_name("evidence")
+    source_client.create_bucket(Bucket=store, ObjectLockEnabledForBucket=True)
+    spec = write_spec(seeded, bucket_name("tgt"), extra=STORE.format(
+        endpoint="SRC_ENDPOINT", bucket=store, key="SRC_KEY", secret="SRC_SECRET").replace(
+        "{mode: governance, days: 3}", "{mode: compliance, days: 1}"))
+    result = run_drill(spec, tmp_path / "r", environ=server_env)
+    stored_by = datetime.now(UTC)
+    assert result.exit_code == 0, result.record.errors
+    lock = result.record.evidence_store.object_lock
+    assert lock.applied and (lock.mode, lock.days) == ("compliance", 1)
+    # one day from when the evidence was stored: after the run ended, before it returned
+    ended = result.record.ended_at.replace(microsecond=0)
+    assert ended + timedelta(days=1) <= lock.retain_until <= stored_by + timedelta(days=1)
+    names = [result.path.name, *result.record.side_files()]
+    for name in names:
+        head = source_client.head_object(Bucket=store, Key=f"drills/{name}")
+        assert head["ObjectLockMode"] == "COMPLIANCE", name
+        assert head["ObjectLockRetainUntilDate"] == lock.retain_until
+    record_key = f"drills/{result.path.name}"
+    version = source_client.head_object(Bucket=store, Key=record_key)["VersionId"]
+    with pytest.raises(ClientError) as refused:  # not even a governance bypass removes it
+        source_client.delete_object(Bucket=store, Key=record_key, VersionId=version,
+                                    BypassGovernanceRetention=True)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    body = source_client.get_object(Bucket=store, Key=record_key)["Body"].read()
+    assert body == result.path.read_bytes()
 
 
 def test_a_store_without_object_lock_says_the_lock_was_not_applied(

@@ -1,7 +1,7 @@
 """Faults injected by a loopback proxy between exitkit and a real source server."""
 
 import json
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from exitkit.api import run_drill
 from exitkit.embedded.seed import demo_objects, seed_bucket
@@ -27,6 +27,14 @@ def drill_through_proxy(faults, objects, max_retries, source_client, moto, write
     return result, bucket, target_bucket
 
 
+def refused_or_reset(faults) -> int:
+    """The requests the proxy refused (503) or reset that the drill must retry, each once:
+    all but the abort of a failed multipart upload (``DELETE ?uploadId``), which is best
+    effort and never retried. A delay costs no retry."""
+    return sum(1 for fault, method, path in faults.requests if fault in ("slow_down", "reset")
+               and not (method == "DELETE" and "uploadId=" in path))
+
+
 def test_throttling_resets_and_delays_are_retried_to_a_complete_drill(
         source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
     faults = Faults(slow_down=0.12, reset=0.04, delay=0.05, seed=7)
@@ -36,28 +44,72 @@ def test_throttling_resets_and_delays_are_retried_to_a_complete_drill(
     assert result.exit_code == 0, (record.errors, record.copy_summary.failures)
     assert faults.injected["slow_down"] > 10 and faults.injected["reset"] > 2
     retries = sum(phase.retries for phase in record.phases) + record.requests["source"].retries
-    assert retries >= faults.injected["slow_down"] + faults.injected["reset"] - 2
+    assert retries == refused_or_reset(faults), faults.requests
     assert digests(minio_client(seaweed), target_bucket) == digests(minio_client(moto), bucket)
 
 
-def test_flipped_bytes_are_never_reported_verified(
+def flipped_keys(faults, bucket) -> set[str]:
+    """The object keys whose first read the proxy damaged."""
+    prefix = f"/{bucket}/"
+    assert all(path.startswith(prefix) for path in faults.flipped)
+    return {unquote(path[len(prefix):]) for path in faults.flipped}
+
+
+def manifest_keys(result) -> list[str]:
+    manifest = result.path.parent / result.record.verification.manifest.file
+    return [json.loads(line)["key"] for line in manifest.read_text().splitlines()]
+
+
+def test_reads_damaged_in_transit_are_caught_by_the_source_digests_and_retried(
         source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
-    faults = Faults(flip_byte=0.25, seed=11)
+    """One byte flipped in the first read of a quarter of the objects: each damaged read
+    fails the copy's check against the source's MD5 ETag or multipart ETag (part size from
+    ``HEAD ?partNumber=1``), is retried once, and the drill ends byte-identical."""
+    faults = Faults(flip_byte=0.25, seed=36)  # seed 36 picks all three multipart objects
     result, bucket, target_bucket = drill_through_proxy(
         faults, 120, 6, source_client, moto, write_spec, server_env, tmp_path, bucket_name)
-    assert faults.injected["flip_byte"] > 10
-    copy = next(phase for phase in result.record.phases if phase.name == "copy")
-    assert copy.retries >= faults.injected["flip_byte"] - 5
+    record = result.record
+    assert result.exit_code == 0, (record.errors, record.verification.differences[:3])
+    damaged = flipped_keys(faults, bucket)
+    assert len(damaged) == faults.injected["flip_byte"] > 10
+    assert {obj.key for obj in demo_objects(120) if obj.multipart} <= damaged
+    copy = next(phase for phase in record.phases if phase.name == "copy")
+    assert copy.retries == len(damaged)
+    assert sum(phase.retries for phase in record.phases) == len(damaged)
+    source = digests(minio_client(moto), bucket)
+    assert digests(minio_client(seaweed), target_bucket) == source
+    assert sorted(manifest_keys(result)) == sorted(source)
+
+
+def test_a_damaged_read_no_source_digest_can_catch_is_reported_content_differs(
+        source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
+    """Every object's first read is damaged, and the source does not say the part size of
+    its multipart objects: their multipart ETags cannot check the read, so the copy writes
+    damaged bytes. Verification does not trust that copy's digest: it reads the source
+    again and reports each of them ``content_differs``, never verified. The damaged reads
+    of single-part objects are caught by their MD5 ETags and retried."""
+    faults = Faults(flip_byte=1.0, hide_part_sizes=True, seed=5)
+    result, bucket, target_bucket = drill_through_proxy(
+        faults, 120, 6, source_client, moto, write_spec, server_env, tmp_path, bucket_name)
+    record = result.record
+    multipart = {obj.key for obj in demo_objects(120) if obj.multipart}
+    assert len(multipart) == 3 and multipart <= flipped_keys(faults, bucket)
+    assert faults.injected["hide_part_size"] == 3  # one part HEAD per multipart copy
+    assert result.exit_code == 1 and record.verdict == "failed"
+    differences = {d.key: d.kind for d in record.verification.differences}
+    assert differences == dict.fromkeys(multipart, "content_differs")
+    copy = next(phase for phase in record.phases if phase.name == "copy")
+    assert copy.retries == faults.injected["flip_byte"] - len(multipart)
     source = digests(minio_client(moto), bucket)
     target = digests(minio_client(seaweed), target_bucket)
-    manifest = result.path.parent / result.record.verification.manifest.file
-    verified = [json.loads(line)["key"] for line in manifest.read_text().splitlines()]
-    assert verified, "nothing was verified"
-    for key in verified:
-        assert target[key] == source[key], key
-    assert result.exit_code in (0, 1)
-    if result.exit_code == 0:
-        assert target == source
+    assert sorted(manifest_keys(result)) == sorted(set(source) - multipart)
+    assert record.verification.counts["matched"] == len(source) - 3
+    assert {key for key in source if target[key] != source[key]} == multipart
+    for key in multipart:  # the target holds the damaged read: one bit of one byte differs
+        written = minio_client(seaweed).get_object(target_bucket, key).read()
+        original = source_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert len(written) == len(original)
+        assert [a ^ b for a, b in zip(written, original) if a != b] == [1]
 
 
 def test_target_killed_mid_copy_and_restarted_ends_byte_identical(
@@ -96,6 +148,7 @@ def test_target_side_throttling_and_resets_are_retried_to_a_byte_identical_copy(
                            environ={**server_env, "TGT_ENDPOINT": proxy.endpoint})
     record = result.record
     assert result.exit_code == 0, (record.errors, record.copy_summary.failures[:3])
-    assert faults.injected["slow_down"] > 0 and faults.injected["reset"] > 0
-    assert sum(phase.retries for phase in record.phases) + record.requests["target"].retries > 0
+    assert faults.injected["slow_down"] > 5 and faults.injected["reset"] > 0
+    retries = sum(phase.retries for phase in record.phases) + record.requests["target"].retries
+    assert retries == refused_or_reset(faults), faults.requests
     assert digests(minio_client(seaweed), target_bucket) == digests(minio_client(moto), bucket)

@@ -174,6 +174,7 @@ def test_removing_the_last_entry_is_found_against_a_known_head(ledger_run, tmp_p
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
 
 
+@pytest.mark.alters_records
 def test_an_altered_manifest_or_record_file_is_named(ledger_run, tmp_path):
     ledger = _copy(ledger_run, tmp_path)
     entry = json.loads(_lines(ledger)[1])

@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from exitkit.api import run_drill
+from exitkit.drill.copy import CopiedObject, still_in_place
 from exitkit.drill.journal import journal_path, read_journal
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
 from exitkit.errors import ExitkitError
 from exitkit.evidence.store import read_record
+from exitkit.providers.contract import Attributes, ObjectInfo
+from exitkit.verify.entries import Entry
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import KillAndRestart, digests, exitkit, minio_client
 
@@ -69,6 +72,11 @@ def test_an_interrupted_drill_resumes_to_the_record_of_one_clean_run(
     assert not list(results.glob("*.json"))  # no record for an unfinished run
     _, before = read_journal(journal_path(results, "test-drill"))
     assert 60 <= len(before) < OBJECTS
+    source = digests(minio_client(moto), bucket)
+    on_target = digests(minio_client(seaweed), target)
+    # nothing partial under any key: each object on the target is its source, whole
+    assert {key: source[key] for key in on_target} == on_target
+    assert {relative for relative, _age in before} <= set(on_target)
 
     done = exitkit(*args, "--resume", env=slow_target)
     assert done.returncode == 0, done.stderr
@@ -97,9 +105,12 @@ def test_a_drill_whose_target_died_resumes_after_the_target_is_back(
         crash = KillAndRestart(target, after_objects=50, down_seconds=3600)
         first = run_drill(spec, tmp_path / "r", observer=crash, environ=environ)
         crash.restart_timer.cancel()
-        assert first.exit_code in (1, 2) and first.record.verdict != "passed"
-        _, before = read_journal(journal_path(tmp_path / "r", "test-drill"))
-        assert len(before) >= 50
+        assert (first.exit_code, first.record.verdict) == (2, "error"), first.record.errors
+        journal = journal_path(tmp_path / "r", "test-drill")
+        assert journal.is_file()  # kept: the run did not pass
+        header, before = read_journal(journal)
+        assert header.run_id == first.record.run_id
+        assert len(before) == first.record.copy_summary.objects_copied >= 50
 
         target.start()
         second = run_drill(spec, tmp_path / "r", environ=environ, resume=True)
@@ -111,6 +122,52 @@ def test_a_drill_whose_target_died_resumes_after_the_target_is_back(
         assert copy_phase.objects == record.inventory.objects - len(before)
         assert (digests(minio_client(target), target_bucket)
                 == digests(minio_client(moto), bucket))
+
+
+def test_resume_copies_again_what_changed_on_the_source_or_the_target_since_the_interruption(
+        source_client, target_client, bucket_name, write_spec, slow_target, tmp_path, moto,
+        seaweed):
+    bucket, target = bucket_name("src"), bucket_name("tgt")
+    seed_bucket(source_client, bucket, list(demo_objects(OBJECTS)))
+    spec, results = write_spec(bucket, target), tmp_path / "results"
+    args = ["drill", "run", str(spec), "-r", str(results), "--quiet"]
+    stopped = interrupt_after(args, slow_target, results, 60, signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    _, before = read_journal(journal_path(results, "test-drill"))
+    changed_source, resized_target, deleted_target = sorted(
+        relative for (relative, _age), copied in before.items()
+        if copied.size > 0 and copied.parts == 1)[:3]
+    original = source_client.get_object(Bucket=bucket, Key=changed_source)["Body"].read()
+    changed = bytes([original[0] ^ 0xFF]) + original[1:]  # same size, new ETag
+    source_client.put_object(Bucket=bucket, Key=changed_source, Body=changed)
+    target_client.put_object(Bucket=target, Key=resized_target, Body=b"truncated")
+    target_client.delete_object(Bucket=target, Key=deleted_target)
+
+    resumed = run_drill(spec, results, environ=slow_target, resume=True)
+    record = resumed.record
+    assert resumed.exit_code == 0, (record.errors, record.verification.differences[:3])
+    assert record.copy_summary.resumed_objects == len(before) - 3
+    copy_phase = next(phase for phase in record.phases if phase.name == "copy")
+    assert copy_phase.objects == OBJECTS - (len(before) - 3)
+    assert target_client.get_object(Bucket=target, Key=changed_source)["Body"].read() == changed
+    assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
+
+
+def test_resume_without_a_journal_runs_the_drill_from_the_start(
+        source_client, bucket_name, write_spec, server_env, tmp_path, moto, seaweed):
+    bucket, target = bucket_name("src"), bucket_name("tgt")
+    seed_bucket(source_client, bucket, list(demo_objects(80)))
+    results = tmp_path / "results"
+    assert not journal_path(results, "test-drill").exists()
+    result = run_drill(write_spec(bucket, target), results, environ=server_env, resume=True)
+    record = result.record
+    assert result.exit_code == 0, record.errors
+    summary = record.copy_summary
+    assert (summary.resumed_from, summary.resumed_objects) == (None, 0)
+    copy_phase = next(phase for phase in record.phases if phase.name == "copy")
+    assert copy_phase.objects == summary.objects_copied == record.inventory.objects == 80
+    assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
+    assert not journal_path(results, "test-drill").exists()
 
 
 def test_resume_refuses_a_changed_spec_and_a_second_concurrent_run(
@@ -135,3 +192,24 @@ def test_resume_refuses_a_changed_spec_and_a_second_concurrent_run(
     changed = exitkit(*args, "--resume", env=slow_target)
     assert changed.returncode == 2 and "the spec changed" in changed.stderr
     assert changed.stderr.count("\n") == 1
+
+
+def test_resume_skips_a_version_only_while_the_target_still_lists_the_version_it_wrote():
+    """With ``versions: all`` the journaled target version id must still be listed; with
+    ``latest`` the size decides. A changed source ETag or size always means a new copy."""
+    def entry(key, size, etag=None, version_id=None, age=0):
+        return Entry(key, age, ObjectInfo(key, size, etag, version_id=version_id))
+
+    def copied(size, etag, version_id):
+        return CopiedObject(size=size, sha256="0" * 64, source_etag=etag,
+                            attributes=Attributes(), checksums={}, parts=1, target_key="",
+                            target_version_id=version_id)
+
+    plan = [entry("a", 5, "e-a"), entry("b", 5, "e-b"), entry("c", 5, "e-c2"),
+            entry("d", 5, "e-d")]
+    journal = {("a", 0): copied(5, "e-a", "t1"), ("b", 0): copied(5, "e-b", "t2"),
+               ("c", 0): copied(5, "e-c1", "t3"), ("d", 0): copied(5, "e-d", "t4")}
+    target = [entry("a", 5, version_id="t1"), entry("b", 5, version_id="t2-rewritten"),
+              entry("c", 5, version_id="t3"), entry("d", 4, version_id="t4")]
+    assert still_in_place(plan, journal, target, versions=True) == {("a", 0): 5}
+    assert still_in_place(plan, journal, target, versions=False) == {("a", 0): 5, ("b", 0): 5}

@@ -1,8 +1,7 @@
 """The retry policy: transient failures retried with backoff, Retry-After honoured."""
 
-import time
-
 import pytest
+import tenacity
 
 from exitkit.errors import PermanentError, TransientError
 from exitkit.providers.failures import error_for_status
@@ -19,18 +18,59 @@ def test_statuses_are_classified_and_retry_after_is_kept():
     assert "access denied" in str(error_for_status(403, "GET k"))
 
 
-def test_retry_after_sets_the_minimum_wait_and_retries_are_counted():
-    calls, retries = [], []
+@pytest.fixture
+def waits(monkeypatch):
+    """The waits the retry policy asks for, recorded instead of slept; and each jitter
+    window ``(low, high)`` it draws from, where the draw returns the window's middle."""
+    asked, windows = [], []
+    monkeypatch.setattr(tenacity.nap.time, "sleep", asked.append)
 
-    def flaky():
-        calls.append(time.monotonic())
-        if len(calls) < 3:
-            raise TransientError("slow down", retry_after=0.5)
+    def middle(low, high):
+        windows.append((low, high))
+        return (low + high) / 2
+
+    monkeypatch.setattr(tenacity.wait.random, "uniform", middle)
+    return asked, windows
+
+
+def failing(times: int, retry_after: float | None):
+    """A call that raises TransientError *times* times, then returns "done"."""
+    calls = []
+
+    def call():
+        calls.append(1)
+        if len(calls) <= times:
+            raise TransientError("HTTP 503 SlowDown", retry_after=retry_after)
         return "done"
 
-    assert with_retries(flaky, max_retries=5, on_retry=lambda: retries.append(1)) == "done"
-    assert len(retries) == 2
-    assert calls[1] - calls[0] >= 0.5 and calls[2] - calls[1] >= 0.5
+    return call
+
+
+def test_backoff_is_exponential_with_full_jitter_and_every_retry_is_counted(waits):
+    asked, windows = waits
+    retries = []
+    assert with_retries(failing(9, None), max_retries=9,
+                        on_retry=lambda: retries.append(1)) == "done"
+    assert len(retries) == 9
+    # the window doubles from 0.2 s and stops growing at 15 s; the wait is drawn inside it
+    assert windows == [(0, 0.2), (0, 0.4), (0, 0.8), (0, 1.6), (0, 3.2), (0, 6.4), (0, 12.8),
+                       (0, 15), (0, 15)]
+    assert asked == [high / 2 for _low, high in windows]
+
+
+def test_retry_after_is_the_least_wait_and_is_capped_at_60_seconds(waits):
+    asked, windows = waits
+    assert with_retries(failing(2, 2.5), max_retries=5, on_retry=lambda: None) == "done"
+    assert asked == [2.5, 2.5]  # the server's ask outweighs the jittered 0.1 s and 0.2 s
+    asked.clear()
+    assert with_retries(failing(3, 3600), max_retries=5, on_retry=lambda: None) == "done"
+    assert asked == [60, 60, 60]  # a server asking for an hour does not stall the drill
+    asked.clear()
+    windows.clear()
+    assert with_retries(failing(6, 0.5), max_retries=6, on_retry=lambda: None) == "done"
+    # backoff grows past a small Retry-After: the larger of the two is waited
+    assert asked == [0.5, 0.5, 0.5, 0.8, 1.6, 3.2]
+    assert [high for _low, high in windows] == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4]
 
 
 def test_permanent_errors_fail_fast_and_attempts_are_bounded():

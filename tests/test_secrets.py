@@ -38,7 +38,14 @@ def test_planted_secrets_reach_no_file_and_no_stream(source_client, bucket_name,
     assert all(run.returncode == 0 for run in runs[5:])
     streams = [text for run in runs for text in (run.stdout, run.stderr)]
     files = sorted(path for path in out.rglob("*") if path.is_file())
-    assert len(files) >= 4 + 1 + 2 * 3  # reports, ledger, record + side files per run
+    records = sorted(path.name for path in (out / "records").glob("*.json"))
+    assert len(records) == 2  # the drill and the verify run; the refused run wrote none
+    stems = [name.removesuffix(".json") for name in records]
+    assert sorted(str(path.relative_to(out)) for path in files) == sorted(
+        ["ledger.jsonl", "ledger.jsonl.lock", "records/test-drill.journal.sqlite.lock",
+         *(f"report.{fmt}" for fmt in ("html", "md", "junit", "prom")),
+         *(f"records/{stem}{suffix}" for stem in stems
+           for suffix in (".json", ".differences.jsonl", ".manifest.jsonl"))])
     contents = streams + [path.read_bytes().decode("utf-8", "replace") for path in files]
     for secret in (planted_source, planted_wrong, seaweed.secret_key, key_body):
         assert not [text for text in contents if secret in text], secret[:12]

@@ -1,11 +1,14 @@
 """Drill specs: validation, line numbers, environment expansion, one-line errors."""
 
+import hashlib
+import json
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
 
+from exitkit.api import run_drill
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import SpecError
 
@@ -48,7 +51,28 @@ def test_valid_spec_loads_with_units_and_resolved_credentials(tmp_path):
     assert loaded.spec.expectations.max_duration == timedelta(hours=1, minutes=30)
     assert loaded.source_keys.secret_key.get_secret_value() == "unit-secret-value-123"
     assert "unit-secret-value-123" not in repr(loaded)
-    assert len(loaded.sha256) == 64
+    assert loaded.sha256 == hashlib.sha256((tmp_path / "spec.yaml").read_bytes()).hexdigest()
+
+
+def test_the_record_pins_the_spec_by_the_sha256_of_its_file_bytes(tmp_path):
+    """The digest is of the file as written (comments, ``${VAR}`` references and all),
+    not of the parsed or expanded spec."""
+    source = tmp_path / "disk-a" / "records"
+    source.mkdir(parents=True)
+    (source / "r.txt").write_bytes(b"record\n")
+    spec = tmp_path / "local.yaml"
+    spec.write_bytes(f"""\
+# a comment is part of what the digest pins
+version: 1
+name: pinned
+source: {{provider: local, path: "{tmp_path / 'disk-a'}", bucket: "${{UNIT_BUCKET:-records}}"}}
+target: {{provider: local, path: "{tmp_path / 'disk-b'}", bucket: records, create_bucket: true}}
+""".encode("utf-8"))
+    expected = hashlib.sha256(spec.read_bytes()).hexdigest()
+    result = run_drill(spec, tmp_path / "results", environ={})
+    assert result.exit_code == 0, result.record.errors
+    assert result.record.drill.spec_sha256 == expected
+    assert json.loads(result.path.read_text())["drill"]["spec_sha256"] == expected
 
 
 def test_malformed_yaml_names_line_and_column(tmp_path):

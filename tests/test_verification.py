@@ -1,5 +1,6 @@
 """Verification an auditor accepts: methods, metadata fields, versions, samples, manifests."""
 
+import hashlib
 import io
 import json
 import subprocess
@@ -110,6 +111,16 @@ def test_keys_near_the_1024_byte_limit(source_client, write_spec, server_env, tm
     assert [line["key"] for line in manifest_lines(result)] == [fits]
 
 
+def drawn(seed: int, fraction: float) -> set[str]:
+    """The sample docs/drill-spec.md describes, computed here: keys whose keyed BLAKE2b-64
+    score under the seed (a 16-byte big-endian key) is below the fraction."""
+    def score(key: str) -> float:
+        digest = hashlib.blake2b(key.encode(), digest_size=8,
+                                 key=seed.to_bytes(16, "big", signed=True)).digest()
+        return int.from_bytes(digest, "big") / 2**64
+    return {key for key in (f"data/{i:03d}.txt" for i in range(60)) if score(key) < fraction}
+
+
 def test_same_seed_draws_same_sample(small_bucket, write_spec, server_env, tmp_path, bucket_name):
     target_bucket = bucket_name("tgt")
     assert run_drill(write_spec(small_bucket, target_bucket), tmp_path / "full",
@@ -127,7 +138,8 @@ def test_same_seed_draws_same_sample(small_bucket, write_spec, server_env, tmp_p
     other, _ = sampled("{fraction: 0.25, seed: 7}", "c")
     counted, counted_verification = sampled("{count: 13, seed: 42}", "d")
     assert first == again and first != other
-    assert 5 <= len(first) <= 25
+    assert first == drawn(42, 0.25) and other == drawn(7, 0.25)
+    assert len(first) == 17  # what this seed draws of these 60 keys, not about a quarter
     assert verification.sample.seed == 42 and verification.sample.sampled_objects == len(first)
     assert verification.counts["not_sampled"] == 60 - len(first)
     assert verification.completeness_objects_pct == 100.0

@@ -1,4 +1,5 @@
-"""Sorted merge, external sort, manifest and classification, on synthetic listings."""
+"""Sorted merge, external sort, manifest and classification: on synthetic listings, a real
+server's listing, and an in-memory one only where no server here can make the case."""
 
 import hashlib
 import json
@@ -7,18 +8,24 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
+from pydantic import SecretStr
 
 from exitkit.drill.events import SilentObserver
-from exitkit.evidence.manifest import ManifestWriter, manifest_root
+from exitkit.drill.spec import Credentials, Endpoint
+from exitkit.drill.spec_file import Keys
+from exitkit.evidence.manifest import ManifestWriter, manifest_root, prove
 from exitkit.evidence.merkle import MerkleBuilder, leaf_hashes, node_hashes, root_of
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.timing import PhaseClock
 from exitkit.providers.contract import Capabilities, ObjectInfo, ObjectStream
+from exitkit.providers.registry import open_source
 from exitkit.verify.entries import Entry, _aged, current_entries
 from exitkit.verify.merge import OutOfOrderError, Run, merge_runs
 from exitkit.verify.ordering import sorted_by
 from exitkit.verify.sampling import Sampler
 from exitkit.verify.verifier import VerifyScope, verify_phase
+
+CREDS = Credentials(access_key_env="UNUSED_A", secret_key_env="UNUSED_B")
 
 
 def infos(keys, prefix=""):
@@ -101,36 +108,22 @@ def test_fast_manifest_line_is_canonical_json(entry):
     assert manifest_line(**entry) == json_line(entry)
 
 
-class ListedStore:
-    """An in-memory store listing *bodies* (key -> bytes) in key order, with given ETags."""
-
-    capabilities = Capabilities(lists_in_key_order=True)
-
-    def __init__(self, bodies: dict[str, bytes], etags: dict[str, str | None]) -> None:
-        self.bodies, self.etags, self.label = bodies, etags, "memory"
-
-    def _info(self, key: str) -> ObjectInfo:
-        return ObjectInfo(key, len(self.bodies[key]), self.etags[key])
-
-    def list(self, prefix=""):
-        return (self._info(key) for key in sorted(self.bodies) if key.startswith(prefix))
-
-    def head(self, key, version_id=None):
-        return self._info(key) if key in self.bodies else None
-
-    @contextmanager
-    def open(self, key, version_id=None):
-        yield ObjectStream(self._info(key), iter([self.bodies[key]]))
-
-
-def test_current_entries_wrap_each_listed_object_relative_to_the_prefix():
-    store = ListedStore({f"p/{key}": key.encode() for key in ("a", "b/c", "ü")},
-                        dict.fromkeys(("p/a", "p/b/c", "p/ü")))
+def test_current_entries_wrap_each_listed_object_relative_to_the_prefix(moto, source_client,
+                                                                       bucket_name):
+    bucket = bucket_name("entries")
+    source_client.create_bucket(Bucket=bucket)
+    for key in ("p/a", "p/b/c", "p/ü", "q/outside"):
+        source_client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    store = open_source(Endpoint(provider="aws-s3", endpoint=moto.endpoint, region="us-east-1",
+                                 bucket=bucket, credentials=CREDS),
+                        Keys(SecretStr(moto.access_key), SecretStr(moto.secret_key)))
     for prefix in ("", "p/"):
+        listed = list(store.list(prefix))
         got = list(current_entries(store, prefix))
-        assert got == [Entry(info.key[len(prefix):], 0, info) for info in store.list(prefix)]
+        assert got == [Entry(info.key[len(prefix):], 0, info) for info in listed]
         assert all(type(entry) is Entry for entry in got)
         assert got[0].order == (prefix and "a" or "p/a", 0) and got[0].label == "p/a"
+    assert [entry.relative for entry in current_entries(store, "p/")] == ["a", "b/c", "ü"]
 
 
 @pytest.mark.parametrize("run_length", [2, 1024])
@@ -177,6 +170,33 @@ def test_an_etag_run_makes_the_same_manifest_as_objects_added_one_by_one(tmp_pat
 MD5 = "0123456789abcdef0123456789abcdef"
 
 
+class ListedStore:
+    """An in-memory store listing *bodies* (key -> bytes) in key order, with given ETags.
+
+    Used only where no server here can produce the case: ETags in upper-case hex and no
+    ETag at all (as some S3-compatible stores and caching proxies report them) cannot be
+    made by moto_server or SeaweedFS, which always answer a lower-case MD5 or ``md5-N``.
+    """
+
+    capabilities = Capabilities(lists_in_key_order=True)
+
+    def __init__(self, bodies: dict[str, bytes], etags: dict[str, str | None]) -> None:
+        self.bodies, self.etags, self.label = bodies, etags, "memory"
+
+    def _info(self, key: str) -> ObjectInfo:
+        return ObjectInfo(key, len(self.bodies[key]), self.etags[key])
+
+    def list(self, prefix=""):
+        return (self._info(key) for key in sorted(self.bodies) if key.startswith(prefix))
+
+    def head(self, key, version_id=None):
+        return self._info(key) if key in self.bodies else None
+
+    @contextmanager
+    def open(self, key, version_id=None):
+        yield ObjectStream(self._info(key), iter([self.bodies[key]]))
+
+
 def test_runs_proven_by_etags_leave_every_other_pair_to_a_content_check(tmp_path):
     """Aligned runs: only equal sizes with equal plain-MD5 ETags count as proven."""
     bodies = {f"k{i:04d}": b"x" * 8 for i in range(2500)}
@@ -201,3 +221,53 @@ def test_runs_proven_by_etags_leave_every_other_pair_to_a_content_check(tmp_path
     lines = [json.loads(line) for line in (tmp_path / "manifest").read_text().splitlines()]
     assert [line["key"] for line in lines] == sorted(set(bodies) - {"k0100", "k1200"})
     assert {line["key"] for line in lines if line["method"] == "sha256"} == set(odd)
+
+
+# An independent test vector: five manifest lines written out by hand (the first is the
+# example in docs/record.md), their RFC 6962 root computed below with hashlib alone, and
+# that root as a literal, so a change to the line format or the tree fails here.
+VECTOR_LINES = [
+    '{"digest":"md5:5d41402abc4b2a76b9719d911017c592","key":"docs/a.txt","method":"etag-md5",'
+    '"size":5}',
+    '{"digest":"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",'
+    '"key":"docs/b.txt","method":"sha256","size":5}',
+    '{"digest":"md5:5d41402abc4b2a76b9719d911017c592","key":"docs/ü 日本.txt",'
+    '"method":"etag-md5","size":5}',
+    '{"digest":"sha256:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=","key":"v/k",'
+    '"method":"checksum-sha256","size":5,"version_age":0,"version_id":"v2"}',
+    '{"digest":"md5:5d41402abc4b2a76b9719d911017c592","key":"v/k","method":"etag-md5",'
+    '"size":5,"version_age":1,"version_id":null}',
+]
+VECTOR_ROOT = "d03451843480dda4e1c1c16b8a9d09f06080c1819fd805209629dfdab576cc4e"
+
+
+def test_manifest_lines_and_merkle_root_match_an_independent_test_vector(tmp_path):
+    def sha(data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    leaf = [sha(b"\x00" + line.encode("utf-8")) for line in VECTOR_LINES]
+    left = sha(b"\x01" + sha(b"\x01" + leaf[0] + leaf[1]) + sha(b"\x01" + leaf[2] + leaf[3]))
+    assert sha(b"\x01" + left + leaf[4]).hex() == VECTOR_ROOT  # 5 leaves split 4 + 1
+
+    entries = [("docs/a.txt", 5, "md5:5d41402abc4b2a76b9719d911017c592", "etag-md5"),
+               ("docs/b.txt", 5, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043"
+                "362938b9824", "sha256"),
+               ("docs/ü 日本.txt", 5, "md5:5d41402abc4b2a76b9719d911017c592", "etag-md5"),
+               ("v/k", 5, "sha256:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+                "checksum-sha256", "v2", 0),
+               ("v/k", 5, "md5:5d41402abc4b2a76b9719d911017c592", "etag-md5", None, 1)]
+    for name, order in (("in-order", [0, 1, 2, 3, 4]), ("late", [3, 0, 4, 2, 1])):
+        writer = ManifestWriter(tmp_path, name)
+        for index in order:
+            writer.add(*entries[index])
+        summary = writer.commit()
+        assert (tmp_path / name).read_bytes() == "".join(
+            line + "\n" for line in VECTOR_LINES).encode("utf-8")
+        assert (summary.entries, summary.merkle_root) == (5, VECTOR_ROOT)
+        assert manifest_root(tmp_path / name) == VECTOR_ROOT
+
+    proof = prove(tmp_path / "late", VECTOR_ROOT, "v/k", "v2")
+    assert proof.verified and (proof.leaf_index, proof.tree_size) == (3, 5)
+    assert proof.audit_path == [leaf[2].hex(), sha(b"\x01" + leaf[0] + leaf[1]).hex(),
+                                leaf[4].hex()]
+    assert not prove(tmp_path / "late", "00" * 32, "docs/a.txt").verified

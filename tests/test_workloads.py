@@ -13,7 +13,6 @@ import pytest
 import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from libcloud.container.drivers.docker import DockerContainerDriver
 from testcontainers.core.container import DockerContainer
 
 from exitkit.embedded.servers import free_port
@@ -97,7 +96,7 @@ def test_workload_drill_moves_image_and_data_and_serves_them(tmp_path, drill_env
     assert image["digests_match"] and image["bytes"] > 1_000_000 and image["layers"] == 1
 
     assert workload["status"] == "healthy" and workload["health"]["passed"]
-    assert 0 < workload["time_to_healthy_s"] <= 30
+    assert workload["time_to_healthy_s"] > 0  # how fast is a benchmark's business
     data = workload["data"]
     assert data["checked"] == data["matched"] == 5
     for served in data["objects"]:
@@ -169,19 +168,21 @@ def test_unhealthy_workload_fails_the_drill_and_is_still_removed(tmp_path, drill
 def test_exec_health_check_and_a_crashing_workload(tmp_path, drill_env, docker_client):
     def crashes(service):
         service["command"] = ["/bin/sh", "-c", "echo config missing >&2; exit 3"]
-        service["health"] = {"exec": {"command": ["/bin/sh", "-c", "true"]}, "deadline": "20s"}
+        service["health"] = {"exec": {"command": ["/bin/sh", "-c", "test -e /never"]},
+                             "deadline": "10m"}
         service.pop("data")
 
-    started = time.monotonic()
     result, record = run_drill(spec_with(tmp_path, crashes, "workload-crash"),
                                tmp_path / "results", drill_env)
 
     assert result.returncode == 1, result.stderr
     workload, = record["workloads"]
-    assert workload["status"] in ("unhealthy", "error")
-    detail = workload["health"]["detail"] if workload["health"] else " ".join(workload["errors"])
-    assert "exit" in detail and "3" in detail
-    assert time.monotonic() - started < 20  # a dead container ends the wait early
+    assert workload["status"] == "unhealthy" and workload["errors"] == []
+    health = workload["health"]
+    assert health["kind"] == "exec" and not health["passed"]
+    # the wait ended because the container exited, not at the ten-minute deadline
+    assert health["detail"].endswith("; container exited with code 3: config missing"), health
+    assert "deadline" not in health["detail"]
     assert workload["teardown"]["done"]
     assert drill_containers(docker_client, "workload-crash") == []
 
@@ -248,26 +249,18 @@ def test_bad_workload_specs_are_one_line_errors(tmp_path, drill_env):
 
 
 def test_adapter_fills_libcloud_docker_gaps_on_podman(containers):
-    """libcloud's stock driver cannot pull on Podman and drops port bindings; ours can."""
+    """libcloud's stock Docker driver cannot pull on Podman and drops port bindings; the
+    adapter pulls, publishes ports, runs commands and finds and removes what it labelled."""
     source = ImageReference.parse(containers.web_image)
     target = source.moved_to(containers.target_registry.host, "gaps")
     copy_image(source, target, {source.registry: False, target.registry: False}, {}, 1)
-    host, port = containers.runtime.url.removeprefix("http://").split(":")
-    stock = DockerContainerDriver(host=host, port=int(port))
-    with pytest.raises(Exception, match="failed to install image"):
-        stock.install_image(str(target))
-
     runtime = open_runtime(containers.runtime.url)
+    assert not runtime.has_image(str(target))
     image_id = runtime.pull(str(target))
     assert image_id.startswith("sha256:") and runtime.has_image(str(target))
     published = free_port()
-    stock_container = stock.deploy_container(
-        "exitkit-gap-stock", runtime_image(stock, target), command="/bin/httpd -f -p 8080 -h /www",
-        port_bindings={"8080/tcp": [{"HostPort": str(published)}]}, ports={"8080/tcp": {}})
     ours = None
     try:
-        assert not wait_reachable(published, 3)
-        runtime.remove(stock_container.id)
         ours = runtime.create("exitkit-gap-ours", str(target), None, {}, {8080: published},
                               "bridge", 0.25, 32 * 2**20, {"exitkit.test": "gaps"})
         assert wait_reachable(published)
@@ -275,14 +268,10 @@ def test_adapter_fills_libcloud_docker_gaps_on_podman(containers):
         assert runtime.labelled({"exitkit.test": "gaps"}) == [ours]
     finally:
         runtime.remove(ours) if ours else None
-        runtime.remove(stock_container.id)
     assert runtime.labelled({"exitkit.test": "gaps"}) == []
+    assert not reachable(published)
     runtime.remove_image(str(target))
     assert not runtime.has_image(str(target))
-
-
-def runtime_image(driver, reference):
-    return next(image for image in driver.list_images() if image.name == str(reference))
 
 
 def reachable(port: int) -> bool:
