@@ -36,7 +36,9 @@ class ObjectInfo(NamedTuple):
     ``checksums`` holds full-object checksums the provider computed (algorithm -> base64),
     None when it reported none;
     ``tag_count`` is None when unknown; ``is_delete_marker`` marks a version listing's
-    delete marker. A named tuple: listings create millions of these.
+    delete marker; ``storage_class`` is the provider's class (``STANDARD`` when an S3
+    listing or HEAD names none; None where the store has no classes, such as a directory).
+    A named tuple: listings create millions of these.
     """
 
     key: str
@@ -49,6 +51,7 @@ class ObjectInfo(NamedTuple):
     checksums: Mapping[str, str] | None = None
     tag_count: int | None = None
     is_delete_marker: bool = False
+    storage_class: str | None = None
 
 
 @dataclass(frozen=True)
