@@ -6,6 +6,10 @@ run it belongs to (run id, spec SHA-256), and one row per object version copied,
 with ``synchronous=FULL`` (fsync'd); SQLite's atomic commits mean a crash loses at most
 the last second's rows (those objects are copied again), never corrupts the rest.
 
+A second table keeps every restore of an archived object the drill requested; each row is
+committed (fsync'd) as soon as the request is answered, so a resumed run polls those
+restores and never requests (and pays for) one again.
+
 It is also the copy's memory: the drill looks copied objects up here instead of holding
 them, so memory stays flat however many objects a drill copies.
 
@@ -26,6 +30,7 @@ from typing import Any
 import fasteners
 
 from exitkit.drill.copy import CopiedObject
+from exitkit.drill.restore import RestoreRequest
 from exitkit.errors import ExitkitError
 from exitkit.providers.contract import Attributes
 
@@ -34,6 +39,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (drill TEXT, spec_sha256 TEXT, run_id TEXT, started_at TEXT);
 CREATE TABLE IF NOT EXISTS copied (relative TEXT, age INTEGER, object TEXT,
                                    PRIMARY KEY (relative, age)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restores (relative TEXT, age INTEGER, request TEXT,
+                                     PRIMARY KEY (relative, age)) WITHOUT ROWID;
 """
 
 Order = tuple[str, int]
@@ -88,6 +95,7 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
             raise ExitkitError(f"{path}: the journal names no run; remove it to start over")
         self.header = JournalHeader(*row)
         self._mutex = threading.Lock()
+        self.restores = RestoreBook(self)
         self._db.execute("BEGIN")
         self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
 
@@ -160,19 +168,65 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
         self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
 
 
+class RestoreBook(MutableMapping[Order, RestoreRequest]):
+    """The journal's restores by (relative key, age); each new one is committed at once."""
+
+    def __init__(self, journal: CopyJournal) -> None:
+        self._journal = journal
+
+    def __setitem__(self, order: Order, request: RestoreRequest) -> None:
+        journal = self._journal
+        with journal._mutex:
+            journal._db.execute("INSERT OR REPLACE INTO restores VALUES (?, ?, ?)",
+                                (*order, json.dumps(asdict(request), ensure_ascii=False)))
+            journal._commit()
+
+    def __getitem__(self, order: Order) -> RestoreRequest:
+        journal = self._journal
+        with journal._mutex:
+            row = journal._db.execute("SELECT request FROM restores WHERE relative = ? AND "
+                                      "age = ?", order).fetchone()
+        if row is None:
+            raise KeyError(order)
+        return RestoreRequest(**json.loads(row[0]))
+
+    def __delitem__(self, order: Order) -> None:
+        raise TypeError("a requested restore stays in the journal")
+
+    def __len__(self) -> int:
+        with self._journal._mutex:
+            return self._journal._db.execute("SELECT count(*) FROM restores").fetchone()[0]
+
+    def __iter__(self) -> Iterator[Order]:
+        with self._journal._mutex:
+            rows = self._journal._db.execute("SELECT relative, age FROM restores "
+                                             "ORDER BY relative, age").fetchall()
+        return iter([tuple(row) for row in rows])
+
+
 def read_journal(path: Path) -> tuple[JournalHeader, dict[Order, CopiedObject]]:
     """The run and every committed copied object of a journal, read-only (a running
     drill may hold it; its last second of copies may not be committed yet)."""
+    header, copied, _restores = read_journal_with_restores(path)
+    return header, copied
+
+
+def read_journal_with_restores(path: Path) -> tuple[JournalHeader, dict[Order, CopiedObject],
+                                                      dict[Order, RestoreRequest]]:
+    """:func:`read_journal` plus every restore the drill requested."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             header = JournalHeader(*db.execute("SELECT * FROM run").fetchone())
             rows = db.execute("SELECT relative, age, object FROM copied").fetchall()
+            restores = db.execute("SELECT relative, age, request FROM restores").fetchall()
         finally:
             db.close()
     except (sqlite3.Error, TypeError) as exc:
         raise ExitkitError(f"{path}: cannot read the journal ({exc})") from None
-    return header, {(relative, age): _decode(obj) for relative, age, obj in rows}
+    return (header, {(relative, age): _decode(obj) for relative, age, obj in rows},
+            {(relative, age): RestoreRequest(**json.loads(request))
+             for relative, age, request in restores})
 
 
 def _remove_database(path: Path) -> None:

@@ -27,6 +27,7 @@ libcloud connections keep per-request state for signing, so each thread gets its
 
 import base64
 import hashlib
+import re
 import threading
 from xml.etree import ElementTree
 from collections.abc import Callable, Iterator, Mapping
@@ -43,7 +44,7 @@ from libcloud.utils.files import read_in_chunks
 
 from exitkit.errors import EndpointError, PermanentError, TransientError, UnreadableError
 from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
-                                        ObjectStream, PutResult)
+                                        ObjectStream, PutResult, RestoreStatus)
 from exitkit.measure.requests import RequestCounter
 from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_status,
                                         requester_pays_error)
@@ -234,8 +235,12 @@ class S3Source:
     def _object_path(self, key: str) -> str:
         return self._driver()._get_object_path(self._container(), key)
 
-    def _request(self, what: str, path: str, method: str = "GET", **kwargs):
-        self.requests.count(method, bucket_level=path == f"/{self.bucket}")
+    def _request(self, what: str, path: str, method: str = "GET", restore: bool = False,
+                 **kwargs):
+        if restore:
+            self.requests.count_restore()
+        else:
+            self.requests.count(method, bucket_level=path == f"/{self.bucket}")
         kwargs.setdefault("params", {})
         try:
             return self._driver().connection.request(path, method=method, raw=True, **kwargs)
@@ -415,6 +420,63 @@ class S3Source:
             if _local(element.tag) == "Tag":
                 tags[_child_text(element, "Key")] = _child_text(element, "Value") or ""
         return tags
+
+
+_ONGOING = re.compile(r'ongoing-request\s*=\s*"(true|false)"', re.IGNORECASE)
+_EXPIRY = re.compile(r'expiry-date\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def restore_status_of(header: str | None) -> RestoreStatus:
+    """The state an ``x-amz-restore`` header describes (absent: ``none``)."""
+    ongoing = _ONGOING.search(header or "")
+    if ongoing is None:
+        return RestoreStatus("none")
+    if ongoing.group(1).lower() == "true":
+        return RestoreStatus("ongoing")
+    expiry = _EXPIRY.search(header or "")
+    return RestoreStatus("ready", _parse_http_date(expiry.group(1)) if expiry else None)
+
+
+class S3Restorer:
+    """RestoreObject and restore state for the archived objects of an :class:`S3Source`.
+
+    Kept apart from the source so that only a drill with a ``restore`` spec section holds
+    the one POST it may send a source; it shares the source's connections and request
+    counts (restores are counted on their own: they are billed as retrieval requests).
+    """
+
+    def __init__(self, source: S3Source) -> None:
+        self._source = source
+
+    def restore_status(self, key: str, version_id: str | None = None) -> RestoreStatus:
+        """Where the restore of *key* stands, from a HEAD's ``x-amz-restore`` header."""
+        source = self._source
+        what = f"HEAD {key}"
+        response = source._request(what, source._object_path(key), method="HEAD",
+                                   params=source._version_params(version_id))
+        if response.status >= 300:
+            raise _status_error(response, what)
+        return restore_status_of(response.headers.get("x-amz-restore"))
+
+    def request_restore(self, key: str, version_id: str | None, days: int,
+                        tier: str) -> RestoreStatus:
+        """POST ?restore: 202 accepted (ongoing), 200 a restored copy is already there
+        (its expiry extended), 409 RestoreAlreadyInProgress (ongoing)."""
+        source = self._source
+        what = f"restore {key}"
+        body = (f'<RestoreRequest xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Days>{days}</Days><GlacierJobParameters><Tier>{tier.capitalize()}</Tier>"
+                f"</GlacierJobParameters></RestoreRequest>").encode()
+        response = source._request(what, source._object_path(key), method="POST",
+                                   restore=True, data=body,
+                                   params={"restore": "", **source._version_params(version_id)},
+                                   headers={"Content-MD5": _content_md5(body),
+                                            "Content-Type": "application/xml"})
+        if response.status == 409:
+            return RestoreStatus("ongoing")
+        if response.status >= 300:
+            raise _status_error(response, what)
+        return RestoreStatus("ready" if response.status == 200 else "ongoing")
 
 
 class S3Store(S3Source):
