@@ -298,3 +298,55 @@ def test_resume_while_restores_are_pending_requests_none_again(
     for key, (body, _storage_class) in objects.items():
         got = target_client.get_object(Bucket=target_bucket, Key=key)["Body"].read()
         assert _sha(got) == _sha(body), key
+
+
+def test_a_failed_copy_is_verified_as_failed_with_its_reason(
+        source_client, moto, write_spec, server_env, tmp_path, bucket_name):
+    """Every object body damaged on the way (a proxy flips one byte of each GET) and no
+    retries: the copy fails, and verification shows each as 'failed' with the copy's
+    reason, not 'missing'."""
+    from tests.faultproxy import FaultProxy, Faults
+
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    rng = random.Random(13)
+    keys = [f"reports/{number:02d}.csv" for number in range(rng.randint(3, 8))]
+    for key in keys:
+        source_client.put_object(Bucket=bucket, Key=key, Body=rng.randbytes(rng.randint(1, 999)))
+    spec = tmp_path / "faulty.yaml"
+    spec.write_text(write_spec(bucket, target_bucket).read_text().replace(
+        "max_retries: 2", "max_retries: 0"))
+    faults = Faults(flip_byte=1.0, seed=3)
+    with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
+        result = run_drill(spec, tmp_path / "r", environ={**server_env,
+                                                          "SRC_ENDPOINT": proxy.endpoint})
+    record = result.record
+    assert result.exit_code == 1 and not record.errors, record.errors
+    failures = {problem.key: problem.reason for problem in record.copy_summary.failures}
+    assert set(failures) == set(keys) and record.copy_summary.failed == len(keys)
+    counts = record.verification.counts
+    assert counts["failed"] == len(keys) and counts["missing"] == 0
+    assert {d.key: (d.kind, d.detail) for d in record.verification.differences} == {
+        key: ("failed", reason) for key, reason in failures.items()}
+
+
+def test_unrepresentable_keys_get_one_class_from_drill_and_verify(
+        source_client, write_spec, server_env, tmp_path, bucket_name):
+    """A 256-byte path segment cannot live in a directory: the drill and `exitkit verify`
+    both say 'unrepresentable', with the same reason."""
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    long_segment = "s" * 256
+    source_client.put_object(Bucket=bucket, Key=f"deep/{long_segment}/x.txt", Body=b"x")
+    source_client.put_object(Bucket=bucket, Key="fine.txt", Body=b"ok")
+    target = LOCAL_TARGET.format(path=tmp_path / "disk", bucket=target_bucket)
+    spec = write_spec(bucket, target=target)
+    results = [run_drill(spec, tmp_path / name, environ=server_env, verify_only=name == "v")
+               for name in ("d", "v")]
+    for result in results:
+        assert result.record.verification.counts["unrepresentable"] == 1
+        assert result.record.verification.counts["missing"] == 0
+    details = [[(d.key, d.kind, d.detail) for d in result.record.verification.differences]
+               for result in results]
+    assert details[0] == details[1] == [(f"deep/{long_segment}/x.txt", "unrepresentable",
+                                         "a path segment is longer than 255 bytes")]

@@ -58,8 +58,8 @@ def _unreadable(status: int, what: str, code: str, message: str,
         return UnreadableError("archived", f"{what}: {restore_advice(storage_class)}")
     if code.startswith("KMS.") or (status == 403 and "kms" in lowered):
         return UnreadableError("kms_access_denied", (
-            f"{what}: encrypted with an AWS KMS key the credentials may not use ({code}); "
-            f"grant them kms:Decrypt on that key"))
+            f"{what}: encrypted with an AWS KMS key this identity may not use ({code}); "
+            f"the key's policy must grant it kms:Decrypt"))
     if status == 400 and code == "InvalidRequest" and (
             "customer" in lowered or "server side encryption" in lowered):
         return UnreadableError("sse_c_key_required", (
