@@ -328,6 +328,10 @@ def test_a_failed_copy_is_verified_as_failed_with_its_reason(
     assert counts["failed"] == len(keys) and counts["missing"] == 0
     assert {d.key: (d.kind, d.detail) for d in record.verification.differences} == {
         key: ("failed", reason) for key, reason in failures.items()}
+    # `exitkit verify` reads the unfinished run's journal: the same class and reason
+    verify = run_drill(spec, tmp_path / "r", environ=server_env, verify_only=True)
+    assert {d.key: (d.kind, d.detail) for d in verify.record.verification.differences} == {
+        key: ("failed", reason) for key, reason in failures.items()}
 
 
 def test_unrepresentable_keys_get_one_class_from_drill_and_verify(

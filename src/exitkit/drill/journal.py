@@ -8,7 +8,10 @@ the last second's rows (those objects are copied again), never corrupts the rest
 
 A second table keeps every restore of an archived object the drill requested; each row is
 committed (fsync'd) as soon as the request is answered, so a resumed run polls those
-restores and never requests (and pays for) one again.
+restores and never requests (and pays for) one again. A third keeps, after each copy
+phase, the class and reason of every object it could not copy, so ``exitkit verify``
+classifies those keys as the drill did (``failed`` with the copy's reason, not
+``missing``).
 
 It is also the copy's memory: the drill looks copied objects up here instead of holding
 them, so memory stays flat however many objects a drill copies.
@@ -40,6 +43,8 @@ CREATE TABLE IF NOT EXISTS run (drill TEXT, spec_sha256 TEXT, run_id TEXT, start
 CREATE TABLE IF NOT EXISTS copied (relative TEXT, age INTEGER, object TEXT,
                                    PRIMARY KEY (relative, age)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS restores (relative TEXT, age INTEGER, request TEXT,
+                                     PRIMARY KEY (relative, age)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS problems (relative TEXT, age INTEGER, kind TEXT, reason TEXT,
                                      PRIMARY KEY (relative, age)) WITHOUT ROWID;
 """
 
@@ -152,6 +157,15 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
                 return
             after = rows[-1][0], rows[-1][1]
 
+    def record_problems(self, problems: Mapping[Order, tuple[str, str]]) -> None:
+        """Replace the copy's problems with *problems*: (class, reason) by order."""
+        with self._mutex:
+            self._db.execute("DELETE FROM problems")
+            self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?)",
+                                 ((*order, kind, reason)
+                                  for order, (kind, reason) in problems.items()))
+            self._commit()
+
     def close(self, remove: bool) -> None:
         """Commit (fsync'd); remove the journal when the run passed; release the lock."""
         with self._mutex:
@@ -227,6 +241,22 @@ def read_journal_with_restores(path: Path) -> tuple[JournalHeader, dict[Order, C
     return (header, {(relative, age): _decode(obj) for relative, age, obj in rows},
             {(relative, age): RestoreRequest(**json.loads(request))
              for relative, age, request in restores})
+
+
+def read_problems(path: Path) -> tuple[JournalHeader, dict[Order, tuple[str, str]]]:
+    """The run and the copy problems of a journal, read-only."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            header = JournalHeader(*db.execute("SELECT * FROM run").fetchone())
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            rows = (db.execute("SELECT relative, age, kind, reason FROM problems").fetchall()
+                    if "problems" in tables else [])  # an older journal
+        finally:
+            db.close()
+    except (sqlite3.Error, TypeError) as exc:
+        raise ExitkitError(f"{path}: cannot read the journal ({exc})") from None
+    return header, {(relative, age): (kind, reason) for relative, age, kind, reason in rows}
 
 
 def _remove_database(path: Path) -> None:

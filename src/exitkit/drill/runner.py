@@ -15,7 +15,7 @@ from exitkit import __version__
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.restore import ArchivedObjects
-from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path
+from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.expectations import evaluate, workload_expectations
 from exitkit.drill.keys import KeyMap
@@ -211,6 +211,15 @@ class DrillRun:
         self.resumed_from = journal.header.run_id
         return journal
 
+    def _journaled_problems(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """For ``verify``: what the last unfinished run of this spec could not copy, with
+        class and reason (empty when there is none)."""
+        path = journal_path(self.results_dir, self.spec.name)
+        if not path.exists():
+            return {}
+        header, problems = read_problems(path)
+        return problems if header.spec_sha256 == self.loaded.sha256 else {}
+
     def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry | None, CatalogEntry | None]:
         """The catalog entries that price each side (None for a side without one)."""
         found = []
@@ -326,6 +335,8 @@ class DrillRun:
                                            self.restore_book, options.max_retries, clock.retried)
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
                    clock, self.observer, outcome)
+        if isinstance(outcome.copied, CopyJournal):
+            outcome.copied.record_problems(outcome.problems)
         self._end(clock)
 
     def _cleanup(self, target: ObjectTarget, outcome: CopyOutcome) -> CleanupRecord:
@@ -351,7 +362,7 @@ class DrillRun:
             source_entries=self._entries(source, self.keys.source_prefix),
             target_entries=self._entries(target, self.keys.target_prefix),
             copied=copied.copied,
-            known=copied.known_classes(),
+            known=self._journaled_problems() if self.verify_only else copied.known_classes(),
             keys=self.keys,
             sampler=Sampler(settings.sample, (entry.relative for entry in plan)),
             versions=settings.versions,
