@@ -91,6 +91,9 @@ class ArchivedObjects:
             self.requested_before += 1
             return self._set(entry, "ongoing")
         status = self._status(entry)
+        if status is None:  # the GET of the copy gives the diagnosis
+            self._set(entry, "unknown")
+            return "ready"
         if status.state != "none":
             self.found_restored += 1
             return self._set(entry, status.state)
@@ -98,7 +101,7 @@ class ArchivedObjects:
             return self._set(entry, "none")
         info, settings = entry.info, self.settings
         status = with_retries(lambda: self.restorer.request_restore(
-            info.key, info.version_id, settings.days, settings.tier), self.max_retries,
+            info.key, _version(entry), settings.days, settings.tier), self.max_retries,
             self.on_retry)
         self.requests[entry.order] = RestoreRequest(
             key=info.key, version_id=info.version_id, storage_class=info.storage_class or "",
@@ -110,16 +113,16 @@ class ArchivedObjects:
         self.states[entry.order] = state
         return state
 
-    def _status(self, entry: Entry) -> RestoreStatus:
-        """One HEAD; when it fails, the GET of the copy gives the diagnosis instead."""
+    def _status(self, entry: Entry) -> RestoreStatus | None:
+        """One HEAD; None when it fails (the GET of the copy then gives the diagnosis)."""
         if self.restorer is None:
             return RestoreStatus("none")
-        info = entry.info
         try:
-            return with_retries(lambda: self.restorer.restore_status(info.key, info.version_id),
+            return with_retries(lambda: self.restorer.restore_status(entry.info.key,
+                                                                     _version(entry)),
                                 self.max_retries, self.on_retry)
         except (TransientError, PermanentError):
-            return RestoreStatus("ready")
+            return None
 
     def wait(self, copy: Callable[[list[list[Entry]]], None]) -> None:
         """Poll the held-back keys with backoff and *copy* each batch that became readable,
@@ -131,10 +134,11 @@ class ArchivedObjects:
         def poll() -> int:
             waiting = [entry for _versions, entries in self._waiting for entry in entries]
             for entry, status, _error in map_bounded(self._status, waiting, POLL_WORKERS):
-                self.states[entry.order] = status.state if status else "ready"
+                self.states[entry.order] = status.state if status else "unknown"
             ready, still = [], []
             for versions, entries in self._waiting:
-                entries = [entry for entry in entries if self.states[entry.order] != "ready"]
+                entries = [entry for entry in entries
+                           if self.states[entry.order] not in ("ready", "unknown")]
                 (still.append((versions, entries)) if entries else ready.append(versions))
             self._waiting = still
             if ready:
@@ -206,7 +210,7 @@ class ArchivedObjects:
         state = self.states.get(order)
         if state == "ready":
             return "ready"
-        if state == "none" and order not in self.requests:
+        if state in ("none", "unknown") and order not in self.requests:
             return "not_requested"
         return "pending"
 
@@ -221,3 +225,12 @@ class ArchivedObjects:
             count, size = totals.get(key, (0, 0))
             totals[key] = (count + 1, size + request.size)
         return totals
+
+
+def _version(entry: Entry) -> str | None:
+    """The version id to address *entry* by: none for the current version when a version
+    listing called it ``null`` (objects written before versioning, or in an unversioned
+    bucket), which some S3 servers refuse in a HEAD (moto answers 400)."""
+    if entry.age == 0 and entry.info.version_id == "null":
+        return None
+    return entry.info.version_id
