@@ -22,7 +22,7 @@ DOCUMENTS = [
      "archived", ("GLACIER", "restore: {tier:", "expedited up to 5 min")),
     (403, "<Error><Code>InvalidObjectState</Code><Message>The operation is not valid for the "
           "object's access tier</Message><StorageClass>INTELLIGENT_TIERING</StorageClass>"
-          "</Error>", "archived", ("INTELLIGENT_TIERING", "needs a restore")),
+          "</Error>", "archived", ("INTELLIGENT_TIERING", "archive access tier", "restore it")),
     (400, "<Error><Code>InvalidRequest</Code><Message>The object was stored using a form of "
           "Server Side Encryption. The correct parameters must be provided to retrieve the "
           "object.</Message></Error>", "sse_c_key_required", ("SSE-C", "key")),

@@ -215,7 +215,8 @@ class ArchivedObjects:
         return "pending"
 
     def restored_bytes(self) -> dict[tuple[str, str], tuple[int, int]]:
-        """(storage class, tier) -> (requests, bytes) this run asked to restore."""
+        """(storage class, tier) -> (requests, bytes) of the restores this run's scope
+        relies on: requested by this run or by the interrupted run it resumed."""
         totals: dict[tuple[str, str], tuple[int, int]] = {}
         for order, request in self.requests.items():
             entry = self.entries.get(order)

@@ -40,8 +40,16 @@ def _hours(value: float) -> str:
 
 
 def restore_advice(storage_class: str | None) -> str:
-    """One line: the class, that it needs a restore, the spec option, and how long it takes."""
+    """One line: the class, that it needs a restore, the spec option, and how long it takes.
+
+    Objects in other classes that still answer InvalidObjectState (Intelligent-Tiering's
+    archive tiers) are not listed as archived, so the drill's restore does not reach them:
+    their advice is to restore them first."""
     label = storage_class or "an archive tier"
+    if not needs_restore(storage_class):
+        return (f"{label}: in an archive access tier; restore it (RestoreObject, which moves "
+                f"it back to a frequent tier; standard up to 12 h, bulk up to 48 h) before "
+                f"the drill can copy it")
     times = [f"{tier} up to {_hours(hours)}" for tier in TIERS
              if (hours := restore_hours(storage_class or "", tier)) is not None]
     took = f"; {', '.join(times)}" if times else ""
