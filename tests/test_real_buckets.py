@@ -354,3 +354,37 @@ def test_unrepresentable_keys_get_one_class_from_drill_and_verify(
                for result in results]
     assert details[0] == details[1] == [(f"deep/{long_segment}/x.txt", "unrepresentable",
                                          "a path segment is longer than 255 bytes")]
+
+
+def test_requester_pays_source_sends_the_payer_header_on_every_request(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name, moto):
+    """`source.requester_pays: true` (the remedy the requester_pays class names) accepts
+    the charges on every request the drill sends the source; the copy is byte-identical."""
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    rng = random.Random(17)
+    bodies = {f"shared/{n}.parquet": rng.randbytes(rng.randint(0, 9000)) for n in range(5)}
+    for key, body in bodies.items():
+        source_client.put_object(Bucket=bucket, Key=key, Body=body)
+    source_client.put_bucket_request_payment(
+        Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"})
+    spec = tmp_path / "payer.yaml"
+    spec.write_text(write_spec(bucket, target_bucket).read_text().replace(
+        "  prefix: \"\"\n  credentials:\n    access_key_env: SRC_KEY",
+        "  prefix: \"\"\n  requester_pays: true\n  credentials:\n    access_key_env: SRC_KEY", 1))
+    base = f"{moto.endpoint}/moto-api/recorder"
+    requests.post(f"{base}/reset-recording", timeout=10)
+    requests.post(f"{base}/start-recording", timeout=10)
+    try:
+        result = run_drill(spec, tmp_path / "r", environ=server_env)
+    finally:
+        requests.post(f"{base}/stop-recording", timeout=10)
+    assert result.exit_code == 0, result.record.errors
+    recorded = [json.loads(line) for line in requests.get(
+        f"{base}/download-recording", timeout=30).text.splitlines()]
+    assert len(recorded) > len(bodies)
+    assert all({name.lower(): value for name, value in entry["headers"].items()}
+               .get("x-amz-request-payer") == "requester" for entry in recorded)
+    for key, body in bodies.items():
+        got = target_client.get_object(Bucket=target_bucket, Key=key)["Body"].read()
+        assert _sha(got) == _sha(body)

@@ -38,7 +38,8 @@ POLL_WORKERS = 8
 
 @dataclass(frozen=True)
 class RestoreRequest:
-    """A restore a drill asked for, as its journal keeps it."""
+    """A restore a drill asked for, as its journal keeps it (*version_id* as it was
+    addressed: None for a current ``null`` version)."""
 
     key: str
     version_id: str | None
@@ -104,7 +105,7 @@ class ArchivedObjects:
             info.key, _version(entry), settings.days, settings.tier), self.max_retries,
             self.on_retry)
         self.requests[entry.order] = RestoreRequest(
-            key=info.key, version_id=info.version_id, storage_class=info.storage_class or "",
+            key=info.key, version_id=_version(entry), storage_class=info.storage_class or "",
             size=info.size, tier=settings.tier, requested_at=utc_now().isoformat())
         self.requested += 1
         return self._set(entry, "ready" if status.state == "ready" else "ongoing")

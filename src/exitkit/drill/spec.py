@@ -29,6 +29,8 @@ class Endpoint(Strict):
     credentials: Credentials | None = None
     catalog: str | None = Field(default=None, description="catalog entry for prices; default "
                                                           "from provider and region")
+    requester_pays: bool = Field(default=False, description="read a Requester Pays bucket, "
+                                 "accepting its charges (x-amz-request-payer: requester)")
 
     @model_validator(mode="after")
     def _provider_fields(self) -> "Endpoint":

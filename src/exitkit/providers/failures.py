@@ -72,9 +72,8 @@ def _unreadable(status: int, what: str, code: str, message: str,
 def requester_pays_error(what: str) -> UnreadableError:
     """The diagnosis of a GET refused until the requester agrees to pay for it."""
     return UnreadableError("requester_pays", (
-        f"{what}: the bucket is Requester Pays (readable when the reader accepts the "
-        f"charges); ask the owner to turn Requester Pays off for the exit, or to grant "
-        f"access from its own account"))
+        f"{what}: the bucket is Requester Pays: set source.requester_pays: true to accept "
+        f"the charges, or ask the owner to turn Requester Pays off for the exit"))
 
 
 def classify(exc: BaseException, what: str) -> Exception:

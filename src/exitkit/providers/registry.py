@@ -83,7 +83,7 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
         return LocalSource(endpoint.path, endpoint.bucket)
     profile = S3_PROFILES[endpoint.provider]
     return S3Source(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
-                    profile.capabilities)
+                    profile.capabilities, endpoint.requester_pays)
 
 
 def open_restorer(source: ObjectSource) -> Restorer | None:

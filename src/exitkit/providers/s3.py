@@ -58,6 +58,8 @@ REQUEST_TIMEOUT_S = 120
 META_PREFIX = "x-amz-meta-"
 CHECKSUM_PREFIX = "x-amz-checksum-"
 ERROR_BODY_LIMIT = 64 * 1024
+#: Sent on every request with ``requester_pays``: the reader accepts a Requester Pays charges.
+REQUESTER_PAYS = {"x-amz-request-payer": "requester"}
 #: Sent on every GET: the object's stored bytes, never a copy the server compressed on the fly.
 RAW_ENCODING = {"Accept-Encoding": "identity"}
 
@@ -214,10 +216,11 @@ class S3Source:
     """Read-only view of one S3 bucket. It has no method that writes or deletes."""
 
     def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
-                 capabilities: Capabilities) -> None:
+                 capabilities: Capabilities, requester_pays: bool = False) -> None:
         self.label = label
         self.bucket = bucket
         self.capabilities = capabilities
+        self.requester_pays = requester_pays
         self._make_driver = make_driver
         self._local = threading.local()
         self.requests = RequestCounter()
@@ -242,6 +245,8 @@ class S3Source:
         else:
             self.requests.count(method, bucket_level=path == f"/{self.bucket}")
         kwargs.setdefault("params", {})
+        if self.requester_pays:
+            kwargs["headers"] = {**REQUESTER_PAYS, **(kwargs.get("headers") or {})}
         try:
             return self._driver().connection.request(path, method=method, raw=True, **kwargs)
         except Exception as exc:  # libcloud and requests raise many kinds; classify them all
@@ -369,6 +374,7 @@ class S3Source:
         if response.status >= 300:
             error = _status_error(response, f"GET {key}")
             if (response.status == 403 and not isinstance(error, UnreadableError)
+                    and not self.requester_pays
                     and self._readable_by_requester(key, version_id)):
                 error = requester_pays_error(f"GET {key}")
             raise error
@@ -383,7 +389,7 @@ class S3Source:
         """Whether a refused object answers a HEAD that accepts requester charges: then
         the bucket is Requester Pays (a HEAD is billed as one request, no data)."""
         response = self._request(f"HEAD {key}", self._object_path(key), method="HEAD",
-                                 headers={"x-amz-request-payer": "requester"},
+                                 headers=REQUESTER_PAYS,
                                  params=self._version_params(version_id))
         return response.status == 200
 
