@@ -21,6 +21,7 @@ from time import monotonic
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from exitkit.drill.concurrency import map_bounded
+from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.spec import Restore
 from exitkit.drill.units import duration_text
 from exitkit.errors import PermanentError, TransientError
@@ -62,6 +63,7 @@ class ArchivedObjects:
     requests: MutableMapping[Order, RestoreRequest]
     max_retries: int
     on_retry: Callable[[], None]
+    observer: DrillObserver = field(default_factory=SilentObserver)
     entries: dict[Order, Entry] = field(default_factory=dict)
     states: dict[Order, str] = field(default_factory=dict)
     requested: int = 0
@@ -131,6 +133,10 @@ class ArchivedObjects:
         if not self._waiting or self.settings is None:
             return
         settings, started = self.settings, monotonic()
+        self.observer.noted("copy", (
+            f"waiting for {len(self._waiting)} keys with archived objects to be restored "
+            f"(tier {settings.tier}, at most {duration_text(settings.max_wait.total_seconds())}); "
+            f"Ctrl-C keeps the requests for 'exitkit drill run --resume'"))
 
         def poll() -> int:
             waiting = [entry for _versions, entries in self._waiting for entry in entries]

@@ -332,7 +332,8 @@ class DrillRun:
                             self.spec.options.concurrency)
         options = self.spec.options
         outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
-                                           self.restore_book, options.max_retries, clock.retried)
+                                           self.restore_book, options.max_retries, clock.retried,
+                                           self.observer)
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
                    clock, self.observer, outcome)
         if isinstance(outcome.copied, CopyJournal):
