@@ -1,7 +1,8 @@
 """S3 errors that mean "not readable as it is" get their own class and a remedy; the
 credentials are blamed only where they are the cause. The inputs are S3 error documents
-and headers as AWS documents them (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html);
-the adapter's parsing of real answers is exercised against moto in test_real_buckets."""
+and headers as AWS documents them
+(https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); the adapter's
+parsing of real answers is exercised against moto in test_real_buckets."""
 
 from xml.etree import ElementTree
 

@@ -251,6 +251,14 @@ def test_restores_are_requested_once_polled_and_copied(
     assert "source restore retrieval (DEEP_ARCHIVE, bulk)" in lines
     assert record.projection.restore_tier == "bulk"
     assert record.projection.restore_latency_s == 48 * 3600
+    summary = exitkit("report", str(result.path), "--format", "md",
+                      env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+    markdown = summary.stdout
+    assert summary.returncode == 0, summary.stderr
+    assert f"{len(archived)} archived objects" in markdown
+    assert f"copied {len(archived)}, ready 0, pending 0" in markdown
+    assert "includes up to 2d of restores at tier bulk" in markdown
+    assert "storage classes (source): DEEP\\_ARCHIVE 4 objects" in markdown  # escaped
 
 
 def test_resume_while_restores_are_pending_requests_none_again(

@@ -92,10 +92,12 @@ class Restore(Strict):
 
     tier: Literal["bulk", "standard", "expedited"]
     days: int = Field(default=7, ge=1, le=365, description="days the restored copy stays")
-    max_wait: Duration = Field(default=timedelta(days=2), description="how long the drill waits for "
-                               "restores; --resume waits on without a new request")
-    poll_interval: Duration = Field(default=timedelta(minutes=15), description="longest wait between two "
-                                    "status checks (backoff starts at one second)")
+    max_wait: Duration = Field(default=timedelta(days=2),
+                               description="how long the drill waits for restores; --resume "
+                                           "waits on without a new request")
+    poll_interval: Duration = Field(default=timedelta(minutes=15),
+                                    description="longest wait between two status checks "
+                                                "(backoff starts at one second)")
 
 
 class Sample(Strict):
