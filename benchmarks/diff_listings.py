@@ -21,6 +21,7 @@ from itertools import chain, repeat
 from pathlib import Path
 
 from exitkit.drill.events import SilentObserver
+from exitkit.drill.keys import KeyMap
 from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.timing import PhaseClock
@@ -111,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scope = VerifyScope(
             source_entries=current_entries(source, ""), target_entries=current_entries(target, ""),
-            copied={}, unrepresentable={}, sampler=Sampler(None, []), versions="latest",
+            copied={}, known={}, keys=KeyMap("", ""), sampler=Sampler(None, []), versions="latest",
             compare_metadata=False, differences=SideFile(Path(tmp), "bench.differences.jsonl"),
             manifest=ManifestWriter(Path(tmp), "bench.manifest.jsonl"))
         started = time.monotonic()

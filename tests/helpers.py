@@ -18,12 +18,13 @@ def minio_client(server) -> Minio:
 
 
 def bucket_contents(client: Minio, bucket: str, prefix: str = "") -> dict[str, dict]:
-    """Every object under *prefix*: body, content-type and user metadata, by key."""
+    """Every object under *prefix*: body as stored (urllib3 would otherwise decode a
+    Content-Encoding), content-type and user metadata, by key."""
     contents = {}
     for item in client.list_objects(bucket, prefix=prefix or None, recursive=True):
         response = client.get_object(bucket, item.object_name)
         try:
-            body = response.read()
+            body = response.read(decode_content=False)
             headers = response.headers
         finally:
             response.close()

@@ -206,3 +206,38 @@ cost: {{catalog_dirs: [prices]}}
     assert (cost.source_catalog, cost.target_catalog) == ("self-hosted", "self-hosted")
     assert cost.monthly_target_eur == pytest.approx(5 / 1024 * 10.24)
     assert (tmp_path / "disk-b" / "records" / "r3.txt").read_bytes() == b"z" * 2**20
+
+
+def test_restores_are_priced_per_class_and_tier_under_every_regime():
+    from exitkit.measure.cost import Restores
+
+    restores = (Restores("DEEP_ARCHIVE", "standard", 4000, 200 * GB),
+                Restores("GLACIER", "bulk", 1000, 10 * GB),
+                Restores("GLACIER", "instant", 5, GB))  # no such tier in the catalog
+    drill = Usage(egress_bytes=0, source_reads=0, source_writes=0, target_reads=0,
+                  target_writes=0, stored_bytes=0, stored_days=0, restores=restores)
+    on = date(2027, 2, 1)  # the Data Act waives egress, not restores
+    for regime in ("list", "data-act", "exit-waiver"):
+        items = lines(CostModel(CATALOG, AWS, SELF_HOSTED).estimate(drill, regime, on))
+        requests = items["source restore requests (DEEP_ARCHIVE, standard)"]
+        retrieval = items["source restore retrieval (DEEP_ARCHIVE, standard)"]
+        assert requests.amount_eur == pytest.approx(4 * 0.10 * 0.97)
+        assert retrieval.amount_eur == pytest.approx(200 * 0.02 * 0.97)
+        assert retrieval.source == "https://aws.amazon.com/s3/pricing/"
+        assert str(retrieval.as_of) == "2026-12-03"
+        assert items["source restore retrieval (GLACIER, bulk)"].amount_eur == 0.0
+        assert not any("instant" in item for item in items)
+
+
+def test_projection_adds_the_restore_latency_of_the_tier_used():
+    base = project(phase(100.0, 10 * 2**20), 1000, 2**30, 8, 1)
+    bulk = project(phase(100.0, 10 * 2**20), 1000, 2**30, 8, 1,
+                   archived_classes=["STANDARD", "GLACIER", "DEEP_ARCHIVE"], restore_tier="bulk")
+    assert bulk.restore_latency_s == 48 * 3600 and bulk.restore_tier == "bulk"
+    assert bulk.duration_on_hosts_s == pytest.approx(base.duration_on_hosts_s + 48 * 3600)
+    expedited = project(phase(100.0, 10 * 2**20), 1000, 2**30, 8, 1,
+                        archived_classes=["DEEP_ARCHIVE"], restore_tier="expedited")
+    assert expedited.restore_latency_s == 12 * 3600  # Deep Archive has no expedited tier
+    assert any("standard" in text for text in expedited.assumptions)
+    assert project(phase(100.0, 10 * 2**20), 1000, 2**30, 8, 1,
+                   archived_classes=["STANDARD", "GLACIER_IR"]).restore_tier is None

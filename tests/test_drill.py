@@ -270,16 +270,23 @@ def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
 
 
 def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_path, moto,
-                                            bucket_name, target_client):
-    """moto_server records every request it answers; a whole drill (copy, verify, a
-    verify-only rerun after damage) must send the source nothing but GET and HEAD."""
+                                            bucket_name, target_client, source_client):
+    """moto_server records every request it answers; a whole drill (copy with restores of
+    archived objects, verify, a verify-only rerun after damage) must send the source
+    nothing but GET and HEAD, and one POST ?restore per archived object."""
     import requests
+    from urllib.parse import unquote, urlsplit
 
+    archived = {"vault/2019.tar": "GLACIER", "vault/2012.tar": "DEEP_ARCHIVE"}
+    for key, storage_class in archived.items():
+        source_client.put_object(Bucket=seeded, Key=key, Body=key.encode() * 100,
+                                 StorageClass=storage_class)
     requests.post(f"{moto.endpoint}/moto-api/recorder/reset-recording", timeout=10)
     requests.post(f"{moto.endpoint}/moto-api/recorder/start-recording", timeout=10)
     target_bucket = bucket_name("tgt")
     spec = write_spec(seeded, target_bucket,
-                      extra="verification:\n  versions: all\n  metadata: true\n")
+                      extra="verification:\n  versions: all\n  metadata: true\n"
+                            "restore:\n  tier: standard\n  days: 1\n")
     try:
         assert run_drill(spec, tmp_path, environ=server_env).exit_code == 0
         target_client.delete_object(Bucket=target_bucket, Key="odd/a+b=c.txt")
@@ -288,9 +295,14 @@ def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_
         requests.post(f"{moto.endpoint}/moto-api/recorder/stop-recording", timeout=10)
     recording = requests.get(f"{moto.endpoint}/moto-api/recorder/download-recording",
                              timeout=30).text.splitlines()
-    methods = [json.loads(line)["method"] for line in recording]
+    requests_seen = [json.loads(line) for line in recording]
+    methods = [entry["method"] for entry in requests_seen]
     assert len(methods) > 600  # listings, GETs and HEADs of ~300 objects, twice
-    assert set(methods) <= {"GET", "HEAD"}, sorted(set(methods))
+    assert set(methods) <= {"GET", "HEAD", "POST"}, sorted(set(methods))
+    posts = [urlsplit(entry["url"]) for entry in requests_seen if entry["method"] == "POST"]
+    assert {url.query for url in posts} == {"restore="}
+    assert sorted(unquote(url.path) for url in posts) == sorted(
+        f"/{seeded}/{key}" for key in archived)
 
 
 def test_target_bucket_with_data_outside_the_prefix_is_refused_unless_allowed(

@@ -132,3 +132,13 @@ def test_cli_missing_spec_file_exits_2(tmp_path):
                           timeout=60)
     assert done.returncode == 2
     assert "absent.yaml: cannot read" in done.stderr
+
+
+def test_restore_section_is_validated_and_named_on_error(tmp_path):
+    restore = "restore:\n  tier: bulk\n  days: 3\n  max_wait: 6h\n"
+    loaded = load_spec(write(tmp_path, VALID + restore), ENV)
+    assert loaded.spec.restore.tier == "bulk" and loaded.spec.restore.days == 3
+    assert loaded.spec.restore.max_wait == timedelta(hours=6)
+    assert loaded.spec.restore.poll_interval == timedelta(minutes=15)
+    message = error_for(tmp_path, VALID + restore.replace("bulk", "instant"))
+    assert ":18: restore.tier:" in message

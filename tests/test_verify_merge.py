@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from exitkit.drill.events import SilentObserver
+from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Credentials, Endpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.evidence.manifest import ManifestWriter, manifest_root, prove
@@ -210,7 +211,8 @@ def test_runs_proven_by_etags_leave_every_other_pair_to_a_content_check(tmp_path
     manifest = ManifestWriter(tmp_path, "manifest")
     scope = VerifyScope(source_entries=current_entries(source, ""),
                         target_entries=current_entries(target, ""), copied={},
-                        unrepresentable={}, sampler=Sampler(None, []), versions="latest",
+                        known={}, keys=KeyMap("", ""), sampler=Sampler(None, []),
+                        versions="latest",
                         compare_metadata=False, differences=SideFile(tmp_path, "differences"),
                         manifest=manifest)
     verification = verify_phase(source, target, scope, concurrency=2, max_retries=0,

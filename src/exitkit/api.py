@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exitkit.drill.events import DrillObserver
 from exitkit.drill.runner import DrillRun
+from exitkit.drill.status import RestoreProgress, restore_progress
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import ExitkitError
 from exitkit.evidence import ledger as drill_ledger
@@ -19,6 +20,8 @@ from exitkit.evidence.bucket_store import BucketEvidenceStore
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.store import record_filename, write_record
+
+__all__ = ["DrillResult", "RestoreProgress", "restore_progress", "run_drill"]
 
 
 @dataclass(frozen=True)

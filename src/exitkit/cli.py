@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from exitkit import __version__
-from exitkit.api import DrillResult, run_drill
+from exitkit.api import DrillResult, restore_progress, run_drill
 from exitkit.errors import ExitkitError
 from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.summary import render_summary
@@ -122,6 +122,25 @@ def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: Quiet
     result = _guarded(lambda bars: run_drill(spec, results, observer=bars, ledger=ledger,
                                              signer=signer, resume=resume), quiet, as_json)
     _report(result, quiet, as_json)
+
+
+@drill_app.command("status")
+def drill_status(spec: SpecArg, results: ResultsOpt = Path("results"),
+                 as_json: Annotated[bool, typer.Option(
+                     "--json", help="Print the counts and each restore as JSON.")] = False
+                 ) -> None:
+    """Show how many restores of an unfinished drill are pending, ready and copied.
+
+    Reads the drill's journal in the results directory and sends the source one HEAD
+    per restore not yet copied.
+    """
+    progress = _guarded(lambda _bars: restore_progress(spec, results), True, as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(dataclasses.asdict(progress), indent=2) + "\n")
+        return
+    stdout.print(f"drill {progress.drill} (run {progress.run_id}): {progress.requested} "
+                 f"restores requested: {progress.pending} pending, {progress.ready} ready, "
+                 f"{progress.copied} copied", markup=False, soft_wrap=True)
 
 
 @app.command("verify")

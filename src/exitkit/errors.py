@@ -44,3 +44,13 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """A failure that retrying will not fix (403, 404, bad credentials, refused request)."""
+
+
+class UnreadableError(PermanentError):
+    """An object the source holds but will not hand over as it is, with the verification
+    class that names why (``archived``, ``sse_c_key_required``, ``requester_pays``,
+    ``kms_access_denied``) and a reason that names the remedy."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind

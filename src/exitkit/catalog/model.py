@@ -42,6 +42,16 @@ class TieredPrice(Strict):
         return self
 
 
+class RetrievalPrice(Strict):
+    """What restoring archived objects costs at one tier: per GB restored and per 1,000
+    RestoreObject requests."""
+
+    per_gb: float = Field(ge=0)
+    per_1000_requests: float = Field(ge=0)
+    source: str
+    as_of: date
+
+
 class Prices(Strict):
     """The prices exitkit's cost model uses (GB = 2^30 bytes)."""
 
@@ -50,6 +60,8 @@ class Prices(Strict):
     put_per_1000: Price = Field(description="PUT, COPY, POST, LIST requests per 1,000")
     get_per_1000: Price = Field(description="GET, HEAD and other requests per 1,000")
     compute_hour: Price | None = None
+    retrieval: dict[str, dict[Literal["bulk", "standard", "expedited"], RetrievalPrice]] = Field(
+        default_factory=dict, description="restores, by archived storage class and tier")
 
 
 class ExitWaiver(Strict):

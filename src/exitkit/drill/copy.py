@@ -8,6 +8,7 @@ import base64
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from exitkit.drill.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver
@@ -15,10 +16,14 @@ from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.record import KeyProblem
 from exitkit.measure.timing import PhaseClock
-from exitkit.providers.contract import Attributes, ObjectSource, ObjectTarget, key_problem
+from exitkit.providers.contract import Attributes, ObjectSource, ObjectTarget
 from exitkit.providers.retry import with_retries
 from exitkit.verify.digest import DigestingStream, is_plain_md5, multipart_parts
+from exitkit.verify.classes import unrepresentable_reason
 from exitkit.verify.entries import Entry
+
+if TYPE_CHECKING:
+    from exitkit.drill.restore import ArchivedObjects
 
 PROBLEM_LIMIT = 1000
 
@@ -51,7 +56,28 @@ class CopyOutcome:
     failures: list[KeyProblem] = field(default_factory=list)
     unrepresentable: dict[tuple[str, int], str] = field(default_factory=dict)
     failed: int = 0
+    unreadable: dict[str, int] = field(default_factory=dict)
     resumed: dict[tuple[str, int], int] = field(default_factory=dict)
+    problems: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    archived: "ArchivedObjects | None" = None
+
+    def fail(self, entry: Entry, kind: str, reason: str) -> None:
+        """Record that *entry* was not copied: its class (``failed`` or one of
+        UNREADABLE_CLASSES) and the reason, which verification shows for it."""
+        self.failed += 1
+        self.problems[entry.order] = (kind, reason)
+        if kind != "failed":
+            self.unreadable[kind] = self.unreadable.get(kind, 0) + 1
+        if len(self.failures) < PROBLEM_LIMIT:
+            self.failures.append(KeyProblem(key=entry.label, reason=reason,
+                                            kind=None if kind == "failed" else kind))
+
+    def known_classes(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """(class, reason) of every entry the copy did not put on the target."""
+        known = {order: ("unrepresentable", reason)
+                 for order, reason in self.unrepresentable.items()}
+        known.update(self.problems)
+        return known
 
     @property
     def multipart_objects(self) -> int:
@@ -109,19 +135,19 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
                observer: DrillObserver, outcome: CopyOutcome) -> CopyOutcome:
     """Copy every entry of *plan* into *outcome* (filled as objects complete, so it holds
     what was written even when the phase is interrupted); per-object failures are
-    collected, not raised."""
-    versioned = target.capabilities.versioning
+    collected, not raised, each with its class. With ``outcome.archived``, keys with
+    archived versions wait for their restores (see :mod:`exitkit.drill.restore`)."""
 
     def representable(groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
         for versions in groups:
-            reason = key_problem(keys.on_target(versions[0].relative), target.capabilities)
+            target_key = keys.on_target(versions[0].relative)
             keep = []
             for entry in versions:
-                if reason is None and (versioned or entry.age == 0):
+                reason = unrepresentable_reason(target_key, entry.age, target.capabilities)
+                if reason is None:
                     keep.append(entry)
                 else:
-                    outcome.unrepresentable[entry.order] = (
-                        reason or "the target keeps one version per key")
+                    outcome.unrepresentable[entry.order] = reason
             if keep:
                 yield keep
 
@@ -138,19 +164,30 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
             results.append((entry, copied))
         return results
 
-    for _versions, results, error in map_bounded(copy_versions, representable(_groups(plan)),
-                                                 concurrency):
-        if error is not None:
-            raise error
-        for entry, copied in results:
-            if isinstance(copied, CopiedObject):
-                outcome.copied[entry.order] = copied
-                clock.add(1, copied.size)
-                observer.advanced("copy", 1, copied.size)
-                continue
-            outcome.failed += 1
-            if len(outcome.failures) < PROBLEM_LIMIT:
-                outcome.failures.append(KeyProblem(key=entry.label, reason=str(copied)))
+    def copy_groups(groups: Iterable[list[Entry]]) -> None:
+        for versions, results, error in map_bounded(copy_versions, groups, concurrency):
+            if error is not None:
+                raise error
+            for entry, copied in results:
+                if isinstance(copied, CopiedObject):
+                    outcome.copied[entry.order] = copied
+                    clock.add(1, copied.size)
+                    observer.advanced("copy", 1, copied.size)
+                    continue
+                outcome.fail(entry, getattr(copied, "kind", "failed"), str(copied))
+                observer.advanced("copy", 1, 0)
+            for entry in versions[len(results):]:
+                outcome.fail(entry, "failed", "not copied: an older version of this key "
+                                              "failed to copy, and versions are written in order")
+                observer.advanced("copy", 1, 0)
+
+    archived = outcome.archived
+    groups = representable(_groups(plan))
+    copy_groups(archived.readable(groups) if archived else groups)
+    if archived:
+        archived.wait(copy_groups)
+        for entry, kind, reason in archived.not_copied():
+            outcome.fail(entry, kind, reason)
             observer.advanced("copy", 1, 0)
     return outcome
 

@@ -6,6 +6,13 @@ run it belongs to (run id, spec SHA-256), and one row per object version copied,
 with ``synchronous=FULL`` (fsync'd); SQLite's atomic commits mean a crash loses at most
 the last second's rows (those objects are copied again), never corrupts the rest.
 
+A second table keeps every restore of an archived object the drill requested; each row is
+committed (fsync'd) as soon as the request is answered, so a resumed run polls those
+restores and never requests (and pays for) one again. A third keeps, after each copy
+phase, the class and reason of every object it could not copy, so ``exitkit verify``
+classifies those keys as the drill did (``failed`` with the copy's reason, not
+``missing``).
+
 It is also the copy's memory: the drill looks copied objects up here instead of holding
 them, so memory stays flat however many objects a drill copies.
 
@@ -26,6 +33,7 @@ from typing import Any
 import fasteners
 
 from exitkit.drill.copy import CopiedObject
+from exitkit.drill.restore import RestoreRequest
 from exitkit.errors import ExitkitError
 from exitkit.providers.contract import Attributes
 
@@ -34,6 +42,10 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (drill TEXT, spec_sha256 TEXT, run_id TEXT, started_at TEXT);
 CREATE TABLE IF NOT EXISTS copied (relative TEXT, age INTEGER, object TEXT,
                                    PRIMARY KEY (relative, age)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restores (relative TEXT, age INTEGER, request TEXT,
+                                     PRIMARY KEY (relative, age)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS problems (relative TEXT, age INTEGER, kind TEXT, reason TEXT,
+                                     PRIMARY KEY (relative, age)) WITHOUT ROWID;
 """
 
 Order = tuple[str, int]
@@ -88,6 +100,7 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
             raise ExitkitError(f"{path}: the journal names no run; remove it to start over")
         self.header = JournalHeader(*row)
         self._mutex = threading.Lock()
+        self.restores = RestoreBook(self)
         self._db.execute("BEGIN")
         self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
 
@@ -144,6 +157,15 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
                 return
             after = rows[-1][0], rows[-1][1]
 
+    def record_problems(self, problems: Mapping[Order, tuple[str, str]]) -> None:
+        """Replace the copy's problems with *problems*: (class, reason) by order."""
+        with self._mutex:
+            self._db.execute("DELETE FROM problems")
+            self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?)",
+                                 ((*order, kind, reason)
+                                  for order, (kind, reason) in problems.items()))
+            self._commit()
+
     def close(self, remove: bool) -> None:
         """Commit (fsync'd); remove the journal when the run passed; release the lock."""
         with self._mutex:
@@ -160,19 +182,81 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
         self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
 
 
+class RestoreBook(MutableMapping[Order, RestoreRequest]):
+    """The journal's restores by (relative key, age); each new one is committed at once."""
+
+    def __init__(self, journal: CopyJournal) -> None:
+        self._journal = journal
+
+    def __setitem__(self, order: Order, request: RestoreRequest) -> None:
+        journal = self._journal
+        with journal._mutex:
+            journal._db.execute("INSERT OR REPLACE INTO restores VALUES (?, ?, ?)",
+                                (*order, json.dumps(asdict(request), ensure_ascii=False)))
+            journal._commit()
+
+    def __getitem__(self, order: Order) -> RestoreRequest:
+        journal = self._journal
+        with journal._mutex:
+            row = journal._db.execute("SELECT request FROM restores WHERE relative = ? AND "
+                                      "age = ?", order).fetchone()
+        if row is None:
+            raise KeyError(order)
+        return RestoreRequest(**json.loads(row[0]))
+
+    def __delitem__(self, order: Order) -> None:
+        raise TypeError("a requested restore stays in the journal")
+
+    def __len__(self) -> int:
+        with self._journal._mutex:
+            return self._journal._db.execute("SELECT count(*) FROM restores").fetchone()[0]
+
+    def __iter__(self) -> Iterator[Order]:
+        with self._journal._mutex:
+            rows = self._journal._db.execute("SELECT relative, age FROM restores "
+                                             "ORDER BY relative, age").fetchall()
+        return iter([tuple(row) for row in rows])
+
+
 def read_journal(path: Path) -> tuple[JournalHeader, dict[Order, CopiedObject]]:
     """The run and every committed copied object of a journal, read-only (a running
     drill may hold it; its last second of copies may not be committed yet)."""
+    header, copied, _restores = read_journal_with_restores(path)
+    return header, copied
+
+
+def read_journal_with_restores(path: Path) -> tuple[JournalHeader, dict[Order, CopiedObject],
+                                                      dict[Order, RestoreRequest]]:
+    """:func:`read_journal` plus every restore the drill requested."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             header = JournalHeader(*db.execute("SELECT * FROM run").fetchone())
             rows = db.execute("SELECT relative, age, object FROM copied").fetchall()
+            restores = db.execute("SELECT relative, age, request FROM restores").fetchall()
         finally:
             db.close()
     except (sqlite3.Error, TypeError) as exc:
         raise ExitkitError(f"{path}: cannot read the journal ({exc})") from None
-    return header, {(relative, age): _decode(obj) for relative, age, obj in rows}
+    return (header, {(relative, age): _decode(obj) for relative, age, obj in rows},
+            {(relative, age): RestoreRequest(**json.loads(request))
+             for relative, age, request in restores})
+
+
+def read_problems(path: Path) -> tuple[JournalHeader, dict[Order, tuple[str, str]]]:
+    """The run and the copy problems of a journal, read-only."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            header = JournalHeader(*db.execute("SELECT * FROM run").fetchone())
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            rows = (db.execute("SELECT relative, age, kind, reason FROM problems").fetchall()
+                    if "problems" in tables else [])  # an older journal
+        finally:
+            db.close()
+    except (sqlite3.Error, TypeError) as exc:
+        raise ExitkitError(f"{path}: cannot read the journal ({exc})") from None
+    return header, {(relative, age): (kind, reason) for relative, age, kind, reason in rows}
 
 
 def _remove_database(path: Path) -> None:

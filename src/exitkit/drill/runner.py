@@ -7,13 +7,15 @@ The source is opened through the read-only contract; nothing here can write to i
 import getpass
 import socket
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from exitkit import __version__
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
-from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path
+from exitkit.drill.restore import ArchivedObjects
+from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.expectations import evaluate, workload_expectations
 from exitkit.drill.keys import KeyMap
@@ -28,7 +30,7 @@ from exitkit.catalog.model import CatalogEntry
 from exitkit.evidence.record import (CleanupRecord, CopySummary, CostReport, DrillIdentity, DrillRecord,
                                      EndpointIdentity, Inventory, KeyProblem, PhaseRecord,
                                      Projection, RequestCounts, RunOptions, Verification)
-from exitkit.measure.cost import CostModel, Usage, cost_report, scaled_usage
+from exitkit.measure.cost import CostModel, Restores, Usage, cost_report, scaled_usage
 from exitkit.measure.projection import project
 from exitkit.measure.workload_cost import WorkloadPricing
 from exitkit.evidence.sidefiles import SideFile
@@ -36,11 +38,14 @@ from exitkit.evidence.store import record_stem
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import PhaseClock, utc_now
+from exitkit.providers.archive import needs_restore
 from exitkit.providers.contract import ObjectSource, ObjectTarget
-from exitkit.providers.registry import endpoint_url, open_source, open_target, region_of
+from exitkit.providers.registry import (endpoint_url, open_restorer, open_source, open_target,
+                                        region_of)
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
+from exitkit.verify.storage_classes import StorageClassTally, count_classes
 from exitkit.verify.verifier import VerifyScope, verify_phase
 
 
@@ -86,6 +91,8 @@ class DrillRun:
         self.errors: list[str] = []
         self.workloads: list[WorkloadRecord] = []
         self.vm_plan: VmPlan | None = None
+        self.estate_classes = {}
+        self.restore_book = {}
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -112,6 +119,7 @@ class DrillRun:
         plan = verification = estate = cleanup = None
         journal = None if self.verify_only else self._open_journal(started_at)
         copied = CopyOutcome() if journal is None else CopyOutcome(copied=journal)
+        self.restore_book = {} if journal is None else journal.restores
         passed = False
         try:
             try:
@@ -203,6 +211,15 @@ class DrillRun:
         self.resumed_from = journal.header.run_id
         return journal
 
+    def _journaled_problems(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """For ``verify``: what the last unfinished run of this spec could not copy, with
+        class and reason (empty when there is none)."""
+        path = journal_path(self.results_dir, self.spec.name)
+        if not path.exists():
+            return {}
+        header, problems = read_problems(path)
+        return problems if header.spec_sha256 == self.loaded.sha256 else {}
+
     def _price_entries(self, catalog: Catalog) -> tuple[CatalogEntry | None, CatalogEntry | None]:
         """The catalog entries that price each side (None for a side without one)."""
         found = []
@@ -220,8 +237,10 @@ class DrillRun:
         copy_phase_record = next((p for p in self.phases if p.name == "copy"), None)
         if copy_phase_record is None or estate is None:
             return None
+        restore = self.spec.restore
         return project(copy_phase_record, *estate, self.spec.options.concurrency,
-                       self.spec.projection.hosts)
+                       self.spec.projection.hosts, self.estate_classes,
+                       restore.tier if restore else None)
 
     def _cost(self, catalog: Catalog, prices, source: ObjectSource, target: ObjectSource,
               plan: list[Entry] | None, copied: CopyOutcome | None,
@@ -235,8 +254,15 @@ class DrillRun:
                       target_writes=counted_target.writes,
                       stored_bytes=sum(obj.size for obj in copied.copied.values()),
                       stored_days=self.spec.cost.keep_days)
+        archived = copied.archived
+        drill = replace(drill, restores=tuple(
+            Restores(storage_class, tier, requests, size) for (storage_class, tier),
+            (requests, size) in sorted(archived.restored_bytes().items())) if archived else ())
+        tier = projection.restore_tier if projection else None
         days = projection.duration_on_hosts_s / 86400 if projection else 0.0
-        full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days)
+        full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days, restores=tuple(
+            Restores(name, tier, count.objects, count.bytes)
+            for name, count in self.estate_classes.items() if tier and needs_restore(name)))
         return cost_report(CostModel(catalog, *prices), drill, full_exit, on,
                            [f"the drill copy is kept {self.spec.cost.keep_days:g} days"])
 
@@ -280,11 +306,15 @@ class DrillRun:
             clock.add(1, entry.info.size)
             self.observer.advanced("inventory", 1, entry.info.size)
         estate = (len(plan), sum(entry.info.size for entry in plan))
+        self.estate_classes = count_classes(entry.info for entry in plan)
         if self.keys.source_prefix:
             objects = size = 0
+            tally = StorageClassTally()
             for info in source.list(""):
                 objects, size = objects + 1, size + info.size
+                tally.add("estate", info)
             estate = (objects, size)
+            self.estate_classes = tally.summary().get("estate", {})
         self._end(clock)
         return plan, estate
 
@@ -301,8 +331,13 @@ class DrillRun:
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
+        outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
+                                           self.restore_book, options.max_retries, clock.retried,
+                                           self.observer)
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
                    clock, self.observer, outcome)
+        if isinstance(outcome.copied, CopyJournal):
+            outcome.copied.record_problems(outcome.problems)
         self._end(clock)
 
     def _cleanup(self, target: ObjectTarget, outcome: CopyOutcome) -> CleanupRecord:
@@ -328,7 +363,8 @@ class DrillRun:
             source_entries=self._entries(source, self.keys.source_prefix),
             target_entries=self._entries(target, self.keys.target_prefix),
             copied=copied.copied,
-            unrepresentable=copied.unrepresentable,
+            known=self._journaled_problems() if self.verify_only else copied.known_classes(),
+            keys=self.keys,
             sampler=Sampler(settings.sample, (entry.relative for entry in plan)),
             versions=settings.versions,
             compare_metadata=settings.metadata,
@@ -375,7 +411,8 @@ class DrillRun:
             options=RunOptions(concurrency=options.concurrency, part_size=options.part_size,
                                max_retries=options.max_retries, verify_only=self.verify_only),
             phases=self.phases,
-            inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan))
+            inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan),
+                                storage_classes=count_classes(e.info for e in plan))
             if plan is not None else None,
             copy=None if self.verify_only else _copy_summary(copied, self.resumed_from),
             verification=verification,
@@ -400,10 +437,13 @@ def _copy_summary(outcome: CopyOutcome, resumed_from: str | None) -> CopySummary
         bytes_copied=sum(obj.size for obj in outcome.copied.values()),
         multipart_objects=outcome.multipart_objects,
         failed=outcome.failed,
+        unreadable=outcome.unreadable,
         failures=outcome.failures,
         unrepresentable=[KeyProblem(key=key if age == 0 else f"{key} ({age} older)",
                                     reason=reason)
                          for (key, age), reason in outcome.unrepresentable.items()],
+        restore=outcome.archived.record(outcome.copied)
+        if outcome.archived and (outcome.archived.entries or outcome.archived.requests) else None,
     )
 
 

@@ -1,5 +1,6 @@
 """The drill spec model: what to copy from where to where, and what must hold afterwards."""
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -28,6 +29,8 @@ class Endpoint(Strict):
     credentials: Credentials | None = None
     catalog: str | None = Field(default=None, description="catalog entry for prices; default "
                                                           "from provider and region")
+    requester_pays: bool = Field(default=False, description="read a Requester Pays bucket, "
+                                 "accepting its charges (x-amz-request-payer: requester)")
 
     @model_validator(mode="after")
     def _provider_fields(self) -> "Endpoint":
@@ -81,6 +84,20 @@ class Options(Strict):
     concurrency: int = Field(default=8, ge=1, le=256)
     part_size: Size = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
     max_retries: int = Field(default=5, ge=0, le=50)
+
+
+class Restore(Strict):
+    """Restore archived objects (S3 Glacier Flexible Retrieval, Deep Archive) so the drill
+    can copy them; restores cost money and take hours (see docs/drill-spec.md)."""
+
+    tier: Literal["bulk", "standard", "expedited"]
+    days: int = Field(default=7, ge=1, le=365, description="days the restored copy stays")
+    max_wait: Duration = Field(default=timedelta(days=2),
+                               description="how long the drill waits for restores; --resume "
+                                           "waits on without a new request")
+    poll_interval: Duration = Field(default=timedelta(minutes=15),
+                                    description="longest wait between two status checks "
+                                                "(backoff starts at one second)")
 
 
 class Sample(Strict):
@@ -148,5 +165,7 @@ class DrillSpec(Strict):
                                                      "target at the end, also after failure")
     expectations: Expectations = Expectations()
     evidence: Evidence = Evidence()
+    restore: Restore | None = Field(default=None, description="restore archived objects "
+                                    "before copying them")
     workloads: Workloads | None = None
     vms: VmSection | None = Field(default=None, description="plan the move of VMs")

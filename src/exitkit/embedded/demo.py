@@ -1,8 +1,10 @@
 """``exitkit demo``: a complete drill on embedded loopback servers.
 
 An AWS-compatible source (moto_server) and a self-hosted target (SeaweedFS's S3 gateway)
-start on free loopback ports; a realistic bucket is seeded; ``drills/demo.yaml`` runs
-against them; both servers stop afterwards, also on Ctrl-C. Nothing leaves loopback.
+start on free loopback ports; a realistic bucket is seeded (pre-compressed site assets
+and an archive in GLACIER and DEEP_ARCHIVE among it); ``drills/demo.yaml`` runs against
+them, restoring the archived objects; both servers stop afterwards, also on Ctrl-C.
+Nothing leaves loopback.
 
 The record is appended to ``<results>/ledger.jsonl``, signed with a demo key pair kept in
 ``<results>/demo-keys/`` (created on first use), and also stored in an Object Lock bucket
@@ -73,7 +75,7 @@ def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
         say(f"source: moto_server (AWS-compatible) at {source.endpoint}")
         say(f"target: SeaweedFS S3 gateway (self-hosted) at {target.endpoint}")
         client = s3_client(source.endpoint, source.access_key, source.secret_key, SOURCE_REGION)
-        seed = list(demo_objects(objects))
+        seed = list(demo_objects(objects, archived=True))
         say(f"seeding {len(seed)} objects into s3://{SOURCE_BUCKET} ...")
         seed_bucket(client, SOURCE_BUCKET, seed, region=SOURCE_REGION)
         client.create_bucket(Bucket=EVIDENCE_BUCKET, ObjectLockEnabledForBucket=True,

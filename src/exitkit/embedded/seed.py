@@ -1,12 +1,16 @@
 """Seed a realistic source bucket for the demo and the tests.
 
 Deterministic for a given seed: nested prefixes, keys with unicode, spaces, ``+`` and
-``%``, 0-byte objects, folder markers, user metadata, varied content types, and several
-objects above the multipart threshold uploaded as multipart.
+``%``, 0-byte objects, folder markers, user metadata, varied content types, several
+objects above the multipart threshold uploaded as multipart, and a static site's
+pre-compressed assets stored with a Content-Encoding (valid and invalid bodies). With
+*archived*, a finance archive in GLACIER and DEEP_ARCHIVE too (it needs a restore).
 """
 
+import gzip
 import io
 import random
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,16 +31,38 @@ class SeedObject:
     content_type: str
     metadata: dict[str, str] = field(default_factory=dict)
     multipart: bool = False
+    content_encoding: str | None = None
+    storage_class: str | None = None
 
 
 def _random_bytes(rng: random.Random, size: int) -> bytes:
     return rng.randbytes(size)
 
 
-def demo_objects(count: int, seed: int = 2027) -> Iterator[SeedObject]:
-    """Yield about *count* objects (at least ~60) describing a small organisation's bucket."""
+#: (asset, Content-Type, Content-Encoding, encoder): what a static site stores
+#: pre-compressed; an encoder of None stores bytes that are not valid in the encoding (it
+#: happens: upload tools set the header whatever the body).
+ENCODED_ASSETS = (
+    ("app.js", "application/javascript", "gzip", gzip.compress),
+    ("style.css", "text/css; charset=utf-8", "br", None),
+    ("data.json", "application/json", "deflate", zlib.compress),
+    ("font.woff2", "font/woff2", "zstd", None),
+    ("legacy.txt", "text/plain; charset=utf-8", "compress", None),
+    ("broken.js", "application/javascript", "gzip", None),
+    ("plain.html", "text/html; charset=utf-8", "identity", lambda body: body),
+    ("custom.bin", "application/x-custom", "x-custom", None),
+)
+#: (storage class, how many) of the finance archive seeded with ``archived=True``.
+ARCHIVE_CLASSES = (("GLACIER", 3), ("DEEP_ARCHIVE", 2))
+
+
+def demo_objects(count: int, seed: int = 2027, archived: bool = False) -> Iterator[SeedObject]:
+    """Yield about *count* objects (at least ~70) describing a small organisation's bucket;
+    with *archived*, some of them in archived storage classes."""
     rng = random.Random(seed)
-    fixed = list(_fixed_objects(rng))
+    fixed = list(_fixed_objects(rng)) + list(_encoded_assets(rng))
+    if archived:
+        fixed += list(_archived_objects(rng))
     yield from fixed
     bulk = max(count - len(fixed), 0)
     for i in range(bulk):
@@ -90,17 +116,36 @@ def _fixed_objects(rng: random.Random) -> Iterator[SeedObject]:
     yield SeedObject(f"deep/{deep}/leaf.txt", b"deep\n", "text/plain")
 
 
+def _encoded_assets(rng: random.Random) -> Iterator[SeedObject]:
+    for name, content_type, encoding, encode in ENCODED_ASSETS:
+        text = (f"/* {name} */\n" * rng.randint(10, 3000)).encode()
+        body = encode(text) if encode else rng.randbytes(rng.randint(1, 40_000))
+        yield SeedObject(f"web/site/assets/{name}", body, content_type, {"build": "2026-11"},
+                         content_encoding=encoding)
+
+
+def _archived_objects(rng: random.Random) -> Iterator[SeedObject]:
+    for storage_class, count in ARCHIVE_CLASSES:
+        for number in range(count):
+            yield SeedObject(f"finance/archive/{storage_class.lower()}/{2016 + number}.pdf",
+                             rng.randbytes(rng.randint(1_000, 90_000)), "application/pdf",
+                             {"retention": "10y"}, storage_class=storage_class)
+
+
 def put_object(client, bucket: str, obj: SeedObject) -> None:
     """Upload *obj*; multipart objects go up in 5 MiB parts."""
+    extra = {"ContentEncoding": obj.content_encoding} if obj.content_encoding else {}
+    if obj.storage_class:
+        extra["StorageClass"] = obj.storage_class
     if obj.multipart:
         config = TransferConfig(multipart_threshold=UPLOAD_PART, multipart_chunksize=UPLOAD_PART,
                                 use_threads=False)
         client.upload_fileobj(io.BytesIO(obj.body), bucket, obj.key, Config=config,
                               ExtraArgs={"ContentType": obj.content_type,
-                                         "Metadata": obj.metadata})
+                                         "Metadata": obj.metadata, **extra})
     else:
         client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body,
-                          ContentType=obj.content_type, Metadata=obj.metadata)
+                          ContentType=obj.content_type, Metadata=obj.metadata, **extra)
 
 
 def seed_bucket(client, bucket: str, objects: list[SeedObject], region: str | None = None,

@@ -13,13 +13,18 @@ from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
-RECORD_SCHEMA_VERSION = "1.3"
+RECORD_SCHEMA_VERSION = "1.4"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
-                         "metadata_differs", "unrepresentable"]
+                         "metadata_differs", "unrepresentable", "failed", "archived",
+                         "sse_c_key_required", "requester_pays", "kms_access_denied"]
+#: Classes of objects the source holds but will not hand over as they are; each comes
+#: with a reason that names the remedy.
+UNREADABLE_CLASSES = ("archived", "sse_c_key_required", "requester_pays", "kms_access_denied")
 VERIFICATION_CLASSES = ("matched", "not_sampled", "missing", "extra", "size_differs",
-                        "content_differs", "metadata_differs", "unrepresentable")
+                        "content_differs", "metadata_differs", "unrepresentable", "failed",
+                        *UNREADABLE_CLASSES)
 
 
 class DrillIdentity(Model):
@@ -86,6 +91,15 @@ class KeyProblem(Model):
 
     key: str
     reason: str
+    kind: str | None = Field(default=None, description="its verification class, when it has "
+                                                       "one other than 'failed'")
+
+
+class StorageClassCount(Model):
+    """Objects and bytes in one storage class."""
+
+    objects: int
+    bytes: int
 
 
 class Inventory(Model):
@@ -93,6 +107,44 @@ class Inventory(Model):
 
     objects: int
     bytes: int
+    storage_classes: dict[str, StorageClassCount] = Field(
+        default_factory=dict, description="objects and bytes per storage class (S3's "
+        "STANDARD when a listing names none; 'none' for stores without classes)")
+
+
+class RestoreRequestRecord(Model):
+    """One archived object (or version) and its restore."""
+
+    key: str
+    version_id: str | None = None
+    storage_class: str
+    bytes: int
+    requested_at: datetime | None = Field(description="when this drill (or the run it "
+                                          "resumed) requested the restore; None when it "
+                                          "found one ongoing or done")
+    state: Literal["copied", "ready", "pending", "not_requested"]
+
+
+class RestoreRecord(Model):
+    """Archived objects in scope and their restores (spec ``restore``)."""
+
+    tier: str | None = Field(description="restore tier asked for; None without spec restore")
+    days: int | None
+    max_wait_s: float | None
+    archived_objects: int
+    archived_bytes: int
+    requested: int = Field(description="RestoreObject requests this run sent")
+    requested_before: int = Field(description="restores an interrupted run had requested, "
+                                              "continued without a new request")
+    found_restored: int = Field(description="already restored (or being restored) when the "
+                                            "drill found them; no request sent")
+    copied: int
+    ready: int = Field(description="readable at the end of the run but not copied")
+    pending: int = Field(description="restore still in progress when the run ended")
+    not_requested: int = Field(description="archived, no restore asked for (no spec restore)")
+    waited_s: float = Field(description="time spent waiting for restores")
+    requests: list[RestoreRequestRecord] = Field(description="at most 1,000, in key order")
+    requests_truncated: bool = False
 
 
 class CopySummary(Model):
@@ -111,9 +163,13 @@ class CopySummary(Model):
                                                         "found in place, not copied again")
     resumed_bytes: int = 0
     multipart_objects: int
-    failed: int
+    failed: int = Field(description="objects that could not be copied, unreadable ones "
+                                    "included")
+    unreadable: dict[str, int] = Field(default_factory=dict, description="of those, per "
+                                       "class of UNREADABLE_CLASSES")
     failures: list[KeyProblem]
     unrepresentable: list[KeyProblem]
+    restore: RestoreRecord | None = None
 
 
 class CleanupRecord(Model):
@@ -163,6 +219,9 @@ class Verification(Model):
     source_bytes: int
     target_objects: int
     counts: dict[str, int] = Field(description="objects per class; see VERIFICATION_CLASSES")
+    storage_classes: dict[str, dict[str, StorageClassCount]] = Field(
+        default_factory=dict, description="per side (source, target): objects and bytes per "
+                                          "storage class, as listed during verification")
     methods: dict[str, int] = Field(
         description="objects proven per method: etag-md5, checksum-<algorithm>, sha256")
     sample: SampleRecord | None
@@ -235,7 +294,12 @@ class Projection(Model):
     concurrency: int
     hosts: int
     duration_s: float = Field(description="at the drill's concurrency on one host")
-    duration_on_hosts_s: float
+    duration_on_hosts_s: float = Field(description="on the hosts, restore latency included")
+    restore_tier: str | None = Field(default=None, description="tier the archived part of the "
+                                     "estate is restored at")
+    restore_latency_s: float = Field(default=0.0, description="the longest restore AWS "
+                                     "documents for that tier and the estate's archived "
+                                     "classes, added before their copy can finish")
     data_act_transition_days: int = 30
     data_act_extended_days: int = 213
     fits_transition: bool
@@ -251,6 +315,8 @@ class RequestCounts(Model):
     bytes_read: int
     retries: int = Field(default=0, description="retries of listing pages and preflight "
                                                 "requests (object retries count per phase)")
+    restores: int = Field(default=0, description="RestoreObject requests (POST ?restore), "
+                                                 "priced as retrieval requests")
 
 
 class ExpectationResult(Model):

@@ -1,10 +1,15 @@
-"""A human summary of a drill record for the terminal (rich tables)."""
+"""A human summary of a drill record for the terminal (rich tables), and the one-line
+texts the reports share with it."""
+
+from collections.abc import Mapping
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from exitkit.evidence.record import DrillRecord
+from exitkit.drill.units import duration_text
+from exitkit.evidence.record import (CostEstimate, DrillRecord, Projection, RestoreRecord,
+                                     StorageClassCount)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 
@@ -24,6 +29,40 @@ def human_bytes(count: float) -> str:
 def euros(amount: float) -> str:
     """``1234.5`` -> ``1,234.50``; amounts under one euro keep four decimals."""
     return f"{amount:,.2f}" if amount >= 1 or amount == 0 else f"{amount:.4f}"
+
+
+def storage_class_text(counts: Mapping[str, StorageClassCount]) -> str:
+    """``STANDARD 12 objects (3.1 MiB), GLACIER 2 objects (80.0 KiB)``."""
+    return ", ".join(f"{name} {count.objects} objects ({human_bytes(count.bytes)})"
+                     for name, count in counts.items()) or "none"
+
+
+def restore_text(restore: RestoreRecord) -> str:
+    """What happened to the archived objects: the restores asked for and where they stand."""
+    asked = (f"restored at tier {restore.tier} for {restore.days} day(s)" if restore.tier
+             else "no restore asked for (spec restore)")
+    return (f"{restore.archived_objects} archived objects ({human_bytes(restore.archived_bytes)}), "
+            f"{asked}: {restore.requested} requested by this run, {restore.requested_before} "
+            f"by the interrupted run, {restore.found_restored} found restored or restoring; "
+            f"copied {restore.copied}, ready {restore.ready}, pending {restore.pending}, "
+            f"not requested {restore.not_requested}; waited {duration_text(restore.waited_s)}")
+
+
+def restore_latency_suffix(projection: Projection) -> str:
+    """`` (includes up to 2d of restores at tier bulk)``, or "" without archived objects."""
+    if not projection.restore_tier:
+        return ""
+    return (f" (includes up to {duration_text(projection.restore_latency_s)} of restores at "
+            f"tier {projection.restore_tier})")
+
+
+RESTORE_ITEM = "source restore"
+
+
+def restore_cost_eur(estimate: CostEstimate) -> float | None:
+    """The restore lines' share of *estimate* (None when it has none)."""
+    lines = [line.amount_eur for line in estimate.lines if line.item.startswith(RESTORE_ITEM)]
+    return sum(lines) if lines else None
 
 
 def render_summary(record: DrillRecord) -> Group:
@@ -54,15 +93,19 @@ def render_summary(record: DrillRecord) -> Group:
         methods = ", ".join(f"{name}: {count}" for name, count in verification.methods.items())
         table.add_row("methods", methods or "-")
         parts.append(table)
+        for side, counts in verification.storage_classes.items():
+            parts.append(Text(f"storage classes ({side}): {storage_class_text(counts)}"))
         for gap in verification.gaps:
             parts.append(Text(f"gap: {gap}", style="yellow"))
+    if record.copy_summary and record.copy_summary.restore:
+        parts.append(Text(f"Restores: {restore_text(record.copy_summary.restore)}"))
     if record.projection:
         projection = record.projection
         days = projection.duration_on_hosts_s / 86400
         parts.append(Text(
             f"Projected full exit: {projection.estate_objects} objects, "
             f"{human_bytes(projection.estate_bytes)} in {days:.2f} days on {projection.hosts} "
-            f"host(s); EU Data Act 30-day transition: "
+            f"host(s){restore_latency_suffix(projection)}; EU Data Act 30-day transition: "
             f"{'fits' if projection.fits_transition else 'DOES NOT FIT'}"))
     if record.cost:
         cost = record.cost
@@ -73,6 +116,13 @@ def render_summary(record: DrillRecord) -> Group:
             table.add_column(column, justify="left" if column == "regime" else "right")
         for drill, full in zip(cost.drill, cost.full_exit):
             table.add_row(drill.regime, euros(drill.total_eur), euros(full.total_eur))
+        restores = [(restore_cost_eur(drill), restore_cost_eur(full))
+                    for drill, full in zip(cost.drill, cost.full_exit)
+                    if drill.regime == cost.applicable_regime]
+        if restores and restores[0] != (None, None):
+            drill_restores, full_restores = restores[0]
+            table.add_row("of which restores", euros(drill_restores or 0.0),
+                          euros(full_restores or 0.0))
         table.add_row("storage/month", f"source {euros(cost.monthly_source_eur)}",
                       f"target {euros(cost.monthly_target_eur)}")
         parts.append(table)

@@ -11,13 +11,17 @@ Regimes, side by side:
   egress price stands as the ceiling); from 2027-01-12 no switching charges at all.
 * ``exit-waiver``: the source provider's own free-egress offer for leaving customers,
   where its catalog entry has one (it must be requested; conditions are recorded).
+
+Restores of archived objects (retrieval requests and GB restored, by storage class and
+tier) are priced at list under every regime: they are charges of the storage class the
+customer chose, not charges for leaving.
 """
 
 from dataclasses import dataclass
 from datetime import date
 
 from exitkit.catalog.load import Catalog
-from exitkit.catalog.model import CatalogEntry, Price, TieredPrice
+from exitkit.catalog.model import CatalogEntry, Price, RetrievalPrice, TieredPrice
 from exitkit.evidence.record import CostEstimate, CostLine, CostReport, ExchangeRateUsed
 
 GB = 2**30
@@ -37,6 +41,17 @@ class Usage:
     target_writes: int
     stored_bytes: int
     stored_days: float
+    restores: tuple["Restores", ...] = ()
+
+
+@dataclass(frozen=True)
+class Restores:
+    """Restores of archived objects in one storage class at one tier."""
+
+    storage_class: str
+    tier: str
+    requests: int
+    bytes: int
 
 
 def applicable_regime(on: date) -> str:
@@ -106,8 +121,35 @@ class CostModel:
                        usage.stored_bytes / GB * usage.stored_days / 30
                        * prices_t.storage_gb_month.price),
         ]
+        lines += self._restore_lines(usage)
         return CostEstimate(regime=regime, total_eur=round(sum(l.amount_eur for l in lines), 8),
                             lines=lines)
+
+    def _restore_lines(self, usage: Usage) -> list[CostLine]:
+        """Retrieval requests and GB restored, per storage class and tier, at list price
+        under every regime: a restore is a storage-class charge, not egress."""
+        lines = []
+        note = "restore of archived objects; list price under every regime"
+        for restore in usage.restores:
+            price = self.retrieval_price(restore)
+            if price is None:
+                continue
+            label = f"{restore.storage_class}, {restore.tier}"
+            for item, quantity, unit, unit_price, amount in (
+                    (f"source restore requests ({label})", restore.requests, "requests",
+                     price.per_1000_requests, restore.requests / 1000 * price.per_1000_requests),
+                    (f"source restore retrieval ({label})", restore.bytes / GB, "GB",
+                     price.per_gb, restore.bytes / GB * price.per_gb)):
+                lines.append(CostLine(
+                    item=item, provider=self.source.name, quantity=round(quantity, 6), unit=unit,
+                    unit_price=unit_price, currency=self.source.currency,
+                    amount_eur=round(self.to_eur(amount, self.source.currency), 8),
+                    source=price.source, as_of=price.as_of, note=note))
+        return lines
+
+    def retrieval_price(self, restore: "Restores") -> RetrievalPrice | None:
+        """The source catalog's price for *restore*'s class and tier, if it has one."""
+        return self.source.prices.retrieval.get(restore.storage_class, {}).get(restore.tier)
 
     def monthly_storage_eur(self, entry: CatalogEntry, stored_bytes: int) -> float:
         """What keeping *stored_bytes* costs a month at *entry*'s storage price."""
@@ -116,21 +158,26 @@ class CostModel:
 
 
 def scaled_usage(drill: Usage, drill_objects: int, estate_objects: int, estate_bytes: int,
-                 stored_days: float) -> Usage:
-    """The full exit's usage: the estate's bytes, and requests per object as measured."""
+                 stored_days: float, restores: tuple[Restores, ...] = ()) -> Usage:
+    """The full exit's usage: the estate's bytes, requests per object as measured, and
+    *restores* of the estate's archived objects."""
     factor = estate_objects / drill_objects if drill_objects else 0.0
     return Usage(egress_bytes=estate_bytes,
                  source_reads=round(drill.source_reads * factor),
                  source_writes=round(drill.source_writes * factor),
                  target_reads=round(drill.target_reads * factor),
                  target_writes=round(drill.target_writes * factor),
-                 stored_bytes=estate_bytes, stored_days=stored_days)
+                 stored_bytes=estate_bytes, stored_days=stored_days, restores=restores)
 
 
 def cost_report(model: CostModel, drill: Usage, full_exit: Usage, on: date,
                 assumptions: list[str]) -> CostReport:
     """Both estimates under every regime, the monthly run-rates, and the rates used."""
     currencies = {model.source.currency, model.target.currency} - {"EUR"}
+    unpriced = [f"restores of {restore.bytes / GB:g} GB in {restore.storage_class} at tier "
+                f"{restore.tier} are not priced: the source catalog has no retrieval price "
+                f"for them" for usage in (drill, full_exit) for restore in usage.restores
+                if model.retrieval_price(restore) is None]
     rates = [ExchangeRateUsed(currency=c, eur=model.catalog.fx.rates[c].eur,
                               source=model.catalog.fx.rates[c].source,
                               as_of=model.catalog.fx.rates[c].as_of) for c in sorted(currencies)]
@@ -146,4 +193,5 @@ def cost_report(model: CostModel, drill: Usage, full_exit: Usage, on: date,
             "requests as counted during the drill; the full exit scales them per object",
             "a full exit keeps the estate on the target for the projected duration",
             *assumptions,
+            *dict.fromkeys(unpriced),
         ])

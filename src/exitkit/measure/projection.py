@@ -6,28 +6,56 @@ and scales linearly with parallel hosts (each with the drill's concurrency), unt
 provider rate limits or network capacity say otherwise.
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from exitkit.evidence.record import PhaseRecord, Projection
+from exitkit.providers.archive import needs_restore, restore_hours
 
 DATA_ACT_TRANSITION = timedelta(days=30)
 DATA_ACT_EXTENDED = timedelta(days=213)  # extendable once; total at most 7 months
 
 
+def restore_latency(archived_classes: Iterable[str], tier: str) -> tuple[float, list[str]]:
+    """The longest restore (seconds) of *archived_classes* at *tier*, with how it was set.
+
+    A class that does not offer *tier* (Deep Archive has no expedited tier) is taken at
+    its standard tier."""
+    hours, notes = 0.0, []
+    for storage_class in sorted(set(archived_classes)):
+        taken = restore_hours(storage_class, tier)
+        used = tier
+        if taken is None:
+            taken, used = restore_hours(storage_class, "standard"), "standard"
+        if taken is None:
+            continue
+        hours = max(hours, taken)
+        notes.append(f"{storage_class} restored at tier {used}: up to {taken:g} h (AWS)")
+    return hours * 3600, notes
+
+
 def project(copy: PhaseRecord, estate_objects: int, estate_bytes: int, concurrency: int,
-            hosts: int) -> Projection | None:
-    """The projection, or None when the copy phase moved too little to measure a rate."""
+            hosts: int, archived_classes: Iterable[str] = (),
+            restore_tier: str | None = None) -> Projection | None:
+    """The projection, or None when the copy phase moved too little to measure a rate.
+
+    When the estate holds archived objects, the longest restore of the tier used (the
+    spec's, else ``standard``, AWS's default) is added: their copy cannot end before."""
     if copy.duration_s <= 0 or copy.objects == 0:
         return None
     by_objects = estate_objects / copy.objects_per_s if copy.objects_per_s else 0.0
     by_bytes = estate_bytes / copy.bytes_per_s if copy.bytes_per_s else 0.0
     duration = max(by_objects, by_bytes)
-    on_hosts = duration / hosts
+    archived = [name for name in archived_classes if needs_restore(name)]
+    tier = (restore_tier or "standard") if archived else None
+    latency, restore_notes = restore_latency(archived, tier) if tier else (0.0, [])
+    on_hosts = duration / hosts + latency
     return Projection(
         estate_objects=estate_objects, estate_bytes=estate_bytes,
         basis_bytes_per_s=copy.bytes_per_s, basis_objects_per_s=copy.objects_per_s,
         concurrency=concurrency, hosts=hosts,
         duration_s=round(duration, 3), duration_on_hosts_s=round(on_hosts, 3),
+        restore_tier=tier, restore_latency_s=latency,
         fits_transition=on_hosts <= DATA_ACT_TRANSITION.total_seconds(),
         fits_extended=on_hosts <= DATA_ACT_EXTENDED.total_seconds(),
         assumptions=[
@@ -38,4 +66,6 @@ def project(copy: PhaseRecord, estate_objects: int, estate_bytes: int, concurren
             "no provider throttling or network limit beyond what the drill met",
             "EU Data Act: transition period of 30 days, extendable once to at most 7 months "
             "(taken as 213 days); the notice period of at most 2 months comes before it",
+            *(["archived objects: the longest restore is added to the duration on the "
+               "hosts", *restore_notes] if tier else []),
         ])

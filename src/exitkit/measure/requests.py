@@ -7,11 +7,12 @@ from exitkit.evidence.record import RequestCounts
 
 class RequestCounter:
     """Thread-safe counts of reads (GET/HEAD on objects), writes (PUT, POST, DELETE,
-    bucket listings), bytes read, and retries the adapter made itself."""
+    bucket listings), restores (RestoreObject), bytes read, and retries the adapter made
+    itself."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.reads = self.writes = self.bytes_read = self.retries = 0
+        self.reads = self.writes = self.bytes_read = self.retries = self.restores = 0
 
     def count(self, method: str, bucket_level: bool = False) -> None:
         """Count one request with HTTP *method*; a GET on the bucket is a listing (a write)."""
@@ -21,6 +22,11 @@ class RequestCounter:
                 self.reads += 1
             else:
                 self.writes += 1
+
+    def count_restore(self) -> None:
+        """Count one RestoreObject request (billed as a retrieval request, by tier)."""
+        with self._lock:
+            self.restores += 1
 
     def retried(self) -> None:
         """Count one retry the adapter made on its own (listing pages, preflight)."""
@@ -36,4 +42,4 @@ class RequestCounter:
         """The counts so far."""
         with self._lock:
             return RequestCounts(reads=self.reads, writes=self.writes, bytes_read=self.bytes_read,
-                                 retries=self.retries)
+                                 retries=self.retries, restores=self.restores)

@@ -1,6 +1,9 @@
 """The small contract every storage adapter fulfils, in the spirit of rclone's fs.Fs/Object.
 
 A drill's source is an :class:`ObjectSource` (list, head, open, tags: nothing that writes).
+Where the source has archived storage classes, a drill with a ``restore`` spec section also
+gets a :class:`Restorer`: RestoreObject is a POST, but it changes no object data; it is the
+one request other than GET and HEAD a drill sends its source.
 A target is an :class:`ObjectTarget`, which adds prepare, put and remove. Adapters hand out
 the source interface through a class that has no write methods at all, so a drill cannot
 modify its source by construction.
@@ -36,7 +39,9 @@ class ObjectInfo(NamedTuple):
     ``checksums`` holds full-object checksums the provider computed (algorithm -> base64),
     None when it reported none;
     ``tag_count`` is None when unknown; ``is_delete_marker`` marks a version listing's
-    delete marker. A named tuple: listings create millions of these.
+    delete marker; ``storage_class`` is the provider's class (``STANDARD`` when an S3
+    listing or HEAD names none; None where the store has no classes, such as a directory).
+    A named tuple: listings create millions of these.
     """
 
     key: str
@@ -49,6 +54,7 @@ class ObjectInfo(NamedTuple):
     checksums: Mapping[str, str] | None = None
     tag_count: int | None = None
     is_delete_marker: bool = False
+    storage_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,29 @@ class ObjectSource(Protocol):
 
     def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
         """Size of part 1 when the object was uploaded in parts (to check its ETag)."""
+
+
+class RestoreStatus(NamedTuple):
+    """Where an archived object's restore stands: ``none`` (no restored copy, none
+    requested), ``ongoing`` (requested, not readable yet) or ``ready`` (readable until
+    *expiry*)."""
+
+    state: str
+    expiry: str | None = None
+
+
+@runtime_checkable
+class Restorer(Protocol):
+    """Restores of archived objects in a source bucket: S3's RestoreObject and the
+    ``x-amz-restore`` state HEAD reports. It writes no object data."""
+
+    def restore_status(self, key: str, version_id: str | None = None) -> RestoreStatus:
+        """Where the restore of *key* stands (one HEAD)."""
+
+    def request_restore(self, key: str, version_id: str | None, days: int,
+                        tier: str) -> RestoreStatus:
+        """Ask for a temporary readable copy of *key* for *days* at *tier* (bulk, standard,
+        expedited); returns the state the answer shows (a copy may already be there)."""
 
 
 @runtime_checkable

@@ -6,7 +6,8 @@ import socket
 import requests
 from libcloud.common.types import InvalidCredsError, LibcloudError
 
-from exitkit.errors import PermanentError, TransientError
+from exitkit.errors import PermanentError, TransientError, UnreadableError
+from exitkit.providers.archive import restore_advice
 
 _STATUS_IN_MESSAGE = re.compile(r"[Ss]tatus code:?\s*(\d{3})")
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -19,13 +20,60 @@ def _seconds(retry_after: str | None) -> float | None:
         return None
 
 
-def error_for_status(status: int, what: str, retry_after: str | None = None) -> Exception:
-    """Return the exception that an HTTP *status* for operation *what* stands for."""
+CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+                              "InvalidToken", "TokenRefreshRequired"})
+
+
+def error_for_status(status: int, what: str, retry_after: str | None = None,
+                     code: str | None = None, message: str | None = None,
+                     storage_class: str | None = None) -> Exception:
+    """Return the exception that an HTTP *status* for operation *what* stands for.
+
+    *code*, *message* and *storage_class* come from the S3 error document when the answer
+    had one (HEAD answers have no body). Errors that mean "the object is there but not
+    readable as it is" become :class:`UnreadableError` with the class and remedy; "check
+    the credentials" is said only for errors the credentials themselves cause.
+    """
     if status in RETRYABLE_STATUSES:
         return TransientError(f"{what}: HTTP {status}", _seconds(retry_after))
-    if status in (401, 403):
-        return PermanentError(f"{what}: access denied (HTTP {status}); check the credentials")
-    return PermanentError(f"{what}: HTTP {status}")
+    unreadable = _unreadable(status, what, code or "", message or "", storage_class)
+    if unreadable is not None:
+        return unreadable
+    if code in CREDENTIAL_CODES or status == 401:
+        return PermanentError(f"{what}: {code or 'unauthorized'} (HTTP {status}); check the "
+                              f"credentials")
+    if code == "AccessDenied":
+        return PermanentError(f"{what}: access denied (HTTP {status} AccessDenied); the "
+                              f"credentials lack permission: check the IAM and bucket policy")
+    if status == 403:
+        return PermanentError(f"{what}: access denied (HTTP 403{', ' + code if code else ''})")
+    return PermanentError(f"{what}: HTTP {status}{' ' + code if code else ''}")
+
+
+def _unreadable(status: int, what: str, code: str, message: str,
+                storage_class: str | None) -> UnreadableError | None:
+    """The diagnosis of an S3 error that names why an existing object cannot be read."""
+    lowered = message.lower()
+    if code == "InvalidObjectState":
+        return UnreadableError("archived", f"{what}: {restore_advice(storage_class)}")
+    if code.startswith("KMS.") or (status == 403 and "kms" in lowered):
+        return UnreadableError("kms_access_denied", (
+            f"{what}: encrypted with an AWS KMS key this identity may not use ({code}); "
+            f"the key's policy must grant it kms:Decrypt"))
+    if status == 400 and code == "InvalidRequest" and (
+            "customer" in lowered or "server side encryption" in lowered):
+        return UnreadableError("sse_c_key_required", (
+            f"{what}: encrypted with a customer-provided key (SSE-C); it can be read only "
+            f"with that key: re-encrypt it at the source with SSE-S3 or SSE-KMS, or copy it "
+            f"with the key"))
+    return None
+
+
+def requester_pays_error(what: str) -> UnreadableError:
+    """The diagnosis of a GET refused until the requester agrees to pay for it."""
+    return UnreadableError("requester_pays", (
+        f"{what}: the bucket is Requester Pays: set source.requester_pays: true to accept "
+        f"the charges, or ask the owner to turn Requester Pays off for the exit"))
 
 
 def classify(exc: BaseException, what: str) -> Exception:

@@ -11,9 +11,9 @@ from functools import partial
 from exitkit.drill.spec import Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
-from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget
+from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
 from exitkit.providers.local import LocalSource, LocalStore
-from exitkit.providers.s3 import DRIVERS, S3Source, S3Store, split_endpoint
+from exitkit.providers.s3 import DRIVERS, S3Restorer, S3Source, S3Store, split_endpoint
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,13 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
         return LocalSource(endpoint.path, endpoint.bucket)
     profile = S3_PROFILES[endpoint.provider]
     return S3Source(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
-                    profile.capabilities)
+                    profile.capabilities, endpoint.requester_pays)
+
+
+def open_restorer(source: ObjectSource) -> Restorer | None:
+    """The restores of *source*'s archived objects, or None for a store without archive
+    classes (a directory)."""
+    return S3Restorer(source) if isinstance(source, S3Source) else None
 
 
 def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int) -> ObjectTarget:

@@ -13,13 +13,21 @@ adapter fixes the gaps found against real servers:
   the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
 * libcloud's responses raise on error statuses before the status or ``Retry-After`` can be
   read (a 503 becomes "Unknown error"); :class:`_EveryStatusResponse` hands every status
-  back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy.
+  back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy and
+  the error document's ``Code`` for the diagnosis (archived, SSE-C, KMS, Requester Pays).
+* libcloud streams bodies through requests' ``iter_content``, which decodes
+  ``Content-Encoding`` (gzip, deflate, br, zstd): the copy would get other bytes than the
+  stored ones, or fail on a body that is not valid in its encoding. :meth:`S3Source.open`
+  reads urllib3's raw stream with ``decode_content=False`` and asks for
+  ``Accept-Encoding: identity``.
+* libcloud's listing objects drop ``StorageClass``; the adapter reads listing XML itself.
 
 libcloud connections keep per-request state for signing, so each thread gets its own driver.
 """
 
 import base64
 import hashlib
+import re
 import threading
 from xml.etree import ElementTree
 from collections.abc import Callable, Iterator, Mapping
@@ -34,11 +42,12 @@ from libcloud.storage.drivers.s3 import (BaseS3Connection, BaseS3StorageDriver, 
                                          S3SignatureV4Connection, S3StorageDriver)
 from libcloud.utils.files import read_in_chunks
 
-from exitkit.errors import EndpointError, PermanentError, TransientError
+from exitkit.errors import EndpointError, PermanentError, TransientError, UnreadableError
 from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
-                                        ObjectStream, PutResult)
+                                        ObjectStream, PutResult, RestoreStatus)
 from exitkit.measure.requests import RequestCounter
-from exitkit.providers.failures import RETRYABLE_STATUSES, classify, error_for_status
+from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_status,
+                                        requester_pays_error)
 from exitkit.providers.retry import with_retries
 
 MAX_PARTS = 10_000
@@ -48,6 +57,11 @@ READ_CHUNK = 1 * MIB
 REQUEST_TIMEOUT_S = 120
 META_PREFIX = "x-amz-meta-"
 CHECKSUM_PREFIX = "x-amz-checksum-"
+ERROR_BODY_LIMIT = 64 * 1024
+#: Sent on every request with ``requester_pays``: the reader accepts a Requester Pays charges.
+REQUESTER_PAYS = {"x-amz-request-payer": "requester"}
+#: Sent on every GET: the object's stored bytes, never a copy the server compressed on the fly.
+RAW_ENCODING = {"Accept-Encoding": "identity"}
 
 
 class _EveryStatusResponse(S3Response):
@@ -154,12 +168,31 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
         attributes=attributes,
         checksums=_full_object_checksums(headers) or None,
         tag_count=int(tag_count) if tag_count and tag_count.isdigit() else 0,
+        storage_class=headers.get("x-amz-storage-class", "STANDARD"),
     )
 
 
 def _status_error(response, what: str) -> Exception:
-    """The exception for a failed response, keeping the server's Retry-After."""
-    return error_for_status(response.status, what, response.headers.get("retry-after"))
+    """The exception for a failed response, keeping the server's Retry-After and
+    diagnosing from the S3 error document's Code when the answer has one."""
+    code = message = storage_class = None
+    if response.request is None or response.request.method != "HEAD":
+        root = _error_document(response)
+        if root is not None:
+            code, message = _child_text(root, "Code"), _child_text(root, "Message")
+            storage_class = _child_text(root, "StorageClass")
+    return error_for_status(response.status, what, response.headers.get("retry-after"),
+                            code, message, storage_class)
+
+
+def _error_document(response):
+    """The parsed S3 ``<Error>`` document of a failed response, or None."""
+    try:
+        body = response.iter_content.__self__.raw.read(ERROR_BODY_LIMIT, decode_content=True)
+        root = ElementTree.fromstring(body)
+    except Exception:  # no body, not XML, connection gone: diagnose from the status alone
+        return None
+    return root if _local(root.tag) == "Error" else None
 
 
 def _local(tag: str) -> str:
@@ -183,10 +216,11 @@ class S3Source:
     """Read-only view of one S3 bucket. It has no method that writes or deletes."""
 
     def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
-                 capabilities: Capabilities) -> None:
+                 capabilities: Capabilities, requester_pays: bool = False) -> None:
         self.label = label
         self.bucket = bucket
         self.capabilities = capabilities
+        self.requester_pays = requester_pays
         self._make_driver = make_driver
         self._local = threading.local()
         self.requests = RequestCounter()
@@ -204,9 +238,15 @@ class S3Source:
     def _object_path(self, key: str) -> str:
         return self._driver()._get_object_path(self._container(), key)
 
-    def _request(self, what: str, path: str, method: str = "GET", **kwargs):
-        self.requests.count(method, bucket_level=path == f"/{self.bucket}")
+    def _request(self, what: str, path: str, method: str = "GET", restore: bool = False,
+                 **kwargs):
+        if restore:
+            self.requests.count_restore()
+        else:
+            self.requests.count(method, bucket_level=path == f"/{self.bucket}")
         kwargs.setdefault("params", {})
+        if self.requester_pays:
+            kwargs["headers"] = {**REQUESTER_PAYS, **(kwargs.get("headers") or {})}
         try:
             return self._driver().connection.request(path, method=method, raw=True, **kwargs)
         except Exception as exc:  # libcloud and requests raise many kinds; classify them all
@@ -259,7 +299,6 @@ class S3Source:
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every current object under *prefix*, page by page (ListObjects, marker)."""
-        driver = self._driver()
         marker = None
         while True:
             params = {"prefix": prefix} if prefix else {}
@@ -267,13 +306,16 @@ class S3Source:
                 params["marker"] = marker
             root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
-            objects = driver._to_objs(root, "Contents", self._container())
-            for obj in objects:
-                yield ObjectInfo(key=obj.name, size=obj.size, etag=_plain_etag(obj.hash),
-                                 last_modified=obj.extra.get("last_modified"))
+            objects = [element for element in root if _local(element.tag) == "Contents"]
+            for element in objects:
+                yield ObjectInfo(key=_child_text(element, "Key"),
+                                 size=int(_child_text(element, "Size") or 0),
+                                 etag=_plain_etag(_child_text(element, "ETag")),
+                                 last_modified=_child_text(element, "LastModified"),
+                                 storage_class=_child_text(element, "StorageClass") or "STANDARD")
             if (_child_text(root, "IsTruncated") or "false").lower() != "true" or not objects:
                 return
-            marker = objects[-1].name
+            marker = _child_text(objects[-1], "Key")
 
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every version and delete marker under *prefix* (ListObjectVersions)."""
@@ -299,7 +341,9 @@ class S3Source:
                     last_modified=_child_text(element, "LastModified"),
                     version_id=_child_text(element, "VersionId"),
                     is_latest=(_child_text(element, "IsLatest") or "").lower() == "true",
-                    is_delete_marker=kind == "DeleteMarker")
+                    is_delete_marker=kind == "DeleteMarker",
+                    storage_class=None if kind == "DeleteMarker"
+                    else _child_text(element, "StorageClass") or "STANDARD")
             if (_child_text(root, "IsTruncated") or "false").lower() != "true":
                 return
             key_marker = _child_text(root, "NextKeyMarker")
@@ -310,7 +354,7 @@ class S3Source:
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the full info of *key* from a HEAD request, or None when it is missing."""
         response = self._request(f"HEAD {key}", self._object_path(key), method="HEAD",
-                                 headers=self._read_headers(),
+                                 headers={**self._read_headers(), **RAW_ENCODING},
                                  params=self._version_params(version_id))
         if response.status == 404:
             return None
@@ -320,24 +364,40 @@ class S3Source:
 
     @contextmanager
     def open(self, key: str, version_id: str | None = None) -> Iterator[ObjectStream]:
-        """Stream *key* with one GET; the info comes from that GET's headers."""
+        """Stream *key*'s stored bytes with one GET (never decoded, whatever its
+        Content-Encoding); the info comes from that GET's headers."""
         response = self._request(f"GET {key}", self._object_path(key), stream=True,
-                                 headers=self._read_headers(),
+                                 headers={**self._read_headers(), **RAW_ENCODING},
                                  params=self._version_params(version_id))
         if response.status == 404:
             raise PermanentError(f"GET {key}: object does not exist")
         if response.status >= 300:
-            raise _status_error(response, f"GET {key}")
+            error = _status_error(response, f"GET {key}")
+            if (response.status == 403 and not isinstance(error, UnreadableError)
+                    and not self.requester_pays
+                    and self._readable_by_requester(key, version_id)):
+                error = requester_pays_error(f"GET {key}")
+            raise error
         raw = response.iter_content.__self__
         try:
             yield ObjectStream(_info_from_headers(key, response.headers),
-                               self._chunks(response, key))
+                               self._chunks(raw.raw, key))
         finally:
             raw.close()
 
-    def _chunks(self, response, key: str) -> Iterator[bytes]:
+    def _readable_by_requester(self, key: str, version_id: str | None) -> bool:
+        """Whether a refused object answers a HEAD that accepts requester charges: then
+        the bucket is Requester Pays (a HEAD is billed as one request, no data)."""
+        response = self._request(f"HEAD {key}", self._object_path(key), method="HEAD",
+                                 headers=REQUESTER_PAYS,
+                                 params=self._version_params(version_id))
+        return response.status == 200
+
+    def _chunks(self, raw, key: str) -> Iterator[bytes]:
+        """The body as stored: urllib3 is told not to decode Content-Encoding (requests'
+        ``iter_content`` would gunzip or inflate it, changing bytes and length)."""
         try:
-            for chunk in response.iter_content(READ_CHUNK):
+            for chunk in raw.stream(READ_CHUNK, decode_content=False):
                 self.requests.add_bytes(len(chunk))
                 yield chunk
         except Exception as exc:
@@ -366,6 +426,63 @@ class S3Source:
             if _local(element.tag) == "Tag":
                 tags[_child_text(element, "Key")] = _child_text(element, "Value") or ""
         return tags
+
+
+_ONGOING = re.compile(r'ongoing-request\s*=\s*"(true|false)"', re.IGNORECASE)
+_EXPIRY = re.compile(r'expiry-date\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def restore_status_of(header: str | None) -> RestoreStatus:
+    """The state an ``x-amz-restore`` header describes (absent: ``none``)."""
+    ongoing = _ONGOING.search(header or "")
+    if ongoing is None:
+        return RestoreStatus("none")
+    if ongoing.group(1).lower() == "true":
+        return RestoreStatus("ongoing")
+    expiry = _EXPIRY.search(header or "")
+    return RestoreStatus("ready", _parse_http_date(expiry.group(1)) if expiry else None)
+
+
+class S3Restorer:
+    """RestoreObject and restore state for the archived objects of an :class:`S3Source`.
+
+    Kept apart from the source so that only a drill with a ``restore`` spec section holds
+    the one POST it may send a source; it shares the source's connections and request
+    counts (restores are counted on their own: they are billed as retrieval requests).
+    """
+
+    def __init__(self, source: S3Source) -> None:
+        self._source = source
+
+    def restore_status(self, key: str, version_id: str | None = None) -> RestoreStatus:
+        """Where the restore of *key* stands, from a HEAD's ``x-amz-restore`` header."""
+        source = self._source
+        what = f"HEAD {key}"
+        response = source._request(what, source._object_path(key), method="HEAD",
+                                   params=source._version_params(version_id))
+        if response.status >= 300:
+            raise _status_error(response, what)
+        return restore_status_of(response.headers.get("x-amz-restore"))
+
+    def request_restore(self, key: str, version_id: str | None, days: int,
+                        tier: str) -> RestoreStatus:
+        """POST ?restore: 202 accepted (ongoing), 200 a restored copy is already there
+        (its expiry extended), 409 RestoreAlreadyInProgress (ongoing)."""
+        source = self._source
+        what = f"restore {key}"
+        body = (f'<RestoreRequest xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Days>{days}</Days><GlacierJobParameters><Tier>{tier.capitalize()}</Tier>"
+                f"</GlacierJobParameters></RestoreRequest>").encode()
+        response = source._request(what, source._object_path(key), method="POST",
+                                   restore=True, data=body,
+                                   params={"restore": "", **source._version_params(version_id)},
+                                   headers={"Content-MD5": _content_md5(body),
+                                            "Content-Type": "application/xml"})
+        if response.status == 409:
+            return RestoreStatus("ongoing")
+        if response.status >= 300:
+            raise _status_error(response, what)
+        return RestoreStatus("ready" if response.status == 200 else "ongoing")
 
 
 class S3Store(S3Source):

@@ -25,6 +25,7 @@ from typing import NamedTuple
 from exitkit.drill.concurrency import map_bounded
 from exitkit.drill.copy import CopiedObject
 from exitkit.drill.events import DrillObserver
+from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.record import (VERIFICATION_CLASSES, Difference, ManifestRecord,
@@ -35,7 +36,9 @@ from exitkit.providers.contract import Attributes, ObjectInfo, ObjectSource
 from exitkit.providers.retry import with_retries
 from exitkit.verify.attributes import attribute_differences, unheld_fields
 from exitkit.verify.digest import are_plain_md5, is_plain_md5, sha256_of
+from exitkit.verify.classes import absent_class
 from exitkit.verify.entries import Entry
+from exitkit.verify.storage_classes import StorageClassTally
 from exitkit.verify.merge import Run, merge_runs
 from exitkit.verify.sampling import Sampler
 
@@ -65,6 +68,7 @@ class Tally:
     sampled: int = 0
     differences: list[Difference] = field(default_factory=list)
     truncated: bool = False
+    storage_classes: StorageClassTally = field(default_factory=StorageClassTally)
 
 
 class SourceView:
@@ -220,7 +224,8 @@ class VerifyScope:
     source_entries: Iterator[Entry]
     target_entries: Iterator[Entry]
     copied: Mapping[tuple[str, int], CopiedObject]
-    unrepresentable: Mapping[tuple[str, int], str]
+    known: Mapping[tuple[str, int], tuple[str, str]]
+    keys: KeyMap
     sampler: Sampler
     versions: str
     compare_metadata: bool
@@ -269,14 +274,16 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
         if src is not None:
             tally.source_objects += 1
             tally.source_bytes += src.info.size
+            tally.storage_classes.add("source", src.info)
         if tgt is not None:
             tally.target_objects += 1
+            tally.storage_classes.add("target", tgt.info)
         if src is None:
             record(tgt, Check("extra", detail="on the target only"))
         elif tgt is None:
-            reason = scope.unrepresentable.get(src.order)
-            record(src, Check("unrepresentable" if reason else "missing",
-                              detail=reason or "not on the target"))
+            kind, reason = absent_class(src, scope.keys.on_target(src.relative),
+                                        target.capabilities, scope.known)
+            record(src, Check(kind, detail=reason))
         elif src.info.size != tgt.info.size:
             record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
                                                      f"target {tgt.info.size} bytes"))
@@ -290,8 +297,10 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
             return True
         return False
 
-    def record_etag_run(sources: list[ObjectInfo]) -> None:
+    def record_etag_run(sources: list[ObjectInfo], targets: list[ObjectInfo]) -> None:
         """Record objects already proven by equal sizes and plain-MD5 ETags, in one go."""
+        tally.storage_classes.add_run("source", sources)
+        tally.storage_classes.add_run("target", targets)
         sizes = list(map(_size, sources))
         count, total = len(sizes), sum(sizes)
         tally.source_objects += count
@@ -307,8 +316,8 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
 
     def etag_run_leftovers(run: Run) -> Iterator[tuple[Entry, Entry]]:
         """Record the stretches of an aligned run that ETags prove; yield the other pairs."""
-        sources = list(map(_info, run.source))
-        proven = _proven_by_etags(sources, list(map(_info, run.target)))
+        sources, targets = list(map(_info, run.source)), list(map(_info, run.target))
+        proven = _proven_by_etags(sources, targets)
         start, count = 0, len(sources)
         while start < count:
             try:
@@ -316,7 +325,7 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
             except ValueError:
                 stop = count
             if stop > start:
-                record_etag_run(sources[start:stop])
+                record_etag_run(sources[start:stop], targets[start:stop])
             if stop < count:
                 yield run.source[stop], run.target[stop]
             start = stop + 1
@@ -340,7 +349,8 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
         if error is not None:
             if not isinstance(error, (TransientError, PermanentError)):
                 raise error
-            check = Check("content_differs", detail=f"could not be verified: {error}")
+            check = Check(getattr(error, "kind", "content_differs"),
+                          detail=f"could not be verified: {error}")
         record(src, check)
     progress.flush()
     return _summary(tally, target, scope)
@@ -363,6 +373,7 @@ def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verifica
         source_bytes=tally.source_bytes,
         target_objects=tally.target_objects,
         counts=tally.counts,
+        storage_classes=tally.storage_classes.summary(),
         methods=tally.methods,
         sample=SampleRecord(fraction=sample.fraction, count=sample.count, seed=sample.seed,
                             sampled_objects=tally.sampled) if sample else None,

@@ -10,14 +10,18 @@ from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, du
                                             utc_text, without_scheme)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
-from exitkit.evidence.summary import SHOWN_DIFFERENCES, euros, human_bytes
+from exitkit.evidence.summary import (SHOWN_DIFFERENCES, euros, human_bytes, restore_cost_eur,
+                                     restore_latency_suffix, restore_text, storage_class_text)
 
 _environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.evidence.reports"),
                                   autoescape=True, undefined=jinja2.StrictUndefined,
                                   trim_blocks=True, lstrip_blocks=True)
 _environment.filters.update(bytes=human_bytes, euros=euros, duration=duration_text,
                             utc=utc_text, without_scheme=without_scheme)
-_environment.globals["zip"] = zip
+_environment.globals.update(zip=zip, restore_text=restore_text,
+                            storage_class_text=storage_class_text,
+                            restore_cost_eur=restore_cost_eur,
+                            restore_latency_suffix=restore_latency_suffix)
 
 
 def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:

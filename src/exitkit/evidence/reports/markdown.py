@@ -2,11 +2,12 @@
 
 from collections.abc import Iterable, Sequence
 
-from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.reports.facts import duration_text, utc_text
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
-from exitkit.evidence.summary import SHOWN_DIFFERENCES, euros, human_bytes
+from exitkit.evidence.summary import (SHOWN_DIFFERENCES, euros, human_bytes, restore_cost_eur,
+                                     restore_latency_suffix, restore_text, storage_class_text)
 
 _VERDICT_MARK = {"passed": "✅", "failed": "❌", "error": "⛔"}
 _SPECIAL = set("\\`*_[]<|&~")
@@ -66,6 +67,10 @@ def _completeness(record: DrillRecord) -> str:
             f"({verification.objects_verified} of {verification.source_objects} objects); "
             f"methods: {cell(methods or 'none')}\n\n")
     text += _table(("class", "objects"), verification.counts.items())
+    text += "".join(f"\n\n- storage classes ({side}): {cell(storage_class_text(counts))}"
+                    for side, counts in verification.storage_classes.items())
+    if record.copy_summary and record.copy_summary.restore:
+        text += f"\n\n- restores: {cell(restore_text(record.copy_summary.restore))}"
     return text + "".join(f"\n\n- gap: {cell(gap)}" for gap in verification.gaps)
 
 
@@ -89,10 +94,18 @@ def _cost(record: DrillRecord) -> str:
         return ""
     return (f"### Cost (EUR)\n\n{cell(cost.source_catalog)} → {cell(cost.target_catalog)}; "
             f"on {cost.drill_date} the regime **{cell(cost.applicable_regime)}** applies.\n\n"
-            + _table(("regime", "this drill", "full exit"),
+            + _table(("regime", "this drill", "full exit", "of which restores"),
                      ((drill.regime + (" (applies)" if drill.regime == cost.applicable_regime
-                                       else ""), euros(drill.total_eur), euros(full.total_eur))
+                                       else ""), euros(drill.total_eur), euros(full.total_eur),
+                       _restores(drill, full))
                       for drill, full in zip(cost.drill, cost.full_exit))))
+
+
+def _restores(drill: CostEstimate, full: CostEstimate) -> str:
+    amounts = restore_cost_eur(drill), restore_cost_eur(full)
+    if amounts == (None, None):
+        return "-"
+    return " / ".join(euros(amount or 0.0) for amount in amounts)
 
 
 def _projection(record: DrillRecord) -> str:
@@ -101,7 +114,8 @@ def _projection(record: DrillRecord) -> str:
         return ""
     return (f"### Projected full exit\n\n{projection.estate_objects} objects, "
             f"{human_bytes(projection.estate_bytes)}: "
-            f"{duration_text(projection.duration_on_hosts_s)} on {projection.hosts} host(s). "
+            f"{duration_text(projection.duration_on_hosts_s)} on {projection.hosts} host(s)"
+            f"{restore_latency_suffix(projection)}. "
             f"EU Data Act transition ({projection.data_act_transition_days} days): "
             f"{_fits(projection.fits_transition)}; extended ({projection.data_act_extended_days} "
             f"days): {_fits(projection.fits_extended)}.")
