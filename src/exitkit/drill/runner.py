@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from exitkit import __version__
+from exitkit.drill.census import Census, head_all
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path
@@ -31,16 +32,19 @@ from exitkit.evidence.record import (CleanupRecord, CopySummary, CostReport, Dri
 from exitkit.measure.cost import CostModel, Usage, cost_report, scaled_usage
 from exitkit.measure.projection import project
 from exitkit.measure.workload_cost import WorkloadPricing
+from exitkit.evidence.properties_record import PropertiesRecord, StorageClassMapping
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import PhaseClock, utc_now
-from exitkit.providers.contract import ObjectSource, ObjectTarget
+from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget
+from exitkit.providers.measured import load_capabilities
 from exitkit.providers.registry import endpoint_url, open_source, open_target, region_of
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
+from exitkit.verify.properties import PropertyPlan
 from exitkit.verify.verifier import VerifyScope, verify_phase
 
 
@@ -86,14 +90,18 @@ class DrillRun:
         self.errors: list[str] = []
         self.workloads: list[WorkloadRecord] = []
         self.vm_plan: VmPlan | None = None
+        self.census: Census | None = None
+        self.property_plan = PropertyPlan()
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
-        target = open_target(spec.target, self.loaded.target_keys, options.part_size)
         spec_dir = Path(self.loaded.path).parent
+        target = open_target(spec.target, self.loaded.target_keys, options.part_size,
+                             self._measured_capabilities(spec_dir))
+        self.property_plan = self._property_plan(target)
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
         started_at = utc_now()
@@ -102,7 +110,8 @@ class DrillRun:
         if self.verify_only:
             target.check()
         else:
-            target.prepare(create=spec.target.create_bucket, versioned=versioned)
+            target.prepare(create=spec.target.create_bucket, versioned=versioned,
+                           object_lock=self._needs_object_lock(source))
             self._refuse_foreign_data(target)
         workloads = self._workloads_phase(catalog, target)
         if spec.vms is not None and spec.vms.target_catalog not in catalog.entries:
@@ -135,12 +144,68 @@ class DrillRun:
             requests = {"source": source.requests.snapshot(),
                         "target": target.requests.snapshot()}
             record = self._record(started_at, ended_at, plan, copied, verification, requests,
-                                  projection, cost, cleanup)
+                                  projection, cost, cleanup, self._properties_record(target))
             passed = record.verdict == "passed"
             return record
         finally:
             if journal is not None:
                 journal.close(remove=passed)
+
+    def _measured_capabilities(self, spec_dir: Path) -> Capabilities | None:
+        """The target capabilities a probe measured, when the spec names its file."""
+        name = self.spec.target.capabilities_file
+        if name is None:
+            return None
+        return load_capabilities(spec_dir / name, self.loaded.path, "target.capabilities_file")
+
+    def _property_plan(self, target: ObjectSource) -> PropertyPlan:
+        """The storage-class mapping and target encryption; refuses encryption the target
+        does not hold (SpecError)."""
+        settings = self.spec.target
+        encryption = settings.encryption
+        if encryption is None:
+            return PropertyPlan(storage_classes=settings.storage_classes)
+        held = {"sse-s3": target.capabilities.sse_s3, "sse-kms": target.capabilities.sse_kms}
+        if not held[encryption.type]:
+            raise SpecError(self.loaded.path, None, "target.encryption",
+                            f"{self.spec.target.provider} does not hold {encryption.type} "
+                            f"(see docs/portability.md, or measure it with 'exitkit probe')")
+        return PropertyPlan(storage_classes=settings.storage_classes,
+                            encryption={"sse-s3": "AES256", "sse-kms": "aws:kms"}[encryption.type],
+                            kms_key_id=encryption.kms_key_id)
+
+    def _accepted_gaps(self) -> dict[str, str]:
+        return {gap.property: gap.reason for gap in self.spec.expectations.accept_gaps}
+
+    def _needs_object_lock(self, source: ObjectSource) -> bool:
+        """Whether the target bucket must hold Object Lock: the source bucket has it, the
+        drill verifies properties and the spec does not accept losing locks and holds."""
+        if not self.spec.verification.properties:
+            return False
+        if {"object_lock", "legal_hold"} <= set(self._accepted_gaps()):
+            return False
+        try:
+            return source.object_lock_enabled()
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(source.label, str(exc)) from None
+
+    def _properties_record(self, target: ObjectSource) -> PropertiesRecord | None:
+        if self.census is None:
+            return None
+        census = self.census.record()
+        plan, capabilities = self.property_plan, target.capabilities
+        mapping = [StorageClassMapping(source=name, target=plan.storage_class(name),
+                                       objects=count.objects,
+                                       held=plan.storage_class(name) in capabilities.storage_classes)
+                   for name, count in census.storage_classes.items()]
+        measured = self.spec.target.capabilities_file
+        return PropertiesRecord(
+            census=census,
+            capabilities=f"measured {measured}" if measured else f"profile {self.spec.target.provider}",
+            target_object_lock=capabilities.object_lock,
+            target_encryption=plan.encryption and " ".join(
+                filter(None, (plan.encryption, plan.kms_key_id))),
+            storage_classes=mapping)
 
     def _workloads_phase(self, catalog: Catalog, target: ObjectSource) -> WorkloadsPhase | None:
         """The workloads phase, preflighted (raises EndpointError), or None without workloads."""
@@ -280,6 +345,13 @@ class DrillRun:
             clock.add(1, entry.info.size)
             self.observer.advanced("inventory", 1, entry.info.size)
         estate = (len(plan), sum(entry.info.size for entry in plan))
+        if self.spec.verification.properties:
+            self.census = Census()
+            options = self.spec.options
+            for head in head_all(source, (entry.info for entry in plan if
+                                          not entry.info.is_delete_marker),
+                                 options.concurrency, options.max_retries, clock.retried):
+                self.census.add(head)
         if self.keys.source_prefix:
             objects = size = 0
             for info in source.list(""):
@@ -302,7 +374,7 @@ class DrillRun:
                             self.spec.options.concurrency)
         options = self.spec.options
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
-                   clock, self.observer, outcome)
+                   clock, self.observer, outcome, self.property_plan)
         self._end(clock)
 
     def _cleanup(self, target: ObjectTarget, outcome: CopyOutcome) -> CleanupRecord:
@@ -334,6 +406,8 @@ class DrillRun:
             compare_metadata=settings.metadata,
             differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
             manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
+            properties=self.property_plan if settings.properties else None,
+            accepted_gaps=self._accepted_gaps(),
         )
         try:
             verification = verify_phase(source, target, scope, options.concurrency,
@@ -348,7 +422,8 @@ class DrillRun:
     def _record(self, started_at, ended_at, plan: list[Entry] | None,
                 copied: CopyOutcome | None, verification: Verification | None,
                 requests: dict[str, RequestCounts], projection: Projection | None,
-                cost: CostReport | None, cleanup: CleanupRecord | None) -> DrillRecord:
+                cost: CostReport | None, cleanup: CleanupRecord | None,
+                properties: PropertiesRecord | None = None) -> DrillRecord:
         spec, options = self.spec, self.spec.options
         duration = ended_at - started_at
         expectations = evaluate(spec.expectations, verification, duration, projection, cost)
@@ -388,6 +463,7 @@ class DrillRun:
             errors=self.errors,
             workloads=self.workloads,
             vms=self.vm_plan,
+            properties=properties,
         )
 
 

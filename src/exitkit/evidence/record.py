@@ -9,17 +9,20 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
-RECORD_SCHEMA_VERSION = "1.3"
+RECORD_SCHEMA_VERSION = "1.4"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
-                         "metadata_differs", "unrepresentable"]
+                         "metadata_differs", "unrepresentable", "property_lost",
+                         "property_lost_accepted"]
 VERIFICATION_CLASSES = ("matched", "not_sampled", "missing", "extra", "size_differs",
-                        "content_differs", "metadata_differs", "unrepresentable")
+                        "content_differs", "metadata_differs", "unrepresentable",
+                        "property_lost", "property_lost_accepted")
 
 
 class DrillIdentity(Model):
@@ -171,6 +174,11 @@ class Verification(Model):
     completeness_objects_pct: float
     completeness_bytes_pct: float
     gaps: list[str] = Field(description="what the target cannot represent, in words")
+    property_losses: dict[str, int] = Field(
+        default_factory=dict, description="objects whose bytes arrived without this property "
+                                          "(object_lock, legal_hold, website_redirect, ...)")
+    accepted_gaps: list[AcceptedGapRecord] = Field(
+        default_factory=list, description="losses the spec accepts, with its reason")
     differences: list[Difference]
     differences_truncated: bool
     differences_file: str | None = Field(description="all differences, JSON Lines, beside "
@@ -300,6 +308,8 @@ class DrillRecord(Model):
     evidence_store: EvidenceStoreRecord | None = None
     workloads: list[WorkloadRecord] = Field(default_factory=list)
     vms: VmPlan | None = Field(default=None, description="the VM migration plan")
+    properties: PropertiesRecord | None = Field(
+        default=None, description="source property census, target capabilities, mappings")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

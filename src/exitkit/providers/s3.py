@@ -24,6 +24,7 @@ import threading
 from xml.etree import ElementTree
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urlsplit
 
@@ -38,7 +39,11 @@ from exitkit.errors import EndpointError, PermanentError, TransientError
 from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
                                         ObjectStream, PutResult)
 from exitkit.measure.requests import RequestCounter
+from exitkit.providers.checksums import RunningChecksum, checksum_of
 from exitkit.providers.failures import RETRYABLE_STATUSES, classify, error_for_status
+from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTIPART,
+                                          checksum_type_of, properties_from_headers,
+                                          write_headers)
 from exitkit.providers.retry import with_retries
 
 MAX_PARTS = 10_000
@@ -129,12 +134,12 @@ def _plain_etag(value: str | None) -> str | None:
 
 
 def _full_object_checksums(headers: Mapping[str, str]) -> dict[str, str]:
-    """Full-object checksums from ``x-amz-checksum-*`` headers (composite ones are skipped)."""
-    if headers.get("x-amz-checksum-type", "FULL_OBJECT").upper() != "FULL_OBJECT":
+    """Full-object checksums from ``x-amz-checksum-*`` headers (composite ones are skipped,
+    also where a store leaves out ``x-amz-checksum-type`` on a multipart object)."""
+    if checksum_type_of(headers, headers.get("etag")) != "FULL_OBJECT":
         return {}
     return {name[len(CHECKSUM_PREFIX):]: value for name, value in headers.items()
-            if name.startswith(CHECKSUM_PREFIX) and name != "x-amz-checksum-type"
-            and "-" not in value}
+            if name[len(CHECKSUM_PREFIX):] in CHECKSUM_ALGORITHMS and "-" not in value}
 
 
 def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
@@ -143,7 +148,8 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     attributes = Attributes(
         content_type=headers.get("content-type"),
         headers={name: headers[name] for name in SYSTEM_HEADERS if name in headers},
-        metadata=metadata)
+        metadata=metadata,
+        properties=properties_from_headers(headers, headers.get("etag")))
     tag_count = headers.get("x-amz-tagging-count")
     return ObjectInfo(
         key=key,
@@ -154,6 +160,7 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
         attributes=attributes,
         checksums=_full_object_checksums(headers) or None,
         tag_count=int(tag_count) if tag_count and tag_count.isdigit() else 0,
+        storage_class=attributes.properties.storage_class,
     )
 
 
@@ -357,6 +364,19 @@ class S3Source:
             return None
         return int(response.headers.get("content-length", 0)) or None
 
+    def object_lock_enabled(self) -> bool:
+        """Whether the bucket has Object Lock enabled (GET ?object-lock; a read)."""
+        what = f"Object Lock configuration of {self.bucket}"
+        response = self._with_retries(lambda: self._request(what, f"/{self.bucket}",
+                                                            params={"object-lock": ""}))
+        if response.status >= 300:
+            return False
+        try:
+            root = ElementTree.fromstring(response.body)
+        except ElementTree.ParseError:
+            return False
+        return (_child_text(root, "ObjectLockEnabled") or "") == "Enabled"
+
     def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
         """The object's tags (GET ?tagging)."""
         root = self._xml(f"tags of {key}", self._object_path(key),
@@ -379,24 +399,38 @@ class S3Store(S3Source):
         self.region = region
         self.location_constraint = location_constraint
 
-    def prepare(self, create: bool, versioned: bool = False) -> None:
-        """Make sure the bucket exists (create it when *create*); enable versioning if asked."""
+    def prepare(self, create: bool, versioned: bool = False, object_lock: bool = False) -> None:
+        """Make sure the bucket exists (create it when *create*); enable versioning if asked.
+
+        With *object_lock* a new bucket is created with Object Lock enabled and an existing
+        one without it is refused. A bucket without Object Lock takes ``object_lock`` and
+        ``legal_hold`` out of this adapter's capabilities.
+        """
+        lock = object_lock and self.capabilities.object_lock
         if self._bucket_status() == 404:
             if not create:
                 raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
-            self._create_bucket()
+            self._create_bucket(lock)
+        if self.capabilities.object_lock and not self.object_lock_enabled():
+            if lock:
+                raise EndpointError(self.label, f"bucket {self.bucket!r} has no Object Lock, "
+                                    "so the source's retention and legal holds cannot be kept: "
+                                    "create the bucket with Object Lock enabled, or accept the "
+                                    "loss with accept_gaps: [object_lock, legal_hold]")
+            self.capabilities = replace(self.capabilities, object_lock=False, legal_hold=False)
         if versioned:
             self._enable_versioning()
 
-    def _create_bucket(self) -> None:
+    def _create_bucket(self, object_lock: bool) -> None:
         body = b""
         if self.location_constraint and self.region != "us-east-1":
             body = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
                     b"<LocationConstraint>" + self.region.encode() + b"</LocationConstraint>"
                     b"</CreateBucketConfiguration>")
+        headers = {"x-amz-bucket-object-lock-enabled": "true"} if object_lock else {}
         try:
             response = self._request(f"create bucket {self.bucket}", f"/{self.bucket}",
-                                     method="PUT", data=body)
+                                     method="PUT", data=body, headers=headers)
         except (TransientError, PermanentError) as exc:
             raise EndpointError(self.label, str(exc)) from None
         if response.status >= 300 and response.status != 409:
@@ -422,75 +456,109 @@ class S3Store(S3Source):
         """Write *key*: one PUT when it fits one part, else a multipart upload.
 
         Either way the object becomes visible under *key* only when complete. Every request
-        carries Content-MD5 (and x-amz-checksum-sha256 where supported), so the server
-        rejects a body damaged in transit.
+        carries Content-MD5 (which S3 also requires with Object Lock headers) and, where the
+        store holds additional checksums, the checksum of the source's algorithm (else
+        SHA-256), so the server rejects a body damaged in transit. The object's properties
+        (retention, legal hold, redirect, encryption, storage class) go with the first
+        request.
         """
         headers = {f"{META_PREFIX}{name}": value for name, value in attributes.metadata.items()}
         headers.update(attributes.headers)
+        headers.update(write_headers(attributes.properties))
         if attributes.content_type:
             headers["Content-Type"] = attributes.content_type
         if attributes.tags:
             headers["x-amz-tagging"] = urlencode(attributes.tags)
+        algorithm = self._checksum_algorithm(attributes.properties.checksum_algorithm)
         part_size = part_size_for(size, self.part_size)
         parts = read_in_chunks(chunks, chunk_size=part_size, fill_size=True, yield_empty=True)
         first = next(parts, b"")
         second = next(parts, None)
         if second is None:
-            return self._put_single(key, first, headers)
-        return self._put_multipart(key, first, second, parts, headers)
+            return self._put_single(key, first, headers, algorithm)
+        return self._put_multipart(key, first, second, parts, headers,
+                                   algorithm if attributes.properties.checksum_algorithm else None)
 
-    def _integrity_headers(self, data: bytes) -> dict[str, str]:
+    def _checksum_algorithm(self, wanted: str | None) -> str | None:
+        """The additional checksum to send: the source's algorithm, else SHA-256, where held."""
+        held = self.capabilities.additional_checksums
+        if wanted in held:
+            return wanted
+        return "sha256" if "sha256" in held else None
+
+    def _integrity_headers(self, data: bytes, algorithm: str | None) -> dict[str, str]:
         headers = {"Content-MD5": _content_md5(data), "Content-Length": str(len(data))}
-        if self.capabilities.additional_checksums:
-            headers["x-amz-checksum-sha256"] = base64.b64encode(
-                hashlib.sha256(data).digest()).decode("ascii")
+        if algorithm:
+            headers[f"{CHECKSUM_PREFIX}{algorithm}"] = checksum_of(algorithm, data)
         return headers
 
-    def _put_single(self, key: str, data: bytes, headers: dict[str, str]) -> PutResult:
+    def _put_single(self, key: str, data: bytes, headers: dict[str, str],
+                    algorithm: str | None) -> PutResult:
+        integrity = self._integrity_headers(data, algorithm)
         response = self._request(f"PUT {key}", self._object_path(key), method="PUT", data=data,
-                                 headers={**headers, **self._integrity_headers(data)})
+                                 headers={**headers, **integrity})
         if response.status >= 300:
             raise _status_error(response, f"PUT {key}")
+        checksums = {algorithm: integrity[f"{CHECKSUM_PREFIX}{algorithm}"]} if algorithm else {}
         return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")),
-                         version_id=response.headers.get("x-amz-version-id"))
+                         version_id=response.headers.get("x-amz-version-id"),
+                         checksums=checksums)
 
     def _put_multipart(self, key: str, first: bytes, second: bytes, rest: Iterator[bytes],
-                       headers: dict[str, str]) -> PutResult:
+                       headers: dict[str, str], algorithm: str | None) -> PutResult:
+        """A multipart upload; with *algorithm*, every part carries its checksum and the
+        object gets a full-object checksum (CRCs) or a composite one (SHA)."""
         path = self._object_path(key)
+        full_object = algorithm in FULL_OBJECT_MULTIPART
+        if algorithm:
+            headers = {**headers, "x-amz-checksum-algorithm": algorithm.upper(),
+                       "x-amz-checksum-type": "FULL_OBJECT" if full_object else "COMPOSITE"}
         root = self._xml(f"start multipart {key}", path, {"uploads": ""}, method="POST",
                          headers=headers)
         upload_id = _child_text(root, "UploadId")
         if not upload_id:
             raise PermanentError(f"start multipart {key}: no upload id in the answer")
-        parts: list[tuple[int, str]] = []
+        parts: list[tuple[int, str, str | None]] = []
+        whole = RunningChecksum(algorithm) if full_object else None
         size = 0
         try:
             for number, data in enumerate(_chain(first, second, rest), start=1):
+                part_headers = self._integrity_headers(data, algorithm)
                 response = self._request(
                     f"PUT {key} part {number}", path, method="PUT", data=data,
-                    params={"partNumber": number, "uploadId": upload_id},
-                    headers={"Content-MD5": _content_md5(data), "Content-Length": str(len(data))})
+                    params={"partNumber": number, "uploadId": upload_id}, headers=part_headers)
                 if response.status >= 300:
                     raise _status_error(response, f"PUT {key} part {number}")
-                parts.append((number, response.headers["etag"]))
+                parts.append((number, response.headers["etag"],
+                              part_headers.get(f"{CHECKSUM_PREFIX}{algorithm}")))
+                if whole:
+                    whole.update(data)
                 size += len(data)
-            etag, version_id = self._complete(key, upload_id, parts)
+            checksums = {algorithm: whole.base64()} if whole else {}
+            etag, version_id = self._complete(key, upload_id, parts, algorithm, checksums)
         except BaseException:
             self._abort(key, upload_id)
             raise
         return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(parts),
-                         version_id=version_id)
+                         version_id=version_id, checksums=checksums)
 
-    def _complete(self, key: str, upload_id: str,
-                  parts: list[tuple[int, str]]) -> tuple[str | None, str | None]:
-        """Complete an upload; returns its ETag and version id."""
-        listed = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
-                         for number, etag in parts)
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str, str | None]],
+                  algorithm: str | None = None,
+                  checksums: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+        """Complete an upload (with each part's checksum, and the full-object one when
+        given); returns its ETag and version id."""
+        tag = f"Checksum{algorithm.upper()}" if algorithm else ""
+        listed = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag>"
+                         + (f"<{tag}>{value}</{tag}>" if value else "") + "</Part>"
+                         for number, etag, value in parts)
         body = f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
+        headers = {"Content-Type": "application/xml"}
+        for name, value in (checksums or {}).items():
+            headers[f"{CHECKSUM_PREFIX}{name}"] = value
+            headers["x-amz-checksum-type"] = "FULL_OBJECT"
         what = f"complete multipart {key}"
         response = self._request(what, self._object_path(key), method="POST",
-                                 params={"uploadId": upload_id}, data=body,
-                                 headers={"Content-Type": "application/xml"})
+                                 params={"uploadId": upload_id}, data=body, headers=headers)
         if response.status >= 300:
             raise _status_error(response, what)
         try:
