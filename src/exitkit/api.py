@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exitkit.drill.events import DrillObserver
+from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
+from exitkit.drill.scan import ScanReport, scan
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import ExitkitError
@@ -19,6 +21,7 @@ from exitkit.evidence.bucket_store import BucketEvidenceStore
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.store import record_filename, write_record
+from exitkit.providers.registry import open_source
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,17 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     if store:
         store.store_record(path, record.evidence_store)
     return DrillResult(record=record, path=path, ledger_entry=entry)
+
+
+def scan_source(spec_path: str | os.PathLike[str],
+                environ: Mapping[str, str] | None = None) -> tuple[ScanReport, dict[str, str]]:
+    """Count what the spec's source holds and what its target would lose; copy nothing.
+
+    Returns the report and the losses the spec accepts (property -> reason). Raises
+    :class:`exitkit.errors.ExitkitError` for bad specs and unreachable sources.
+    """
+    loaded = load_spec(spec_path, environ)
+    capabilities, origin = target_capabilities(loaded)
+    plan = property_plan(loaded, capabilities)
+    source = open_source(loaded.spec.source, loaded.source_keys)
+    return scan(loaded, source, capabilities, origin, plan), accepted_gaps(loaded)

@@ -135,6 +135,30 @@ def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt
     _report(result, quiet, as_json)
 
 
+@app.command("scan")
+def scan(spec: SpecArg, as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the scan report as JSON on stdout.")] = False) -> None:
+    """Count on the source what matters to an exit and show what the target would lose.
+
+    Copies nothing. Exit 0 when the target holds everything (or the spec accepts each
+    loss), 1 when the exit would lose a property the spec does not accept.
+    """
+    from exitkit.api import scan_source
+    from exitkit.evidence.scan_table import render_scan
+
+    report, accepted = _guarded(lambda _bars: scan_source(spec), True, as_json)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        stdout.print(render_scan(report, accepted))
+    unaccepted = [row.property for row in report.losses
+                  if row.objects_lost and row.property not in accepted]
+    if unaccepted:
+        stderr.print(f"exitkit: this exit would lose: {', '.join(unaccepted)}", markup=False,
+                     soft_wrap=True)
+    raise typer.Exit(1 if unaccepted else 0)
+
+
 @app.command("demo")
 def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json: JsonOpt = False,
          objects: Annotated[int, typer.Option(min=1, help="About how many objects to seed.")] = 2000,

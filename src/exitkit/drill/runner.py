@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exitkit import __version__
 from exitkit.drill.census import Census, head_all
+from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path
@@ -38,8 +39,7 @@ from exitkit.evidence.store import record_stem
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import PhaseClock, utc_now
-from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget
-from exitkit.providers.measured import load_capabilities
+from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import endpoint_url, open_source, open_target, region_of
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
@@ -92,6 +92,7 @@ class DrillRun:
         self.vm_plan: VmPlan | None = None
         self.census: Census | None = None
         self.property_plan = PropertyPlan()
+        self.capabilities_source = ""
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -99,9 +100,10 @@ class DrillRun:
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
         spec_dir = Path(self.loaded.path).parent
+        capabilities, self.capabilities_source = target_capabilities(self.loaded)
         target = open_target(spec.target, self.loaded.target_keys, options.part_size,
-                             self._measured_capabilities(spec_dir))
-        self.property_plan = self._property_plan(target)
+                             capabilities)
+        self.property_plan = property_plan(self.loaded, capabilities)
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
         started_at = utc_now()
@@ -151,31 +153,8 @@ class DrillRun:
             if journal is not None:
                 journal.close(remove=passed)
 
-    def _measured_capabilities(self, spec_dir: Path) -> Capabilities | None:
-        """The target capabilities a probe measured, when the spec names its file."""
-        name = self.spec.target.capabilities_file
-        if name is None:
-            return None
-        return load_capabilities(spec_dir / name, self.loaded.path, "target.capabilities_file")
-
-    def _property_plan(self, target: ObjectSource) -> PropertyPlan:
-        """The storage-class mapping and target encryption; refuses encryption the target
-        does not hold (SpecError)."""
-        settings = self.spec.target
-        encryption = settings.encryption
-        if encryption is None:
-            return PropertyPlan(storage_classes=settings.storage_classes)
-        held = {"sse-s3": target.capabilities.sse_s3, "sse-kms": target.capabilities.sse_kms}
-        if not held[encryption.type]:
-            raise SpecError(self.loaded.path, None, "target.encryption",
-                            f"{self.spec.target.provider} does not hold {encryption.type} "
-                            f"(see docs/portability.md, or measure it with 'exitkit probe')")
-        return PropertyPlan(storage_classes=settings.storage_classes,
-                            encryption={"sse-s3": "AES256", "sse-kms": "aws:kms"}[encryption.type],
-                            kms_key_id=encryption.kms_key_id)
-
     def _accepted_gaps(self) -> dict[str, str]:
-        return {gap.property: gap.reason for gap in self.spec.expectations.accept_gaps}
+        return accepted_gaps(self.loaded)
 
     def _needs_object_lock(self, source: ObjectSource) -> bool:
         """Whether the target bucket must hold Object Lock: the source bucket has it, the
@@ -198,10 +177,9 @@ class DrillRun:
                                        objects=count.objects,
                                        held=plan.storage_class(name) in capabilities.storage_classes)
                    for name, count in census.storage_classes.items()]
-        measured = self.spec.target.capabilities_file
         return PropertiesRecord(
             census=census,
-            capabilities=f"measured {measured}" if measured else f"profile {self.spec.target.provider}",
+            capabilities=self.capabilities_source,
             target_object_lock=capabilities.object_lock,
             target_encryption=plan.encryption and " ".join(
                 filter(None, (plan.encryption, plan.kms_key_id))),

@@ -488,8 +488,9 @@ class S3Store(S3Source):
 
     def _integrity_headers(self, data: bytes, algorithm: str | None) -> dict[str, str]:
         headers = {"Content-MD5": _content_md5(data), "Content-Length": str(len(data))}
-        if algorithm:
+        if algorithm:  # the SDK header too: moto stores the checksum only with it
             headers[f"{CHECKSUM_PREFIX}{algorithm}"] = checksum_of(algorithm, data)
+            headers["x-amz-sdk-checksum-algorithm"] = algorithm.upper()
         return headers
 
     def _put_single(self, key: str, data: bytes, headers: dict[str, str],

@@ -53,6 +53,7 @@ class PropertyPlan:
         locked = capabilities.object_lock and source.lock_mode and source.retain_until
         storage_class = self.storage_class(source.storage_class)
         encryption, key_id = self.encryption_for(source)
+        checksum = source.checksum_algorithm
         encryption_held = {"AES256": capabilities.sse_s3, "aws:kms": capabilities.sse_kms,
                            "none": True}.get(encryption, False)
         return ObjectProperties(
@@ -64,8 +65,9 @@ class PropertyPlan:
             kms_key_id=key_id if encryption_held else None,
             storage_class=(storage_class if storage_class in capabilities.storage_classes
                            else DEFAULT_STORAGE_CLASS),
-            checksum_algorithm=source.checksum_algorithm,
-            checksum_type=source.checksum_type)
+            checksum_algorithm=checksum if checksum in capabilities.additional_checksums else None,
+            checksum_type=source.checksum_type if checksum in capabilities.additional_checksums
+            else None)
 
 
 def _instant(value: str | None) -> datetime | None:

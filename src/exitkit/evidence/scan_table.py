@@ -1,0 +1,70 @@
+"""The terminal view of ``exitkit scan``: what the source holds, and what the exit loses."""
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from exitkit.drill.scan import ScanReport
+from exitkit.evidence.summary import human_bytes
+
+_HOLDS = {"object_lock": ("object_lock",), "legal_hold": ("legal_hold",),
+          "website_redirect": ("website_redirect",), "encryption": ("sse_s3", "sse_kms"),
+          "tags": ("tags",), "metadata": ("user_metadata",)}
+
+
+def _source_count(report: ScanReport, name: str) -> int:
+    census = report.census
+    return {"object_lock": sum(census.lock_modes.values()), "legal_hold": census.legal_holds,
+            "website_redirect": census.redirects,
+            "encryption": census.objects - (census.encryption["none"].objects
+                                            if "none" in census.encryption else 0),
+            "storage_class": sum(count.objects for name, count in
+                                 census.storage_classes.items() if name != "STANDARD"),
+            "checksum": sum(census.checksums.values()), "tags": census.tagged,
+            "metadata": census.with_metadata}[name]
+
+
+def render_scan(report: ScanReport, accepted: dict[str, str]) -> Group:
+    """Counts on the source, key hazards, and the "what this exit would lose" table."""
+    census = report.census
+    parts = [Text.assemble(("Scan ", "bold"), report.source, " -> ", report.target,
+                           f"  (target capabilities: {report.capabilities})"),
+             Text(f"{report.objects} objects, {human_bytes(report.bytes)}; "
+                  f"{report.versions} noncurrent versions, {report.delete_markers} delete "
+                  f"markers")]
+    held = Table(title="On the source", title_justify="left")
+    held.add_column("feature")
+    held.add_column("objects", justify="right")
+    for name, count in census.encryption.items():
+        held.add_row(f"encryption {name}", f"{count.objects} ({human_bytes(count.bytes)})")
+    for key in census.kms_keys:
+        held.add_row(f"KMS key {key.key_id} (exit dependency)",
+                     f"{key.objects} ({human_bytes(key.bytes)})")
+    for name, count in census.storage_classes.items():
+        held.add_row(f"storage class {name}", f"{count.objects} ({human_bytes(count.bytes)})")
+    for mode, count in census.lock_modes.items():
+        held.add_row(f"retention {mode}", str(count))
+    for label, count in (("legal holds", census.legal_holds), ("redirects", census.redirects),
+                         ("tagged", census.tagged), ("user metadata", census.with_metadata)):
+        held.add_row(label, str(count))
+    for name, count in census.checksums.items():
+        held.add_row(f"checksum {name}", str(count))
+    for name, count in report.key_hazards.items():
+        held.add_row(f"keys: {name.replace('_', ' ')}", str(count))
+    parts.append(held)
+    losses = Table(title="What this exit would lose", title_justify="left")
+    for column in ("property", "on source", "target holds", "objects lost", "bytes lost",
+                   "accepted"):
+        losses.add_column(column, justify="left" if column in ("property", "accepted")
+                          else "right")
+    capabilities = report.target_capabilities
+    for row in report.losses:
+        fields = _HOLDS.get(row.property)
+        holds = ("yes" if all(capabilities.get(f) for f in fields) else "no") if fields else "-"
+        losses.add_row(row.property, str(_source_count(report, row.property)), holds,
+                       str(row.objects_lost), human_bytes(row.bytes_lost),
+                       accepted.get(row.property, "") if row.objects_lost else "",
+                       style="red" if row.objects_lost and row.property not in accepted
+                       else None)
+    parts.append(losses)
+    return Group(*parts)
