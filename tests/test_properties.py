@@ -17,7 +17,6 @@ import boto3
 import pytest
 
 from exitkit.api import run_drill
-from exitkit.embedded.servers import MotoServer
 from exitkit.providers.boto import s3_client
 from exitkit.providers.checksums import checksum_of
 from tests.helpers import exitkit
@@ -64,13 +63,6 @@ class Estate:
     def keys_holding(self, prop: str) -> set[str]:
         """Keys whose kind holds *prop*."""
         return {key for key, kind in self.kinds.items() if prop in HOLDS.get(kind, ())}
-
-
-@pytest.fixture(scope="session")
-def lock_target():
-    """A second moto_server: an Object-Lock-capable S3 target."""
-    with MotoServer() as server:
-        yield server
 
 
 def _multipart(client, bucket: str, key: str, body: bytes, algorithm: str, kind: str) -> None:

@@ -1,9 +1,11 @@
-"""The terminal view of ``exitkit scan``: what the source holds, and what the exit loses."""
+"""Terminal views of ``exitkit scan`` (what the source holds, what the exit would lose)
+and ``exitkit probe`` (what the target holds, measured)."""
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from exitkit.drill.probe import ProbeReport
 from exitkit.drill.scan import ScanReport
 from exitkit.evidence.summary import human_bytes
 
@@ -67,4 +69,26 @@ def render_scan(report: ScanReport, accepted: dict[str, str]) -> Group:
                        style="red" if row.objects_lost and row.property not in accepted
                        else None)
     parts.append(losses)
+    return Group(*parts)
+
+
+def render_probe(report: ProbeReport) -> Group:
+    """The measured capability table and where it differs from the profile."""
+    table = Table(title=f"Measured on {report.target} (under {report.prefix})",
+                  title_justify="left")
+    for column in ("check", "held", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in report.checks:
+        table.add_row(check.name, "yes" if check.held else "no", check.detail,
+                      style=None if check.held else "yellow")
+    parts = [table]
+    if report.differences_from_profile:
+        differences = Table(title="Differs from the provider profile", title_justify="left")
+        for column in ("capability", "profile", "measured"):
+            differences.add_column(column, overflow="fold")
+        for item in report.differences_from_profile:
+            differences.add_row(item.capability, str(item.profile), str(item.measured))
+        parts.append(differences)
+    parts.append(Text(f"cleanup: {report.deleted_versions} probe versions deleted, "
+                      f"{report.remaining_after_cleanup} still listed"))
     return Group(*parts)

@@ -11,6 +11,11 @@ adapter fixes the gaps found against real servers:
   ``501 NotImplemented`` to such a listing; :class:`_PlainQueryConnection` leaves it out.
 * libcloud multipart uploads use a fixed 5 MiB part, which caps objects at ~48.8 GiB under
   the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
+* libcloud joins request paths with ``urljoin``, which drops empty segments, so the key
+  ``a//b`` was written as ``a/b``; :class:`_KeepSlashes` keeps the path as given.
+* libcloud knows no Object Lock, legal holds, website redirects, SSE headers, storage
+  classes or additional checksums: the adapter reads them from HEAD/GET headers and
+  writes them on PUT and CreateMultipartUpload (see :mod:`exitkit.providers.properties`).
 * libcloud's responses raise on error statuses before the status or ``Retry-After`` can be
   read (a 503 becomes "Unknown error"); :class:`_EveryStatusResponse` hands every status
   back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy.
@@ -70,7 +75,15 @@ class _EveryStatusRawResponse(_EveryStatusResponse, RawResponse):
     pass
 
 
-class _PlainQueryConnection(SignedAWSConnection, BaseS3Connection):
+class _KeepSlashes:
+    """Keeps a request path as given: ``a//b`` is a valid S3 key (libcloud's own switch
+    for this, ``ALLOW_PATH_DOUBLE_SLASHES``, is process-wide)."""
+
+    def morph_action_hook(self, action):
+        return self.request_path + action
+
+
+class _PlainQueryConnection(_KeepSlashes, SignedAWSConnection, BaseS3Connection):
     """SigV4 S3 connection that does not add libcloud's ``Version`` query parameter."""
 
     service_name = "s3"
@@ -101,7 +114,7 @@ class S3CompatibleDriver(BaseS3StorageDriver):
                          timeout=timeout)
 
 
-class _AwsConnection(S3SignatureV4Connection):
+class _AwsConnection(_KeepSlashes, S3SignatureV4Connection):
     """libcloud's AWS S3 connection, handing every status back to the adapter."""
 
     responseCls = _EveryStatusResponse
@@ -578,12 +591,27 @@ class S3Store(S3Source):
         except (TransientError, PermanentError):
             pass
 
-    def remove(self, key: str, version_id: str | None = None) -> None:
-        """Delete *key* (or one version of it); a missing key is not an error."""
+    def remove(self, key: str, version_id: str | None = None,
+               bypass_governance: bool = False) -> None:
+        """Delete *key* (or one version of it); a missing key is not an error. With
+        *bypass_governance*, a version under GOVERNANCE retention is deleted too (the probe
+        removes its own test objects so)."""
+        headers = {"x-amz-bypass-governance-retention": "true"} if bypass_governance else {}
         response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE",
-                                 params=self._version_params(version_id))
+                                 params=self._version_params(version_id), headers=headers)
         if response.status >= 300 and response.status != 404:
             raise _status_error(response, f"DELETE {key}")
+
+    def release_legal_hold(self, key: str, version_id: str | None = None) -> None:
+        """Turn a version's legal hold OFF (PUT ?legal-hold), so it can be deleted."""
+        body = (b'<LegalHold xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                b"<Status>OFF</Status></LegalHold>")
+        response = self._request(f"release legal hold {key}", self._object_path(key),
+                                 method="PUT", data=body,
+                                 params={"legal-hold": "", **self._version_params(version_id)},
+                                 headers={"Content-MD5": _content_md5(body)})
+        if response.status >= 300:
+            raise _status_error(response, f"release legal hold {key}")
 
 
 def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
