@@ -269,3 +269,58 @@ def test_local_directory_loses_every_property_named_per_key(estate, write_spec, 
             if row["objects_lost"]} == result.record.verification.property_losses
     for key, body in estate.bodies.items():
         assert (tmp_path / "disk/archive" / key).read_bytes() == body
+
+
+def test_target_encryption_from_the_spec_is_verified_per_object(
+        estate, write_spec, env, tmp_path, lock_target):
+    kms = boto3.client("kms", endpoint_url=lock_target.endpoint, region_name="us-east-1",
+                       aws_access_key_id=lock_target.access_key,
+                       aws_secret_access_key=lock_target.secret_key)
+    key_id = kms.create_key(Description="target key")["KeyMetadata"]["KeyId"]
+    bucket = f"kms-{random.randrange(10**9)}"
+    target = _target("aws-s3", "LOCK_ENDPOINT", bucket) + (
+        f"\n  encryption: {{type: sse-kms, kms_key_id: {key_id}}}")
+    result = run_drill(write_spec(estate.bucket, target=target), tmp_path / "r", environ=env)
+    assert result.record.verdict == "passed", [d.key for d in result.record.verification.differences]
+    assert result.record.properties.target_encryption == f"aws:kms {key_id}"
+    client = s3_client(lock_target.endpoint, lock_target.access_key, lock_target.secret_key)
+    for key in estate.kinds:
+        head = client.head_object(Bucket=bucket, Key=key)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_id), key
+
+
+def test_encryption_a_target_cannot_hold_is_refused_before_copying(estate, write_spec, env,
+                                                                   tmp_path):
+    target = _target("seaweedfs", "TGT_ENDPOINT", "never-made") + "\n  encryption: {type: sse-s3}"
+    done = exitkit("drill", "run", str(write_spec(estate.bucket, target=target)), "-r",
+                   str(tmp_path), env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("target.encryption: seaweedfs does not hold sse-s3 (see "
+                                        "docs/portability.md, or measure it with 'exitkit "
+                                        "probe')")
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_existing_bucket_without_object_lock_is_refused_unless_the_loss_is_accepted(
+        estate, write_spec, env, tmp_path, lock_target):
+    bucket = f"nolock-{random.randrange(10**9)}"
+    s3_client(lock_target.endpoint, lock_target.access_key,
+              lock_target.secret_key).create_bucket(Bucket=bucket)
+    target = _target("aws-s3", "LOCK_ENDPOINT", bucket).replace("create_bucket: true",
+                                                                "create_bucket: false")
+    spec = write_spec(estate.bucket, target=target)
+    done = exitkit("drill", "run", str(spec), "-r", str(tmp_path / "refused"), env=env)
+    assert done.returncode == 2
+    assert f"bucket '{bucket}' has no Object Lock" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    spec.write_text(spec.read_text().replace("  max_duration: 10m\n", (
+        "  max_duration: 10m\n  accept_gaps:\n"
+        "    - {property: object_lock, reason: retention is re-applied by the archive team}\n"
+        "    - {property: legal_hold, reason: holds are tracked in the case system}\n")))
+    result = run_drill(spec, tmp_path / "accepted", environ=env)
+    verification = result.record.verification
+    assert result.record.verdict == "passed"
+    assert not result.record.properties.target_object_lock
+    assert verification.property_losses == {"object_lock": 6, "legal_hold": 4}
+    assert _losses_by_key(result.record) == _expected_losses(estate, {"object_lock",
+                                                                      "legal_hold"})

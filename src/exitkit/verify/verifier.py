@@ -21,7 +21,7 @@ checksum, or tags and metadata a target cannot hold) is ``property_lost``, or
 import base64
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import and_, attrgetter, eq
 from typing import NamedTuple
 
@@ -118,8 +118,7 @@ class SourceView:
         if head.tag_count:
             info = self._entry.info
             tags = self._source.tags(info.key, info.version_id)
-            attributes = Attributes(attributes.content_type, attributes.headers,
-                                    attributes.metadata, tags)
+            attributes = replace(attributes, tags=tags)
         return attributes
 
 
@@ -180,8 +179,7 @@ class PairChecker:
         attributes = head.attributes or Attributes()
         if head.tag_count and self.target.capabilities.tags:
             tags = self.target.tags(tgt.info.key, tgt.info.version_id)
-            attributes = Attributes(attributes.content_type, attributes.headers,
-                                    attributes.metadata, tags)
+            attributes = replace(attributes, tags=tags)
         return attributes
 
     @staticmethod
