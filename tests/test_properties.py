@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from exitkit.api import run_drill
+from exitkit.evidence.reports import render_report
 from exitkit.providers.boto import s3_client
 from exitkit.providers.checksums import checksum_of
 from tests.helpers import exitkit
@@ -167,6 +168,9 @@ def test_lock_capable_target_carries_every_property_verified_per_object(
     assert census.kms_keys[0].key_id == estate.kms_key and census.kms_keys[0].objects == 2
     assert census.lock_modes == {"COMPLIANCE": 4, "GOVERNANCE": 2} and census.legal_holds == 4
     assert census.checksums["CRC32/COMPOSITE"] == 1
+    dependency = f"KMS key {estate.kms_key}: 2 objects"
+    assert dependency in render_report(record, [record], "md")
+    assert dependency in render_report(record, [record], "html")
     assert census.checksums["CRC64NVME/FULL_OBJECT"] == 3
     # single PUTs by MD5 ETag; the full-object multipart copy by its CRC64NVME, the
     # composite one (whose value depends on part sizes) by SHA-256 of both sides

@@ -56,6 +56,10 @@ def render_summary(record: DrillRecord) -> Group:
         parts.append(table)
         for gap in verification.gaps:
             parts.append(Text(f"gap: {gap}", style="yellow"))
+    if record.properties:
+        for key in record.properties.census.kms_keys:
+            parts.append(Text(f"exit dependency: KMS key {key.key_id}: {key.objects} objects, "
+                              f"{human_bytes(key.bytes)}"))
     if record.projection:
         projection = record.projection
         days = projection.duration_on_hosts_s / 86400
