@@ -328,3 +328,19 @@ def test_existing_bucket_without_object_lock_is_refused_unless_the_loss_is_accep
     assert verification.property_losses == {"object_lock": 6, "legal_hold": 4}
     assert _losses_by_key(result.record) == _expected_losses(estate, {"object_lock",
                                                                       "legal_hold"})
+
+
+def test_storage_classes_map_through_the_spec_and_the_record_shows_it(
+        estate, write_spec, env, tmp_path, lock_target):
+    bucket = f"classes-{random.randrange(10**9)}"
+    target = _target("aws-s3", "LOCK_ENDPOINT", bucket) + (
+        "\n  storage_classes: {STANDARD_IA: ONEZONE_IA}")
+    result = run_drill(write_spec(estate.bucket, target=target), tmp_path / "r", environ=env)
+    assert result.record.verdict == "passed", result.record.verification.differences[:3]
+    mapping = {(m.source, m.target): (m.objects, m.held)
+               for m in result.record.properties.storage_classes}
+    assert mapping[("STANDARD_IA", "ONEZONE_IA")] == (2, True)
+    assert mapping[("STANDARD", "STANDARD")] == (len(estate.kinds) - 2, True)
+    client = s3_client(lock_target.endpoint, lock_target.access_key, lock_target.secret_key)
+    for key in estate.keys_holding("storage_class"):
+        assert client.head_object(Bucket=bucket, Key=key)["StorageClass"] == "ONEZONE_IA"

@@ -21,6 +21,7 @@ class Census:
         self.storage_classes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         self.lock_modes: Counter[str] = Counter()
         self.checksums: Counter[str] = Counter()
+        self.content_encodings: Counter[str] = Counter()
         self.legal_holds = self.redirects = self.tagged = self.with_metadata = 0
 
     def add(self, head: ObjectInfo) -> None:
@@ -40,6 +41,9 @@ class Census:
         if properties.checksum_algorithm:
             self.checksums[f"{properties.checksum_algorithm.upper()}/"
                            f"{properties.checksum_type}"] += 1
+        encoding = attributes.headers.get("content-encoding") if attributes else None
+        if encoding:
+            self.content_encodings[encoding] += 1
         self.legal_holds += properties.legal_hold
         self.redirects += bool(properties.redirect)
         self.tagged += bool(head.tag_count)
@@ -57,7 +61,8 @@ class Census:
                              for name, (o, b) in sorted(self.storage_classes.items())},
             lock_modes=dict(sorted(self.lock_modes.items())),
             legal_holds=self.legal_holds, redirects=self.redirects, tagged=self.tagged,
-            with_metadata=self.with_metadata, checksums=dict(sorted(self.checksums.items())))
+            with_metadata=self.with_metadata, checksums=dict(sorted(self.checksums.items())),
+            content_encodings=dict(sorted(self.content_encodings.items())))
 
 
 def head_all(source: ObjectSource, infos: Iterable[ObjectInfo], concurrency: int,

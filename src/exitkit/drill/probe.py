@@ -91,7 +91,7 @@ def _attribute_checks(probe: _Probe) -> dict[str, object]:
     found: dict[str, object] = {}
     metadata = {"mixed-case": "Mixed Case Value", "owner": "exitkit"}
     headers = {"cache-control": "max-age=60", "content-disposition": "attachment",
-               "content-language": "nl", "content-encoding": "identity",
+               "content-language": "nl", "content-encoding": "gzip",
                "expires": "Thu, 01 Jan 2037 00:00:00 GMT"}
     probe.put("meta", metadata={"Mixed-Case": metadata["mixed-case"], "owner": metadata["owner"]},
               content_type="text/x-exitkit-probe; charset=utf-8", headers=headers)

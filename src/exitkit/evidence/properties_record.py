@@ -37,6 +37,8 @@ class PropertyCensus(Model):
     tagged: int
     with_metadata: int
     checksums: dict[str, int] = Field(description="by algorithm/type, e.g. CRC32C/FULL_OBJECT")
+    content_encodings: dict[str, int] = Field(description="objects by Content-Encoding "
+                                                          "(gzip, br, ...)")
 
 
 class StorageClassMapping(Model):

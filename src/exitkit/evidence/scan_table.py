@@ -51,6 +51,8 @@ def render_scan(report: ScanReport, accepted: dict[str, str]) -> Group:
         held.add_row(label, str(count))
     for name, count in census.checksums.items():
         held.add_row(f"checksum {name}", str(count))
+    for name, count in census.content_encodings.items():
+        held.add_row(f"Content-Encoding {name}", str(count))
     for name, count in report.key_hazards.items():
         held.add_row(f"keys: {name.replace('_', ' ')}", str(count))
     parts.append(held)
