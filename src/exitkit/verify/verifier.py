@@ -381,7 +381,7 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
 def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verification:
     present = sum(tally.counts[kind] for kind in PRESENT)
     gaps = []
-    unheld = unheld_fields(target.capabilities)
+    unheld = unheld_fields(target.capabilities, per_object=scope.properties is not None)
     if unheld and scope.compare_metadata:
         gaps.append(f"the target keeps no {', '.join(unheld)}; not verified")
     if tally.counts["unrepresentable"]:
