@@ -273,6 +273,13 @@ def test_local_directory_loses_every_property_named_per_key(estate, write_spec, 
             if row["objects_lost"]} == result.record.verification.property_losses
     for key, body in estate.bodies.items():
         assert (tmp_path / "disk/archive" / key).read_bytes() == body
+    table = exitkit("scan", str(spec), env={**env, "COLUMNS": "160"})
+    assert table.returncode == 1 and "What this exit would lose" in table.stdout
+    lost_rows = {line.split("│")[1].strip(): line.split("│")[4].strip()
+                 for line in table.stdout.splitlines() if line.count("│") == 7}
+    assert {name: int(count) for name, count in lost_rows.items() if count.isdigit()
+            and int(count)} == result.record.verification.property_losses
+    assert f"KMS key {estate.kms_key} (exit dependency)" in table.stdout
 
 
 def test_target_encryption_from_the_spec_is_verified_per_object(

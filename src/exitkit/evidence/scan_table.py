@@ -10,7 +10,7 @@ from exitkit.drill.scan import ScanReport
 from exitkit.evidence.summary import human_bytes
 
 _HOLDS = {"object_lock": ("object_lock",), "legal_hold": ("legal_hold",),
-          "website_redirect": ("website_redirect",), "encryption": ("sse_s3", "sse_kms"),
+          "website_redirect": ("website_redirect",), "encryption": ("sse_s3",),
           "tags": ("tags",), "metadata": ("user_metadata",)}
 
 
@@ -60,11 +60,14 @@ def render_scan(report: ScanReport, accepted: dict[str, str]) -> Group:
     for column in ("property", "on source", "target holds", "objects lost", "bytes lost",
                    "accepted"):
         losses.add_column(column, justify="left" if column in ("property", "accepted")
-                          else "right")
+                          else "right", no_wrap=column == "property")
     capabilities = report.target_capabilities
     for row in report.losses:
         fields = _HOLDS.get(row.property)
-        holds = ("yes" if all(capabilities.get(f) for f in fields) else "no") if fields else "-"
+        if fields:
+            holds = "yes" if all(capabilities.get(f) for f in fields) else "no"
+        else:  # storage classes, checksums: held unless some object lost them
+            holds = "no" if row.objects_lost else "yes"
         losses.add_row(row.property, str(_source_count(report, row.property)), holds,
                        str(row.objects_lost), human_bytes(row.bytes_lost),
                        accepted.get(row.property, "") if row.objects_lost else "",

@@ -101,8 +101,8 @@ def property_losses(source: ObjectProperties, source_attributes: Attributes,
     if source.legal_hold and not target.legal_hold:
         losses.append(PropertyLoss("legal_hold", "legal hold ON not held (target: OFF)"))
     if source.redirect and source.redirect != target.redirect:
-        losses.append(PropertyLoss("website_redirect", f"redirect {source.redirect!r} not held "
-                                                       f"(target: {target.redirect!r})"))
+        losses.append(PropertyLoss("website_redirect", f"{source.redirect!r} not held (target: "
+                                                       f"{target.redirect or 'none'!r})"))
     wanted, key_id = plan.encryption_for(source)
     if wanted != "none":
         held = (target.encryption == wanted and (key_id is None or target.kms_key_id == key_id)
@@ -110,13 +110,13 @@ def property_losses(source: ObjectProperties, source_attributes: Attributes,
         if not held:
             source_text = source.encryption + (f" ({source.kms_key_id})" if source.kms_key_id
                                                else "")
-            losses.append(PropertyLoss("encryption", f"encryption {source_text} not held "
-                                                     f"(target: {target.encryption})"))
+            losses.append(PropertyLoss("encryption", f"{source_text} not held (target: "
+                                                     f"{target.encryption})"))
     mapped = plan.storage_class(source.storage_class)
     if mapped != target.storage_class and (mapped != DEFAULT_STORAGE_CLASS or
                                            source.storage_class != DEFAULT_STORAGE_CLASS):
-        losses.append(PropertyLoss("storage_class", f"storage class {source.storage_class} "
-                                                    f"(mapped to {mapped}) not held (target: "
+        losses.append(PropertyLoss("storage_class", f"{source.storage_class} (mapped to "
+                                                    f"{mapped}) not held (target: "
                                                     f"{target.storage_class})"))
     if source.checksum_algorithm and source.checksum_algorithm != target.checksum_algorithm:
         losses.append(PropertyLoss("checksum", f"{source.checksum_algorithm.upper()} checksum "
