@@ -173,7 +173,7 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
         attributes=attributes,
         checksums=_full_object_checksums(headers) or None,
         tag_count=int(tag_count) if tag_count and tag_count.isdigit() else 0,
-        storage_class=attributes.properties.storage_class,
+        storage_class=headers.get("x-amz-storage-class"),
     )
 
 
@@ -424,7 +424,7 @@ class S3Store(S3Source):
             if not create:
                 raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
             self._create_bucket(lock)
-        if self.capabilities.object_lock and not self.object_lock_enabled():
+        if self.capabilities.object_lock and not self._preflight(self.object_lock_enabled):
             if lock:
                 raise EndpointError(self.label, f"bucket {self.bucket!r} has no Object Lock, "
                                     "so the source's retention and legal holds cannot be kept: "
@@ -433,6 +433,13 @@ class S3Store(S3Source):
             self.capabilities = replace(self.capabilities, object_lock=False, legal_hold=False)
         if versioned:
             self._enable_versioning()
+
+    def _preflight(self, call: Callable[[], bool]) -> bool:
+        """A preflight request whose failure names the endpoint (EndpointError)."""
+        try:
+            return call()
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(self.label, str(exc)) from None
 
     def _create_bucket(self, object_lock: bool) -> None:
         body = b""
