@@ -9,6 +9,7 @@ holds, measured here)."""
 import base64
 import hashlib
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -351,3 +352,30 @@ def test_storage_classes_map_through_the_spec_and_the_record_shows_it(
     client = s3_client(lock_target.endpoint, lock_target.access_key, lock_target.secret_key)
     for key in estate.keys_holding("storage_class"):
         assert client.head_object(Bucket=bucket, Key=key)["StorageClass"] == "ONEZONE_IA"
+
+
+def test_scan_counts_objects_whose_head_is_refused_without_failing(seaweed, tmp_path):
+    """SeaweedFS refuses HEAD on an SSE-C object read without its key (HTTP 400)."""
+    client = s3_client(seaweed.endpoint, seaweed.access_key, seaweed.secret_key)
+    bucket = f"ssec-{random.randrange(10**9)}"
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="customer-key.bin", Body=b"sealed",
+                      SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32)
+    client.put_object(Bucket=bucket, Key="plain.txt", Body=b"open")
+    spec = tmp_path / "scan.yaml"
+    spec.write_text(f"""\
+version: 1
+name: ssec-scan
+source:
+  provider: seaweedfs
+  endpoint: {seaweed.endpoint}
+  bucket: {bucket}
+  credentials: {{access_key_env: SW_KEY, secret_key_env: SW_SECRET}}
+target: {{provider: local, path: "{tmp_path}", bucket: out}}
+""")
+    done = exitkit("scan", str(spec), "--json", env={**os.environ, "SW_KEY": seaweed.access_key,
+                                                     "SW_SECRET": seaweed.secret_key})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["objects"] == 2
+    assert report["census"]["refused"] == 1 and report["census"]["objects"] == 1

@@ -5,6 +5,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from exitkit.drill.concurrency import map_bounded
+from exitkit.errors import PermanentError
 from exitkit.evidence.properties_record import Count, KmsKeyDependency, PropertyCensus
 from exitkit.providers.contract import ObjectInfo, ObjectSource
 from exitkit.providers.properties import ObjectProperties
@@ -23,6 +24,7 @@ class Census:
         self.checksums: Counter[str] = Counter()
         self.content_encodings: Counter[str] = Counter()
         self.legal_holds = self.redirects = self.tagged = self.with_metadata = 0
+        self.refused = 0
 
     def add(self, head: ObjectInfo) -> None:
         """Count one object from its HEAD."""
@@ -62,21 +64,28 @@ class Census:
             lock_modes=dict(sorted(self.lock_modes.items())),
             legal_holds=self.legal_holds, redirects=self.redirects, tagged=self.tagged,
             with_metadata=self.with_metadata, checksums=dict(sorted(self.checksums.items())),
-            content_encodings=dict(sorted(self.content_encodings.items())))
+            content_encodings=dict(sorted(self.content_encodings.items())),
+            refused=self.refused)
 
 
 def head_all(source: ObjectSource, infos: Iterable[ObjectInfo], concurrency: int,
-             max_retries: int, retried: Callable[[], None]) -> Iterator[ObjectInfo]:
+             max_retries: int, retried: Callable[[], None],
+             census: Census | None = None) -> Iterator[ObjectInfo]:
     """HEAD every listed object (version), at most 2x*concurrency* in flight; objects that
     vanished since the listing are skipped. Yields in completion order. The version id
     ``null`` (an unversioned bucket's only version) is not sent: stores such as moto
-    refuse it on HEAD."""
+    refuse it on HEAD. A HEAD the store refuses for good (S3 answers 400 for an SSE-C
+    object without its key) is counted in *census*'s ``refused``; the copy and
+    verification then report that object themselves."""
 
     def head(info: ObjectInfo) -> ObjectInfo | None:
         version = None if info.version_id in (None, "null") else info.version_id
         return with_retries(lambda: source.head(info.key, version), max_retries, retried)
 
     for info, found, error in map_bounded(head, infos, concurrency):
+        if isinstance(error, PermanentError) and census is not None:
+            census.refused += 1
+            continue
         if error is not None:
             raise error
         if found is not None:

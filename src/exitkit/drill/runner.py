@@ -328,7 +328,8 @@ class DrillRun:
             options = self.spec.options
             for head in head_all(source, (entry.info for entry in plan if
                                           not entry.info.is_delete_marker),
-                                 options.concurrency, options.max_retries, clock.retried):
+                                 options.concurrency, options.max_retries, clock.retried,
+                                 self.census):
                 self.census.add(head)
         if self.keys.source_prefix:
             objects = size = 0

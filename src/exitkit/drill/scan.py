@@ -97,7 +97,7 @@ def scan(loaded: LoadedSpec, source: ObjectSource, capabilities: Capabilities,
         census = Census()
         lost: dict[str, list] = {name: [0, 0, []] for name in PROPERTY_NAMES}
         for head in head_all(source, listed(), options.concurrency, options.max_retries,
-                             retried):
+                             retried, census):
             census.add(head)
             attributes = head.attributes
             if attributes is None:

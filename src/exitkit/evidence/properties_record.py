@@ -39,6 +39,8 @@ class PropertyCensus(Model):
     checksums: dict[str, int] = Field(description="by algorithm/type, e.g. CRC32C/FULL_OBJECT")
     content_encodings: dict[str, int] = Field(description="objects by Content-Encoding "
                                                           "(gzip, br, ...)")
+    refused: int = Field(default=0, description="objects whose HEAD the source refused (an "
+                                                "SSE-C object without its key): not counted")
 
 
 class StorageClassMapping(Model):

@@ -53,6 +53,8 @@ def render_scan(report: ScanReport, accepted: dict[str, str]) -> Group:
         held.add_row(f"checksum {name}", str(count))
     for name, count in census.content_encodings.items():
         held.add_row(f"Content-Encoding {name}", str(count))
+    if census.refused:
+        held.add_row("HEAD refused (e.g. SSE-C without key): not counted", str(census.refused))
     for name, count in report.key_hazards.items():
         held.add_row(f"keys: {name.replace('_', ' ')}", str(count))
     parts.append(held)
