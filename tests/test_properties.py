@@ -293,7 +293,8 @@ def test_target_encryption_from_the_spec_is_verified_per_object(
     target = _target("aws-s3", "LOCK_ENDPOINT", bucket) + (
         f"\n  encryption: {{type: sse-kms, kms_key_id: {key_id}}}")
     result = run_drill(write_spec(estate.bucket, target=target), tmp_path / "r", environ=env)
-    assert result.record.verdict == "passed", [d.key for d in result.record.verification.differences]
+    differences = result.record.verification.differences
+    assert result.record.verdict == "passed", [d.key for d in differences]
     assert result.record.properties.target_encryption == f"aws:kms {key_id}"
     client = s3_client(lock_target.endpoint, lock_target.access_key, lock_target.secret_key)
     for key in estate.kinds:

@@ -205,7 +205,8 @@ def _property_checks(probe: _Probe, kms_key_id: str | None) -> dict[str, object]
                                   f"{seen}")
     classes = {"STANDARD"}
     for storage_class in PROBE_CLASSES:
-        probe.put(f"class-{storage_class}", properties=ObjectProperties(storage_class=storage_class))
+        probe.put(f"class-{storage_class}",
+                  properties=ObjectProperties(storage_class=storage_class))
         head = probe.head(f"class-{storage_class}")
         if head and head.attributes and head.attributes.properties.storage_class == storage_class:
             classes.add(storage_class)

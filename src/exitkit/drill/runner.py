@@ -173,9 +173,9 @@ class DrillRun:
             return None
         census = self.census.record()
         plan, capabilities = self.property_plan, target.capabilities
-        mapping = [StorageClassMapping(source=name, target=plan.storage_class(name),
-                                       objects=count.objects,
-                                       held=plan.storage_class(name) in capabilities.storage_classes)
+        mapping = [StorageClassMapping(
+                       source=name, target=plan.storage_class(name), objects=count.objects,
+                       held=plan.storage_class(name) in capabilities.storage_classes)
                    for name, count in census.storage_classes.items()]
         return PropertiesRecord(
             census=census,
