@@ -43,12 +43,18 @@ KINDS = {
        for name in ("crc32", "crc32c", "sha1", "sha256", "crc64nvme")},
     "plain": {},
 }
+#: Multipart kinds: (checksum algorithm, what the upload holds besides).
+MULTIPART = {"multipart-composite": ("CRC32", {}),
+             "multipart-full": ("CRC64NVME", {"ChecksumType": "FULL_OBJECT"}),
+             "multipart-locked": (None, dict(ObjectLockMode="GOVERNANCE",
+                                             ObjectLockRetainUntilDate=UNTIL,
+                                             ObjectLockLegalHoldStatus="ON"))}
 #: The properties each kind loses where a target cannot hold them.
 HOLDS = {"compliance": {"object_lock"}, "governance": {"object_lock"}, "held": {"legal_hold"},
          "locked-held": {"object_lock", "legal_hold"}, "redirect": {"website_redirect"},
          "sse-s3": {"encryption"}, "sse-kms": {"encryption"}, "tagged": {"tags"},
          "infrequent": {"storage_class"}, "multipart-composite": {"checksum"},
-         "multipart-full": {"checksum"},
+         "multipart-full": {"checksum"}, "multipart-locked": {"object_lock", "legal_hold"},
          **{f"checksum-{name}": {"checksum"}
             for name in ("crc32", "crc32c", "sha1", "sha256", "crc64nvme")}}
 
@@ -67,20 +73,28 @@ class Estate:
         return {key for key, kind in self.kinds.items() if prop in HOLDS.get(kind, ())}
 
 
-def _multipart(client, bucket: str, key: str, body: bytes, algorithm: str, kind: str) -> None:
-    extra = {"ChecksumType": "FULL_OBJECT"} if kind == "multipart-full" else {}
-    upload = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=algorithm,
+def _multipart(client, bucket: str, key: str, body: bytes, kind: str) -> None:
+    algorithm, extra = MULTIPART[kind]
+    checksum = {"ChecksumAlgorithm": algorithm} if algorithm else {}
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key, **checksum,
                                             **extra)["UploadId"]
     name = f"Checksum{algorithm}"
     parts = []
     for number, start in enumerate(range(0, len(body), 5 * MIB), start=1):
         piece = body[start:start + 5 * MIB]
         done = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number,
-                                  Body=piece, ChecksumAlgorithm=algorithm)
-        parts.append({"PartNumber": number, "ETag": done["ETag"], name: done[name]})
-    whole = {name: checksum_of(algorithm.lower(), body)} if extra else {}
+                                  Body=piece, **checksum,
+                                  ContentMD5=base64.b64encode(hashlib.md5(piece).digest()).decode())
+        parts.append({"PartNumber": number, "ETag": done["ETag"],
+                      **({name: done[name]} if algorithm else {})})
+    full = "ChecksumType" in extra
+    whole = {name: checksum_of(algorithm.lower(), body), "ChecksumType": "FULL_OBJECT"} if full else {}
     client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload,
-                                     MultipartUpload={"Parts": parts}, **extra, **whole)
+                                     MultipartUpload={"Parts": parts}, **whole)
+    if "ObjectLockMode" in extra:  # moto drops CreateMultipartUpload's lock headers
+        client.put_object_retention(Bucket=bucket, Key=key, Retention={
+            "Mode": extra["ObjectLockMode"], "RetainUntilDate": extra["ObjectLockRetainUntilDate"]})
+        client.put_object_legal_hold(Bucket=bucket, Key=key, LegalHold={"Status": "ON"})
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +120,10 @@ def estate(moto):
                               ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode(),
                               **extra)
             seeded.kinds[key], seeded.bodies[key] = kind, body
-    for kind, algorithm in (("multipart-composite", "CRC32"), ("multipart-full", "CRC64NVME")):
+    for kind in MULTIPART:
         key = f"backups/{kind}.tar"
         body = rng.randbytes(5 * MIB + rng.randint(1, 50_000))
-        _multipart(client, seeded.bucket, key, body, algorithm, kind)
+        _multipart(client, seeded.bucket, key, body, kind)
         seeded.kinds[key], seeded.bodies[key] = kind, body
     return seeded
 
@@ -167,16 +181,16 @@ def test_lock_capable_target_carries_every_property_verified_per_object(
     assert record.properties.target_object_lock
     census = record.properties.census
     assert census.kms_keys[0].key_id == estate.kms_key and census.kms_keys[0].objects == 2
-    assert census.lock_modes == {"COMPLIANCE": 4, "GOVERNANCE": 2} and census.legal_holds == 4
+    assert census.lock_modes == {"COMPLIANCE": 4, "GOVERNANCE": 3} and census.legal_holds == 5
     assert census.checksums["CRC32/COMPOSITE"] == 1
     dependency = f"KMS key {estate.kms_key}: 2 objects"
     assert dependency in render_report(record, [record], "md")
     assert dependency in render_report(record, [record], "html")
     assert census.checksums["CRC64NVME/FULL_OBJECT"] == 3
     # single PUTs by MD5 ETag; the full-object multipart copy by its CRC64NVME, the
-    # composite one (whose value depends on part sizes) by SHA-256 of both sides
-    assert verification.methods == {"etag-md5": len(estate.kinds) - 2, "checksum-crc64nvme": 1,
-                                    "sha256": 1}
+    # composite one (whose value depends on part sizes) and the locked one by SHA-256
+    assert verification.methods == {"etag-md5": len(estate.kinds) - 3, "checksum-crc64nvme": 1,
+                                    "sha256": 2}
     # read back every copy with an independent client
     client = s3_client(lock_target.endpoint, lock_target.access_key, lock_target.secret_key)
     assert client.get_object_lock_configuration(Bucket=bucket)[
@@ -185,7 +199,7 @@ def test_lock_capable_target_carries_every_property_verified_per_object(
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert hashlib.sha256(body).digest() == hashlib.sha256(estate.bodies[key]).digest(), key
         head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-        wanted = KINDS.get(kind, {})
+        wanted = KINDS.get(kind) or MULTIPART.get(kind, (None, {}))[1]
         # moto 5.2 answers GetObjectRetention with the object's body: retention is read
         # from boto3's HEAD instead
         assert head.get("ObjectLockMode") == wanted.get("ObjectLockMode"), key
@@ -334,7 +348,7 @@ def test_existing_bucket_without_object_lock_is_refused_unless_the_loss_is_accep
     verification = result.record.verification
     assert result.record.verdict == "passed"
     assert not result.record.properties.target_object_lock
-    assert verification.property_losses == {"object_lock": 6, "legal_hold": 4}
+    assert verification.property_losses == {"object_lock": 7, "legal_hold": 5}
     assert _losses_by_key(result.record) == _expected_losses(estate, {"object_lock",
                                                                       "legal_hold"})
 

@@ -47,8 +47,8 @@ from exitkit.measure.requests import RequestCounter
 from exitkit.providers.checksums import RunningChecksum, checksum_of
 from exitkit.providers.failures import RETRYABLE_STATUSES, classify, error_for_status
 from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTIPART,
-                                          checksum_type_of, properties_from_headers,
-                                          write_headers)
+                                          ObjectProperties, checksum_type_of,
+                                          properties_from_headers, write_headers)
 from exitkit.providers.retry import with_retries
 
 MAX_PARTS = 10_000
@@ -496,8 +496,29 @@ class S3Store(S3Source):
         second = next(parts, None)
         if second is None:
             return self._put_single(key, first, headers, algorithm)
-        return self._put_multipart(key, first, second, parts, headers,
-                                   algorithm if attributes.properties.checksum_algorithm else None)
+        result = self._put_multipart(key, first, second, parts, headers,
+                                     algorithm if attributes.properties.checksum_algorithm
+                                     else None)
+        self._lock_after_multipart(key, result.version_id, attributes.properties)
+        return result
+
+    def _lock_after_multipart(self, key: str, version_id: str | None,
+                              properties: ObjectProperties) -> None:
+        """Set retention and legal hold that a completed multipart upload does not show,
+        with PutObjectRetention and PutObjectLegalHold: moto 5 drops the Object Lock
+        headers of CreateMultipartUpload (measured), where S3 and SeaweedFS keep them."""
+        wants_lock = bool(properties.lock_mode and properties.retain_until)
+        if not (wants_lock or properties.legal_hold):
+            return
+        head = self.head(key, version_id)
+        shown = head.attributes.properties if head and head.attributes else ObjectProperties()
+        if wants_lock and shown.lock_mode != properties.lock_mode:
+            body = (f'<Retention xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Mode>'
+                    f"{properties.lock_mode}</Mode><RetainUntilDate>{properties.retain_until}"
+                    f"</RetainUntilDate></Retention>").encode()
+            self._put_subresource(key, version_id, "retention", body)
+        if properties.legal_hold and not shown.legal_hold:
+            self._set_legal_hold(key, version_id, "ON")
 
     def _checksum_algorithm(self, wanted: str | None) -> str | None:
         """The additional checksum to send: the source's algorithm, else SHA-256, where held."""
@@ -611,14 +632,22 @@ class S3Store(S3Source):
 
     def release_legal_hold(self, key: str, version_id: str | None = None) -> None:
         """Turn a version's legal hold OFF (PUT ?legal-hold), so it can be deleted."""
-        body = (b'<LegalHold xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                b"<Status>OFF</Status></LegalHold>")
-        response = self._request(f"release legal hold {key}", self._object_path(key),
-                                 method="PUT", data=body,
-                                 params={"legal-hold": "", **self._version_params(version_id)},
+        self._set_legal_hold(key, version_id, "OFF")
+
+    def _set_legal_hold(self, key: str, version_id: str | None, status: str) -> None:
+        body = (f'<LegalHold xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Status>{status}</Status></LegalHold>").encode()
+        self._put_subresource(key, version_id, "legal-hold", body)
+
+    def _put_subresource(self, key: str, version_id: str | None, name: str,
+                         body: bytes) -> None:
+        """PUT ?<name> on one object version with an XML body (Content-MD5, as required)."""
+        what = f"PUT {key} ?{name}"
+        response = self._request(what, self._object_path(key), method="PUT", data=body,
+                                 params={name: "", **self._version_params(version_id)},
                                  headers={"Content-MD5": _content_md5(body)})
         if response.status >= 300:
-            raise _status_error(response, f"release legal hold {key}")
+            raise _status_error(response, what)
 
 
 def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
