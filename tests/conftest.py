@@ -97,6 +97,13 @@ def seaweed():
         yield server
 
 
+@pytest.fixture(scope="session")
+def lock_target():
+    """A second moto_server: an Object-Lock-capable S3 target."""
+    with MotoServer() as server:
+        yield server
+
+
 @pytest.fixture
 def source_client(moto):
     """boto3 client for the source server."""

@@ -157,16 +157,19 @@ def test_missing_bucket_and_wrong_credentials_name_the_endpoint(moto, seaweed, b
 
 
 def test_key_problems_for_path_like_stores():
-    seaweed = Capabilities(path_keys=True, max_segment_bytes=255)
+    seaweed = Capabilities(path_keys=True, max_segment_bytes=255, max_key_bytes=1024,
+                           directory_markers=True)
+    flat = Capabilities(max_key_bytes=1024)
     assert key_problem("a/b c+d%e.txt", seaweed) is None
     assert "empty" in key_problem("a//b", seaweed)
     assert "empty" in key_problem("/lead", seaweed)
     assert "'..'" in key_problem("a/../b", seaweed)
     assert "255" in key_problem("x/" + "é" * 128, seaweed)
-    assert "1024" in key_problem("k" * 1025, Capabilities())
-    assert key_problem("a//b", Capabilities()) is None
+    assert "1024" in key_problem("k" * 1025, flat)
+    assert key_problem("a//b", flat) is None
+    assert key_problem("a", Capabilities()) is not None  # undeclared: holds no key at all
     assert key_problem("dir/", seaweed) is None
-    assert "folder" in key_problem("dir/", Capabilities(path_keys=True, directory_markers=False))
+    assert "folder" in key_problem("dir/", Capabilities(path_keys=True, max_key_bytes=1024))
 
 
 def test_local_store_never_shows_a_partial_object(tmp_path):

@@ -142,7 +142,7 @@ def test_key_the_target_cannot_hold_is_reported_not_silently_dropped(
     assert result.record.copy_summary.unrepresentable[0].key == "double//slash.txt"
 
 
-def test_local_directory_target_reports_its_metadata_gap(seeded, write_spec, server_env,
+def test_local_directory_target_reports_its_metadata_gap_per_object(seeded, write_spec, server_env,
                                                          tmp_path, source_client):
     target = f"""\
   provider: local
@@ -154,9 +154,16 @@ def test_local_directory_target_reports_its_metadata_gap(seeded, write_spec, ser
     verification = result.record.verification
     unrepresentable = {p.key for p in result.record.copy_summary.unrepresentable}
     assert unrepresentable == {"folders/empty-folder/", "folders/another/"}
-    assert verification.counts["matched"] == 298
+    with_metadata = {seed.key for seed in demo_objects(300)
+                     if seed.metadata and seed.key not in unrepresentable}
+    assert verification.counts["property_lost"] == len(with_metadata) > 0
+    assert verification.counts["matched"] == 298 - len(with_metadata)
+    assert verification.property_losses == {"metadata": len(with_metadata)}
+    assert {d.key for d in verification.differences if d.kind == "property_lost"} == with_metadata
+    assert result.exit_code == 1  # completeness: metadata lost and not accepted
     assert "the target keeps no content-type, cache-control, content-disposition, content-encoding, "\
-           "content-language, expires, user metadata, tags; not verified" in verification.gaps
+           "content-language, expires; not verified" in verification.gaps
+    assert f"{len(with_metadata)} objects lost metadata" in verification.gaps
     body = source_client.get_object(Bucket=seeded, Key="backups/db/dump-1.bin")["Body"].read()
     assert (tmp_path / "store/exit/backups/db/dump-1.bin").read_bytes() == body
     assert not list((tmp_path / "store/exit/.exitkit-partial").iterdir())

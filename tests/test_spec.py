@@ -142,3 +142,24 @@ def test_restore_section_is_validated_and_named_on_error(tmp_path):
     assert loaded.spec.restore.poll_interval == timedelta(minutes=15)
     message = error_for(tmp_path, VALID + restore.replace("bulk", "instant"))
     assert ":18: restore.tier:" in message
+
+
+@pytest.mark.parametrize("addition, expected", [
+    ("  accept_gaps:\n    - {property: object_lock}\n",
+     "expectations.accept_gaps.0.reason: Field required"),
+    ("  accept_gaps:\n    - {property: teleport, reason: x}\n",
+     "expectations.accept_gaps.0.property: Input should be"),
+])
+def test_accepted_gaps_need_a_known_property_and_a_reason(tmp_path, addition, expected):
+    message = error_for(tmp_path, VALID + addition)
+    assert ":18: " in message and expected in message
+
+
+@pytest.mark.parametrize("addition, expected", [
+    ("  encryption: {type: sse-kms}\n", ":14: target.encryption: sse-kms needs 'kms_key_id'"),
+    ("  storage_classes: {glacier: STANDARD}\n",
+     "target: storage_classes: write class names as S3 does, in upper case"),
+])
+def test_target_property_options_are_validated(tmp_path, addition, expected):
+    text = VALID.replace("  bucket: tgt\n", "  bucket: tgt\n" + addition)
+    assert expected in error_for(tmp_path, text)

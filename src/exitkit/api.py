@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exitkit.drill.events import DrillObserver
+from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
+from exitkit.drill.probe import ProbeReport, run_probe
+from exitkit.drill.scan import ScanReport, scan
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.status import RestoreProgress, restore_progress
 from exitkit.drill.spec_file import load_spec
@@ -19,7 +22,10 @@ from exitkit.evidence import ledger as drill_ledger
 from exitkit.evidence.bucket_store import BucketEvidenceStore
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.signing import Signer, load_signer
-from exitkit.evidence.store import record_filename, write_record
+from exitkit.evidence.store import record_filename, write_atomically, write_record
+from exitkit.providers.contract import Capabilities
+from exitkit.providers.properties import CHECKSUM_ALGORITHMS
+from exitkit.providers.registry import label_of, open_source, open_target, profile_capabilities
 
 __all__ = ["DrillResult", "RestoreProgress", "restore_progress", "run_drill"]
 
@@ -76,3 +82,44 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     if store:
         store.store_record(path, record.evidence_store)
     return DrillResult(record=record, path=path, ledger_entry=entry)
+
+
+def scan_source(spec_path: str | os.PathLike[str],
+                environ: Mapping[str, str] | None = None) -> tuple[ScanReport, dict[str, str]]:
+    """Count what the spec's source holds and what its target would lose; copy nothing.
+
+    Returns the report and the losses the spec accepts (property -> reason). Raises
+    :class:`exitkit.errors.ExitkitError` for bad specs and unreachable sources.
+    """
+    loaded = load_spec(spec_path, environ)
+    capabilities, origin = target_capabilities(loaded)
+    plan = property_plan(loaded, capabilities)
+    source = open_source(loaded.spec.source, loaded.source_keys)
+    return scan(loaded, source, capabilities, origin, plan), accepted_gaps(loaded)
+
+
+def probe_target(spec_path: str | os.PathLike[str], output: str | os.PathLike[str],
+                 environ: Mapping[str, str] | None = None) -> ProbeReport:
+    """Measure what the spec's target holds under a scratch prefix (cleaned up, proven
+    by listing) and save the report to *output* (JSON, usable as
+    ``target.capabilities_file``). A missing bucket is created (with Object Lock) when the
+    spec allows it; an existing one is probed as it is.
+    """
+    loaded = load_spec(spec_path, environ)
+    endpoint = loaded.spec.target
+    # the adapter sends and reads every checksum, so that they can be measured
+    probing = Capabilities(additional_checksums=frozenset(CHECKSUM_ALGORITHMS),
+                           object_lock=True, legal_hold=True)
+    target = open_target(endpoint, loaded.target_keys, loaded.spec.options.part_size, probing)
+    try:
+        target.check()
+        exists = True
+    except ExitkitError:
+        exists = False
+    target.prepare(create=endpoint.create_bucket, versioned=False, object_lock=not exists)
+    target.capabilities = probing
+    kms_key_id = endpoint.encryption.kms_key_id if endpoint.encryption else None
+    report = run_probe(target, label_of(endpoint), endpoint.prefix,
+                       profile_capabilities(endpoint), kms_key_id)
+    write_atomically(Path(output), report.model_dump_json(indent=2) + "\n")
+    return report

@@ -154,6 +154,53 @@ def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt
     _report(result, quiet, as_json)
 
 
+@app.command("scan")
+def scan(spec: SpecArg, as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the scan report as JSON on stdout.")] = False) -> None:
+    """Count on the source what matters to an exit and show what the target would lose.
+
+    Copies nothing. Exit 0 when the target holds everything (or the spec accepts each
+    loss), 1 when the exit would lose a property the spec does not accept.
+    """
+    from exitkit.api import scan_source
+    from exitkit.evidence.scan_table import render_scan
+
+    report, accepted = _guarded(lambda _bars: scan_source(spec), True, as_json)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        stdout.print(render_scan(report, accepted))
+    unaccepted = [row.property for row in report.losses
+                  if row.objects_lost and row.property not in accepted]
+    if unaccepted:
+        stderr.print(f"exitkit: this exit would lose: {', '.join(unaccepted)}", markup=False,
+                     soft_wrap=True)
+    raise typer.Exit(1 if unaccepted else 0)
+
+
+@app.command("probe")
+def probe(spec: SpecArg, output: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Save the measured table here (default: "
+                            "results/probe-<drill>.json); name it in the spec as "
+                            "target.capabilities_file to drill with it.")] = None,
+          as_json: JsonOpt = False) -> None:
+    """Measure what the target holds: write test objects under a scratch prefix, read them
+    back, delete them (proven by listing), and compare with the provider profile."""
+    from exitkit.api import probe_target
+    from exitkit.evidence.scan_table import render_probe
+
+    path = output or Path("results") / f"probe-{spec.stem}.json"
+    report = _guarded(lambda _bars: probe_target(spec, path), True, as_json)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        stdout.print(render_probe(report))
+        stdout.print(f"saved: {path}", markup=False, soft_wrap=True)
+    if report.remaining_after_cleanup:
+        _fail(f"{report.remaining_after_cleanup} probe objects are still listed under "
+              f"{report.prefix}; delete them by hand", 1)
+
+
 @app.command("demo")
 def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json: JsonOpt = False,
          objects: Annotated[int, typer.Option(min=1, help="About how many objects to seed.")] = 2000,

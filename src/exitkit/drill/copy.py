@@ -6,7 +6,7 @@ first, by one worker. Memory per worker is bounded by about two upload parts.
 
 import base64
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from exitkit.providers.retry import with_retries
 from exitkit.verify.digest import DigestingStream, is_plain_md5, multipart_parts
 from exitkit.verify.classes import unrepresentable_reason
 from exitkit.verify.entries import Entry
+from exitkit.verify.properties import PropertyPlan
 
 if TYPE_CHECKING:
     from exitkit.drill.restore import ArchivedObjects
@@ -91,20 +92,23 @@ def _expected_sha256(checksums: dict[str, str]) -> str | None:
 
 
 def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
-             target_key: str) -> CopiedObject:
+             target_key: str, plan: PropertyPlan) -> CopiedObject:
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
     The bytes are checked against the source's size, plain-MD5 ETag and SHA-256 checksum
-    (when it gives them) before the write completes.
+    (when it gives them) before the write completes, and against its other full-object
+    checksum after. The copy gets every property the target holds, mapped by *plan*
+    (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
     """
     info = entry.info
     with source.open(info.key, info.version_id) as stream:
         got = stream.info
         attributes = got.attributes or Attributes()
-        if got.tag_count and target.capabilities.tags:
+        if got.tag_count:  # read even when the target cannot hold tags: the loss is reported
             tags = source.tags(info.key, info.version_id)
-            attributes = Attributes(attributes.content_type, attributes.headers,
-                                    attributes.metadata, tags)
+            attributes = replace(attributes, tags=tags)
+        wanted = replace(attributes, properties=plan.for_target(attributes.properties,
+                                                                target.capabilities))
         expected_md5 = got.etag if is_plain_md5(got.etag) else None
         expected_sha256 = _expected_sha256(dict(got.checksums or {}))
         expected_multipart = None
@@ -114,14 +118,21 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
         digests = DigestingStream(stream.chunks, expected_size=got.size,
                                   expected_md5=expected_md5, expected_sha256=expected_sha256,
                                   expected_multipart=expected_multipart, label=f"GET {info.key}")
-        result = target.put(target_key, iter(digests), got.size, attributes)
+        result = target.put(target_key, iter(digests), got.size, wanted)
     if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
+    source_sums = dict(got.checksums or {})
+    checked = sorted(set(source_sums) & set(result.checksums))
+    for algorithm in checked:
+        if source_sums[algorithm] != result.checksums[algorithm]:
+            raise TransientError(f"GET {info.key}: the bytes read differ from the source's "
+                                 f"{algorithm.upper()} checksum")
     return CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
                           checksums=dict(got.checksums or {}), parts=result.parts,
                           target_key=target_key, target_version_id=result.version_id,
-                          validated=bool(expected_md5 or expected_sha256 or expected_multipart))
+                          validated=bool(expected_md5 or expected_sha256 or expected_multipart
+                                         or checked))
 
 
 def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
@@ -132,11 +143,13 @@ def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
 
 def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget, keys: KeyMap,
                concurrency: int, max_retries: int, clock: PhaseClock,
-               observer: DrillObserver, outcome: CopyOutcome) -> CopyOutcome:
+               observer: DrillObserver, outcome: CopyOutcome,
+               properties: PropertyPlan | None = None) -> CopyOutcome:
     """Copy every entry of *plan* into *outcome* (filled as objects complete, so it holds
     what was written even when the phase is interrupted); per-object failures are
     collected, not raised, each with its class. With ``outcome.archived``, keys with
     archived versions wait for their restores (see :mod:`exitkit.drill.restore`)."""
+    properties = properties or PropertyPlan()
 
     def representable(groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
         for versions in groups:
@@ -156,7 +169,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
         for entry in versions:
             target_key = keys.on_target(entry.relative)
             try:
-                copied = with_retries(lambda: copy_one(entry, source, target, target_key),
+                copied = with_retries(lambda: copy_one(entry, source, target, target_key,
+                                                       properties),
                                          max_retries, clock.retried)
             except (TransientError, PermanentError) as exc:
                 results.append((entry, exc))

@@ -35,7 +35,8 @@ def evaluate(expected: Expectations, verification: Verification | None, duration
                                          measured="not verified", passed=False))
     else:
         scope = verification.source_objects
-        present = verification.counts["matched"] + verification.counts["not_sampled"]
+        present = sum(verification.counts.get(kind, 0) for kind in
+                      ("matched", "not_sampled", "property_lost_accepted"))
         passed = present * 100 >= expected.completeness * scope
         missing = scope - present
         measured = f"{verification.completeness_objects_pct:g}% ({present}/{scope} objects"

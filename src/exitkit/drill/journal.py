@@ -36,6 +36,7 @@ from exitkit.drill.copy import CopiedObject
 from exitkit.drill.restore import RestoreRequest
 from exitkit.errors import ExitkitError
 from exitkit.providers.contract import Attributes
+from exitkit.providers.properties import ObjectProperties
 
 COMMIT_INTERVAL_S = 1.0
 _SCHEMA = """
@@ -273,5 +274,7 @@ def _encode(obj: CopiedObject) -> str:
 
 def _decode(text: str) -> CopiedObject:
     value: dict[str, Any] = json.loads(text)
-    value["attributes"] = Attributes(**value["attributes"])
+    attributes = value["attributes"]
+    attributes["properties"] = ObjectProperties(**attributes.get("properties", {}))
+    value["attributes"] = Attributes(**attributes)
     return CopiedObject(**value)

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from exitkit import __version__
+from exitkit.drill.census import Census, head_all
+from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.restore import ArchivedObjects
@@ -33,6 +35,7 @@ from exitkit.evidence.record import (CleanupRecord, CopySummary, CostReport, Dri
 from exitkit.measure.cost import CostModel, Restores, Usage, cost_report, scaled_usage
 from exitkit.measure.projection import project
 from exitkit.measure.workload_cost import WorkloadPricing
+from exitkit.evidence.properties_record import PropertiesRecord, StorageClassMapping
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
 from exitkit.evidence.vm_record import VmPlan
@@ -46,6 +49,7 @@ from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
 from exitkit.verify.storage_classes import StorageClassTally, count_classes
+from exitkit.verify.properties import PropertyPlan
 from exitkit.verify.verifier import VerifyScope, verify_phase
 
 
@@ -93,14 +97,20 @@ class DrillRun:
         self.vm_plan: VmPlan | None = None
         self.estate_classes = {}
         self.restore_book = {}
+        self.census: Census | None = None
+        self.property_plan = PropertyPlan()
+        self.capabilities_source = ""
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
-        target = open_target(spec.target, self.loaded.target_keys, options.part_size)
         spec_dir = Path(self.loaded.path).parent
+        capabilities, self.capabilities_source = target_capabilities(self.loaded)
+        target = open_target(spec.target, self.loaded.target_keys, options.part_size,
+                             capabilities)
+        self.property_plan = property_plan(self.loaded, capabilities)
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
         started_at = utc_now()
@@ -109,7 +119,8 @@ class DrillRun:
         if self.verify_only:
             target.check()
         else:
-            target.prepare(create=spec.target.create_bucket, versioned=versioned)
+            target.prepare(create=spec.target.create_bucket, versioned=versioned,
+                           object_lock=self._needs_object_lock(source))
             self._refuse_foreign_data(target)
         workloads = self._workloads_phase(catalog, target)
         if spec.vms is not None and spec.vms.target_catalog not in catalog.entries:
@@ -143,12 +154,44 @@ class DrillRun:
             requests = {"source": source.requests.snapshot(),
                         "target": target.requests.snapshot()}
             record = self._record(started_at, ended_at, plan, copied, verification, requests,
-                                  projection, cost, cleanup)
+                                  projection, cost, cleanup, self._properties_record(target))
             passed = record.verdict == "passed"
             return record
         finally:
             if journal is not None:
                 journal.close(remove=passed)
+
+    def _accepted_gaps(self) -> dict[str, str]:
+        return accepted_gaps(self.loaded)
+
+    def _needs_object_lock(self, source: ObjectSource) -> bool:
+        """Whether the target bucket must hold Object Lock: the source bucket has it, the
+        drill verifies properties and the spec does not accept losing locks and holds."""
+        if not self.spec.verification.properties:
+            return False
+        if {"object_lock", "legal_hold"} <= set(self._accepted_gaps()):
+            return False
+        try:
+            return source.object_lock_enabled()
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(source.label, str(exc)) from None
+
+    def _properties_record(self, target: ObjectSource) -> PropertiesRecord | None:
+        if self.census is None:
+            return None
+        census = self.census.record()
+        plan, capabilities = self.property_plan, target.capabilities
+        mapping = [StorageClassMapping(
+                       source=name, target=plan.storage_class(name), objects=count.objects,
+                       held=plan.storage_class(name) in capabilities.storage_classes)
+                   for name, count in census.storage_classes.items()]
+        return PropertiesRecord(
+            census=census,
+            capabilities=self.capabilities_source,
+            target_object_lock=capabilities.object_lock,
+            target_encryption=plan.encryption and " ".join(
+                filter(None, (plan.encryption, plan.kms_key_id))),
+            storage_classes=mapping)
 
     def _workloads_phase(self, catalog: Catalog, target: ObjectSource) -> WorkloadsPhase | None:
         """The workloads phase, preflighted (raises EndpointError), or None without workloads."""
@@ -307,6 +350,14 @@ class DrillRun:
             self.observer.advanced("inventory", 1, entry.info.size)
         estate = (len(plan), sum(entry.info.size for entry in plan))
         self.estate_classes = count_classes(entry.info for entry in plan)
+        if self.spec.verification.properties:
+            self.census = Census()
+            options = self.spec.options
+            for head in head_all(source, (entry.info for entry in plan if
+                                          not entry.info.is_delete_marker),
+                                 options.concurrency, options.max_retries, clock.retried,
+                                 self.census):
+                self.census.add(head)
         if self.keys.source_prefix:
             objects = size = 0
             tally = StorageClassTally()
@@ -335,7 +386,7 @@ class DrillRun:
                                            self.restore_book, options.max_retries, clock.retried,
                                            self.observer)
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
-                   clock, self.observer, outcome)
+                   clock, self.observer, outcome, self.property_plan)
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
@@ -370,6 +421,8 @@ class DrillRun:
             compare_metadata=settings.metadata,
             differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
             manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
+            properties=self.property_plan if settings.properties else None,
+            accepted_gaps=self._accepted_gaps(),
         )
         try:
             verification = verify_phase(source, target, scope, options.concurrency,
@@ -384,7 +437,8 @@ class DrillRun:
     def _record(self, started_at, ended_at, plan: list[Entry] | None,
                 copied: CopyOutcome | None, verification: Verification | None,
                 requests: dict[str, RequestCounts], projection: Projection | None,
-                cost: CostReport | None, cleanup: CleanupRecord | None) -> DrillRecord:
+                cost: CostReport | None, cleanup: CleanupRecord | None,
+                properties: PropertiesRecord | None = None) -> DrillRecord:
         spec, options = self.spec, self.spec.options
         duration = ended_at - started_at
         expectations = evaluate(spec.expectations, verification, duration, projection, cost)
@@ -425,6 +479,7 @@ class DrillRun:
             errors=self.errors,
             workloads=self.workloads,
             vms=self.vm_plan,
+            properties=properties,
         )
 
 

@@ -44,12 +44,39 @@ class Endpoint(Strict):
         return self
 
 
+class TargetEncryption(Strict):
+    """Server-side encryption every copy gets on the target, verified per object."""
+
+    type: Literal["sse-s3", "sse-kms"]
+    kms_key_id: str | None = Field(default=None, description="the target's KMS key, for sse-kms")
+
+    @model_validator(mode="after")
+    def _key_for_kms(self) -> "TargetEncryption":
+        if (self.type == "sse-kms") != bool(self.kms_key_id):
+            raise ValueError("sse-kms needs 'kms_key_id'; sse-s3 takes none")
+        return self
+
+
 class TargetEndpoint(Endpoint):
     """The target side, which a drill may create when it is missing."""
 
     create_bucket: bool = False
     allow_foreign_data: bool = Field(default=False, description="run even when the target "
                                      "bucket holds data outside the drill's prefix")
+    storage_classes: dict[str, str] = Field(
+        default_factory=dict, description="source storage class -> target storage class")
+    encryption: TargetEncryption | None = None
+    capabilities_file: str | None = Field(
+        default=None, description="capabilities measured by 'exitkit probe' (JSON), used "
+                                  "instead of the provider profile; relative to the spec")
+
+    @model_validator(mode="after")
+    def _class_names(self) -> "TargetEndpoint":
+        for source_class, target_class in self.storage_classes.items():
+            if not (source_class.isupper() and target_class.isupper()):
+                raise ValueError("storage_classes: write class names as S3 does, in upper "
+                                 f"case ({source_class}: {target_class})")
+        return self
 
 
 class ObjectLock(Strict):
@@ -120,6 +147,9 @@ class Verification(Strict):
     versions: Literal["latest", "all"] = "latest"
     sample: Sample | None = None
     metadata: bool = True
+    properties: bool = Field(default=True, description="read every source object's "
+                             "properties (lock, hold, redirect, encryption, storage class, "
+                             "checksum) and verify each arrived")
 
 
 class Cost(Strict):
@@ -137,8 +167,22 @@ class Projection(Strict):
     hosts: int = Field(default=1, ge=1, description="parallel hosts for the full exit")
 
 
+GapName = Literal["object_lock", "legal_hold", "website_redirect", "encryption",
+                  "storage_class", "checksum", "tags", "metadata"]
+
+
+class AcceptedGap(Strict):
+    """A property the exit may lose, with the reason the record keeps."""
+
+    property: GapName
+    reason: str = Field(min_length=1)
+
+
 class Expectations(Strict):
     """What must hold for the drill to pass."""
+
+    accept_gaps: list[AcceptedGap] = Field(
+        default_factory=list, description="properties whose loss does not fail completeness")
 
     completeness: Percent = 100.0
     max_duration: Duration | None = None

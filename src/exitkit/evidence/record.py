@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
@@ -18,13 +19,14 @@ RECORD_SCHEMA_VERSION = "1.4"
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
                          "metadata_differs", "unrepresentable", "failed", "archived",
-                         "sse_c_key_required", "requester_pays", "kms_access_denied"]
+                         "sse_c_key_required", "requester_pays", "kms_access_denied",
+                         "property_lost", "property_lost_accepted"]
 #: Classes of objects the source holds but will not hand over as they are; each comes
 #: with a reason that names the remedy.
 UNREADABLE_CLASSES = ("archived", "sse_c_key_required", "requester_pays", "kms_access_denied")
 VERIFICATION_CLASSES = ("matched", "not_sampled", "missing", "extra", "size_differs",
                         "content_differs", "metadata_differs", "unrepresentable", "failed",
-                        *UNREADABLE_CLASSES)
+                        *UNREADABLE_CLASSES, "property_lost", "property_lost_accepted")
 
 
 class DrillIdentity(Model):
@@ -230,6 +232,11 @@ class Verification(Model):
     completeness_objects_pct: float
     completeness_bytes_pct: float
     gaps: list[str] = Field(description="what the target cannot represent, in words")
+    property_losses: dict[str, int] = Field(
+        default_factory=dict, description="objects whose bytes arrived without this property "
+                                          "(object_lock, legal_hold, website_redirect, ...)")
+    accepted_gaps: list[AcceptedGapRecord] = Field(
+        default_factory=list, description="losses the spec accepts, with its reason")
     differences: list[Difference]
     differences_truncated: bool
     differences_file: str | None = Field(description="all differences, JSON Lines, beside "
@@ -366,6 +373,8 @@ class DrillRecord(Model):
     evidence_store: EvidenceStoreRecord | None = None
     workloads: list[WorkloadRecord] = Field(default_factory=list)
     vms: VmPlan | None = Field(default=None, description="the VM migration plan")
+    properties: PropertiesRecord | None = Field(
+        default=None, description="source property census, target capabilities, mappings")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -99,6 +99,10 @@ def render_summary(record: DrillRecord) -> Group:
             parts.append(Text(f"gap: {gap}", style="yellow"))
     if record.copy_summary and record.copy_summary.restore:
         parts.append(Text(f"Restores: {restore_text(record.copy_summary.restore)}"))
+    if record.properties:
+        for key in record.properties.census.kms_keys:
+            parts.append(Text(f"exit dependency: KMS key {key.key_id}: {key.objects} objects, "
+                              f"{human_bytes(key.bytes)}"))
     if record.projection:
         projection = record.projection
         days = projection.duration_on_hosts_s / 86400

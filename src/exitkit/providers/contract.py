@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
+from exitkit.providers.properties import NO_PROPERTIES, ObjectProperties
+
 if TYPE_CHECKING:
     from exitkit.measure.requests import RequestCounter
 
@@ -30,6 +32,7 @@ class Attributes:
     headers: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    properties: ObjectProperties = NO_PROPERTIES
 
 
 class ObjectInfo(NamedTuple):
@@ -59,19 +62,33 @@ class ObjectInfo(NamedTuple):
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a store can hold and how it behaves; drives verification and gap reports."""
+    """What a store can hold and how it behaves; drives copying, verification and gaps.
 
-    user_metadata: bool = True
-    content_type: bool = True
-    system_headers: bool = True
-    tags: bool = True
-    versioning: bool = True
-    additional_checksums: bool = False
-    lists_in_key_order: bool = True
-    max_key_bytes: int = 1024
+    As in rclone's ``fs.Features``, every field's zero value means "not held": a profile
+    that does not declare a property does not claim it, so nothing is over-claimed.
+    ``path_keys`` is the one exception in wording: False claims flat keys (``a//b`` kept),
+    so path-keyed stores must declare it True (with ``max_segment_bytes``, 0 = 255).
+    ``additional_checksums`` and ``storage_classes`` name what is held (lower-case
+    algorithms, upper-case class names).
+    """
+
+    user_metadata: bool = False
+    content_type: bool = False
+    system_headers: bool = False
+    tags: bool = False
+    versioning: bool = False
+    additional_checksums: frozenset[str] = frozenset()
+    lists_in_key_order: bool = False
+    max_key_bytes: int = 0
     path_keys: bool = False
-    max_segment_bytes: int | None = None
-    directory_markers: bool = True
+    max_segment_bytes: int = 0
+    directory_markers: bool = False
+    object_lock: bool = False
+    legal_hold: bool = False
+    website_redirect: bool = False
+    sse_s3: bool = False
+    sse_kms: bool = False
+    storage_classes: frozenset[str] = frozenset()
 
 
 def key_problem(key: str, capabilities: Capabilities) -> str | None:
@@ -90,8 +107,8 @@ def key_problem(key: str, capabilities: Capabilities) -> str | None:
     segments = key.rstrip("/").split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return "key has an empty, '.' or '..' path segment, which the target rewrites or refuses"
-    limit = capabilities.max_segment_bytes
-    if limit and any(len(segment.encode("utf-8")) > limit for segment in segments):
+    limit = capabilities.max_segment_bytes or 255
+    if any(len(segment.encode("utf-8")) > limit for segment in segments):
         return f"a path segment is longer than {limit} bytes"
     return None
 
@@ -113,6 +130,7 @@ class PutResult:
     etag: str | None
     parts: int = 1
     version_id: str | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -145,6 +163,9 @@ class ObjectSource(Protocol):
     def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
         """Size of part 1 when the object was uploaded in parts (to check its ETag)."""
 
+    def object_lock_enabled(self) -> bool:
+        """Whether the bucket has S3 Object Lock enabled."""
+
 
 class RestoreStatus(NamedTuple):
     """Where an archived object's restore stands: ``none`` (no restored copy, none
@@ -173,8 +194,13 @@ class Restorer(Protocol):
 class ObjectTarget(ObjectSource, Protocol):
     """A store a drill may write to: the source contract plus prepare, put and remove."""
 
-    def prepare(self, create: bool, versioned: bool) -> None:
-        """Make sure the bucket exists (creating it when *create*), versioned if asked."""
+    def prepare(self, create: bool, versioned: bool, object_lock: bool = False) -> None:
+        """Make sure the bucket exists (creating it when *create*), versioned if asked.
+
+        With *object_lock*, a bucket created here has Object Lock enabled, and an existing
+        bucket without it is refused (EndpointError); a bucket without Object Lock leaves
+        ``object_lock`` and ``legal_hold`` out of the adapter's capabilities.
+        """
 
     def put(self, key: str, chunks: Iterator[bytes], size: int,
             attributes: Attributes) -> PutResult:

@@ -23,10 +23,9 @@ from exitkit.providers.contract import Attributes, Capabilities, ObjectInfo, Obj
 
 READ_CHUNK = 1024 * 1024
 PARTIAL_DIR = ".exitkit-partial"
-CAPABILITIES = Capabilities(user_metadata=False, content_type=False, system_headers=False,
-                            tags=False, versioning=False, lists_in_key_order=False,
-                            max_key_bytes=4096, path_keys=True, max_segment_bytes=255,
-                            directory_markers=False)
+#: A directory holds bytes under path-like keys and nothing else: every other field keeps
+#: its zero value (not held).
+CAPABILITIES = Capabilities(max_key_bytes=4096, path_keys=True, max_segment_bytes=255)
 
 
 class LocalSource:
@@ -81,6 +80,10 @@ class LocalSource:
         """Files have no upload parts."""
         return None
 
+    def object_lock_enabled(self) -> bool:
+        """A directory has no Object Lock."""
+        return False
+
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the info of *key*, or None when the file is missing."""
         path = self._path(key)
@@ -99,10 +102,10 @@ class LocalSource:
 class LocalStore(LocalSource):
     """A writable directory target: source view plus put and remove."""
 
-    def prepare(self, create: bool, versioned: bool = False) -> None:
+    def prepare(self, create: bool, versioned: bool = False, object_lock: bool = False) -> None:
         """Make sure the bucket directory exists; create it when *create* is true.
 
-        A directory cannot keep versions; callers check ``capabilities.versioning``.
+        A directory cannot keep versions or locks; callers check its capabilities.
         """
         if create:
             Path(self.base_path).mkdir(parents=True, exist_ok=True)

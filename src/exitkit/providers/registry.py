@@ -5,43 +5,68 @@ endpoint, default region, capabilities); :func:`open_source` and :func:`open_tar
 a spec endpoint into an adapter. EU S3 services differ only in endpoint and region.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from exitkit.drill.spec import Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
+from exitkit.providers.local import CAPABILITIES as LOCAL_CAPABILITIES
 from exitkit.providers.local import LocalSource, LocalStore
 from exitkit.providers.s3 import DRIVERS, S3Restorer, S3Source, S3Store, split_endpoint
 
 
 @dataclass(frozen=True)
 class S3Profile:
-    """How to reach one S3 provider kind."""
+    """How to reach one S3 provider kind, and what it declares it can hold.
+
+    Every profile states its capabilities in full; anything not stated is not held (see
+    :class:`Capabilities`). docs/portability.md gives the source of each claim.
+    """
 
     driver: str
     endpoint: str | None
     region: str
-    capabilities: Capabilities = Capabilities()
+    capabilities: Capabilities
     location_constraint: bool = False
 
 
+ALL_CHECKSUMS = frozenset({"crc32", "crc32c", "crc64nvme", "sha1", "sha256"})
+#: What every S3 API offers per object: user metadata, content-type, the standard
+#: headers, tags, versioning, 1,024-byte keys, listings in key order, folder markers.
+S3_BASICS = Capabilities(user_metadata=True, content_type=True, system_headers=True,
+                         tags=True, versioning=True, lists_in_key_order=True,
+                         max_key_bytes=1024, directory_markers=True,
+                         storage_classes=frozenset({"STANDARD"}))
+
 S3_PROFILES: dict[str, S3Profile] = {
-    "aws-s3": S3Profile("aws", "https://s3.{region}.amazonaws.com", "us-east-1",
-                        Capabilities(additional_checksums=True), location_constraint=True),
-    "minio": S3Profile("compatible", None, "us-east-1", Capabilities(additional_checksums=True)),
-    "seaweedfs": S3Profile("compatible", None, "us-east-1",
-                           Capabilities(additional_checksums=True, lists_in_key_order=False,
-                                        path_keys=True, max_segment_bytes=255)),
+    "aws-s3": S3Profile("aws", "https://s3.{region}.amazonaws.com", "us-east-1", replace(
+        S3_BASICS, additional_checksums=ALL_CHECKSUMS, object_lock=True, legal_hold=True,
+        website_redirect=True, sse_s3=True, sse_kms=True,
+        storage_classes=frozenset({"STANDARD", "STANDARD_IA", "ONEZONE_IA",
+                                   "INTELLIGENT_TIERING", "GLACIER", "GLACIER_IR",
+                                   "DEEP_ARCHIVE", "REDUCED_REDUNDANCY"})),
+        location_constraint=True),
+    "minio": S3Profile("compatible", None, "us-east-1", replace(
+        S3_BASICS, additional_checksums=frozenset({"sha256"}), object_lock=True,
+        legal_hold=True, storage_classes=frozenset({"STANDARD", "REDUCED_REDUNDANCY"}))),
+    "seaweedfs": S3Profile("compatible", None, "us-east-1", replace(
+        S3_BASICS, additional_checksums=ALL_CHECKSUMS, lists_in_key_order=False,
+        path_keys=True, max_segment_bytes=255, object_lock=True, legal_hold=True,
+        storage_classes=frozenset({"STANDARD", "STANDARD_IA"}))),
     "ovhcloud": S3Profile("compatible", "https://s3.{region}.io.cloud.ovh.net", "gra",
-                          location_constraint=True),
-    "scaleway": S3Profile("compatible", "https://s3.{region}.scw.cloud", "fr-par",
-                          location_constraint=True),
-    "hetzner": S3Profile("compatible", "https://{region}.your-objectstorage.com", "fsn1"),
-    "ionos": S3Profile("compatible", "https://s3.{region}.ionoscloud.com", "eu-central-3"),
+                          S3_BASICS, location_constraint=True),
+    "scaleway": S3Profile("compatible", "https://s3.{region}.scw.cloud", "fr-par", replace(
+        S3_BASICS, object_lock=True, legal_hold=True,
+        storage_classes=frozenset({"STANDARD", "ONEZONE_IA", "GLACIER"})),
+        location_constraint=True),
+    "hetzner": S3Profile("compatible", "https://{region}.your-objectstorage.com", "fsn1",
+                         replace(S3_BASICS, object_lock=True, legal_hold=True)),
+    "ionos": S3Profile("compatible", "https://s3.{region}.ionoscloud.com", "eu-central-3",
+                       S3_BASICS),
     "s3-compatible": S3Profile("compatible", None, "us-east-1",
-                               Capabilities(lists_in_key_order=False)),
+                               replace(S3_BASICS, lists_in_key_order=False)),
 }
 
 
@@ -92,11 +117,22 @@ def open_restorer(source: ObjectSource) -> Restorer | None:
     return S3Restorer(source) if isinstance(source, S3Source) else None
 
 
-def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int) -> ObjectTarget:
-    """Return a writable adapter for the drill's target."""
+def profile_capabilities(endpoint: Endpoint) -> Capabilities:
+    """What the provider's profile declares it holds."""
     if endpoint.provider == "local":
-        return LocalStore(endpoint.path, endpoint.bucket)
+        return LOCAL_CAPABILITIES
+    return S3_PROFILES[endpoint.provider].capabilities
+
+
+def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
+                capabilities: Capabilities | None = None) -> ObjectTarget:
+    """Return a writable adapter for the drill's target, with *capabilities* (measured by
+    a probe) instead of its profile's when given."""
+    if endpoint.provider == "local":
+        store = LocalStore(endpoint.path, endpoint.bucket)
+        store.capabilities = capabilities or store.capabilities
+        return store
     profile = S3_PROFILES[endpoint.provider]
     return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
-                   profile.capabilities, part_size, region_of(endpoint),
+                   capabilities or profile.capabilities, part_size, region_of(endpoint),
                    profile.location_constraint)

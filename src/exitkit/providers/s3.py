@@ -11,6 +11,11 @@ adapter fixes the gaps found against real servers:
   ``501 NotImplemented`` to such a listing; :class:`_PlainQueryConnection` leaves it out.
 * libcloud multipart uploads use a fixed 5 MiB part, which caps objects at ~48.8 GiB under
   the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
+* libcloud joins request paths with ``urljoin``, which drops empty segments, so the key
+  ``a//b`` was written as ``a/b``; :class:`_KeepSlashes` keeps the path as given.
+* libcloud knows no Object Lock, legal holds, website redirects, SSE headers, storage
+  classes or additional checksums: the adapter reads them from HEAD/GET headers and
+  writes them on PUT and CreateMultipartUpload (see :mod:`exitkit.providers.properties`).
 * libcloud's responses raise on error statuses before the status or ``Retry-After`` can be
   read (a 503 becomes "Unknown error"); :class:`_EveryStatusResponse` hands every status
   back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy and
@@ -32,6 +37,7 @@ import threading
 from xml.etree import ElementTree
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urlsplit
 
@@ -46,8 +52,12 @@ from exitkit.errors import EndpointError, PermanentError, TransientError, Unread
 from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
                                         ObjectStream, PutResult, RestoreStatus)
 from exitkit.measure.requests import RequestCounter
+from exitkit.providers.checksums import RunningChecksum, checksum_of
 from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_status,
                                         requester_pays_error)
+from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTIPART,
+                                          ObjectProperties, checksum_type_of,
+                                          properties_from_headers, write_headers)
 from exitkit.providers.retry import with_retries
 
 MAX_PARTS = 10_000
@@ -79,7 +89,15 @@ class _EveryStatusRawResponse(_EveryStatusResponse, RawResponse):
     pass
 
 
-class _PlainQueryConnection(SignedAWSConnection, BaseS3Connection):
+class _KeepSlashes:
+    """Keeps a request path as given: ``a//b`` is a valid S3 key (libcloud's own switch
+    for this, ``ALLOW_PATH_DOUBLE_SLASHES``, is process-wide)."""
+
+    def morph_action_hook(self, action):
+        return self.request_path + action
+
+
+class _PlainQueryConnection(_KeepSlashes, SignedAWSConnection, BaseS3Connection):
     """SigV4 S3 connection that does not add libcloud's ``Version`` query parameter."""
 
     service_name = "s3"
@@ -110,7 +128,7 @@ class S3CompatibleDriver(BaseS3StorageDriver):
                          timeout=timeout)
 
 
-class _AwsConnection(S3SignatureV4Connection):
+class _AwsConnection(_KeepSlashes, S3SignatureV4Connection):
     """libcloud's AWS S3 connection, handing every status back to the adapter."""
 
     responseCls = _EveryStatusResponse
@@ -143,12 +161,12 @@ def _plain_etag(value: str | None) -> str | None:
 
 
 def _full_object_checksums(headers: Mapping[str, str]) -> dict[str, str]:
-    """Full-object checksums from ``x-amz-checksum-*`` headers (composite ones are skipped)."""
-    if headers.get("x-amz-checksum-type", "FULL_OBJECT").upper() != "FULL_OBJECT":
+    """Full-object checksums from ``x-amz-checksum-*`` headers (composite ones are skipped,
+    also where a store leaves out ``x-amz-checksum-type`` on a multipart object)."""
+    if checksum_type_of(headers, headers.get("etag")) != "FULL_OBJECT":
         return {}
     return {name[len(CHECKSUM_PREFIX):]: value for name, value in headers.items()
-            if name.startswith(CHECKSUM_PREFIX) and name != "x-amz-checksum-type"
-            and "-" not in value}
+            if name[len(CHECKSUM_PREFIX):] in CHECKSUM_ALGORITHMS and "-" not in value}
 
 
 def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
@@ -157,7 +175,8 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     attributes = Attributes(
         content_type=headers.get("content-type"),
         headers={name: headers[name] for name in SYSTEM_HEADERS if name in headers},
-        metadata=metadata)
+        metadata=metadata,
+        properties=properties_from_headers(headers, headers.get("etag")))
     tag_count = headers.get("x-amz-tagging-count")
     return ObjectInfo(
         key=key,
@@ -417,6 +436,19 @@ class S3Source:
             return None
         return int(response.headers.get("content-length", 0)) or None
 
+    def object_lock_enabled(self) -> bool:
+        """Whether the bucket has Object Lock enabled (GET ?object-lock; a read)."""
+        what = f"Object Lock configuration of {self.bucket}"
+        response = self._with_retries(lambda: self._request(what, f"/{self.bucket}",
+                                                            params={"object-lock": ""}))
+        if response.status >= 300:
+            return False
+        try:
+            root = ElementTree.fromstring(response.body)
+        except ElementTree.ParseError:
+            return False
+        return (_child_text(root, "ObjectLockEnabled") or "") == "Enabled"
+
     def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
         """The object's tags (GET ?tagging)."""
         root = self._xml(f"tags of {key}", self._object_path(key),
@@ -496,24 +528,45 @@ class S3Store(S3Source):
         self.region = region
         self.location_constraint = location_constraint
 
-    def prepare(self, create: bool, versioned: bool = False) -> None:
-        """Make sure the bucket exists (create it when *create*); enable versioning if asked."""
+    def prepare(self, create: bool, versioned: bool = False, object_lock: bool = False) -> None:
+        """Make sure the bucket exists (create it when *create*); enable versioning if asked.
+
+        With *object_lock* a new bucket is created with Object Lock enabled and an existing
+        one without it is refused. A bucket without Object Lock takes ``object_lock`` and
+        ``legal_hold`` out of this adapter's capabilities.
+        """
+        lock = object_lock and self.capabilities.object_lock
         if self._bucket_status() == 404:
             if not create:
                 raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
-            self._create_bucket()
+            self._create_bucket(lock)
+        if self.capabilities.object_lock and not self._preflight(self.object_lock_enabled):
+            if lock:
+                raise EndpointError(self.label, f"bucket {self.bucket!r} has no Object Lock, "
+                                    "so the source's retention and legal holds cannot be kept: "
+                                    "create the bucket with Object Lock enabled, or accept the "
+                                    "loss with accept_gaps: [object_lock, legal_hold]")
+            self.capabilities = replace(self.capabilities, object_lock=False, legal_hold=False)
         if versioned:
             self._enable_versioning()
 
-    def _create_bucket(self) -> None:
+    def _preflight(self, call: Callable[[], bool]) -> bool:
+        """A preflight request whose failure names the endpoint (EndpointError)."""
+        try:
+            return call()
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(self.label, str(exc)) from None
+
+    def _create_bucket(self, object_lock: bool) -> None:
         body = b""
         if self.location_constraint and self.region != "us-east-1":
             body = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
                     b"<LocationConstraint>" + self.region.encode() + b"</LocationConstraint>"
                     b"</CreateBucketConfiguration>")
+        headers = {"x-amz-bucket-object-lock-enabled": "true"} if object_lock else {}
         try:
             response = self._request(f"create bucket {self.bucket}", f"/{self.bucket}",
-                                     method="PUT", data=body)
+                                     method="PUT", data=body, headers=headers)
         except (TransientError, PermanentError) as exc:
             raise EndpointError(self.label, str(exc)) from None
         if response.status >= 300 and response.status != 409:
@@ -539,75 +592,131 @@ class S3Store(S3Source):
         """Write *key*: one PUT when it fits one part, else a multipart upload.
 
         Either way the object becomes visible under *key* only when complete. Every request
-        carries Content-MD5 (and x-amz-checksum-sha256 where supported), so the server
-        rejects a body damaged in transit.
+        carries Content-MD5 (which S3 also requires with Object Lock headers) and, where the
+        store holds additional checksums, the checksum of the source's algorithm (else
+        SHA-256), so the server rejects a body damaged in transit. The object's properties
+        (retention, legal hold, redirect, encryption, storage class) go with the first
+        request.
         """
         headers = {f"{META_PREFIX}{name}": value for name, value in attributes.metadata.items()}
         headers.update(attributes.headers)
+        headers.update(write_headers(attributes.properties))
         if attributes.content_type:
             headers["Content-Type"] = attributes.content_type
         if attributes.tags:
             headers["x-amz-tagging"] = urlencode(attributes.tags)
+        algorithm = self._checksum_algorithm(attributes.properties.checksum_algorithm)
         part_size = part_size_for(size, self.part_size)
         parts = read_in_chunks(chunks, chunk_size=part_size, fill_size=True, yield_empty=True)
         first = next(parts, b"")
         second = next(parts, None)
         if second is None:
-            return self._put_single(key, first, headers)
-        return self._put_multipart(key, first, second, parts, headers)
+            return self._put_single(key, first, headers, algorithm)
+        result = self._put_multipart(key, first, second, parts, headers,
+                                     algorithm if attributes.properties.checksum_algorithm
+                                     else None)
+        self._lock_after_multipart(key, result.version_id, attributes.properties)
+        return result
 
-    def _integrity_headers(self, data: bytes) -> dict[str, str]:
+    def _lock_after_multipart(self, key: str, version_id: str | None,
+                              properties: ObjectProperties) -> None:
+        """Set retention and legal hold that a completed multipart upload does not show,
+        with PutObjectRetention and PutObjectLegalHold: moto 5 drops the Object Lock
+        headers of CreateMultipartUpload (measured), where S3 and SeaweedFS keep them."""
+        wants_lock = bool(properties.lock_mode and properties.retain_until)
+        if not (wants_lock or properties.legal_hold):
+            return
+        head = self.head(key, version_id)
+        shown = head.attributes.properties if head and head.attributes else ObjectProperties()
+        if wants_lock and shown.lock_mode != properties.lock_mode:
+            body = (f'<Retention xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Mode>'
+                    f"{properties.lock_mode}</Mode><RetainUntilDate>{properties.retain_until}"
+                    f"</RetainUntilDate></Retention>").encode()
+            self._put_subresource(key, version_id, "retention", body)
+        if properties.legal_hold and not shown.legal_hold:
+            self._set_legal_hold(key, version_id, "ON")
+
+    def _checksum_algorithm(self, wanted: str | None) -> str | None:
+        """The additional checksum to send: the source's algorithm, else SHA-256, where held."""
+        held = self.capabilities.additional_checksums
+        if wanted in held:
+            return wanted
+        return "sha256" if "sha256" in held else None
+
+    def _integrity_headers(self, data: bytes, algorithm: str | None) -> dict[str, str]:
         headers = {"Content-MD5": _content_md5(data), "Content-Length": str(len(data))}
-        if self.capabilities.additional_checksums:
-            headers["x-amz-checksum-sha256"] = base64.b64encode(
-                hashlib.sha256(data).digest()).decode("ascii")
+        if algorithm:  # the SDK header too: moto stores the checksum only with it
+            headers[f"{CHECKSUM_PREFIX}{algorithm}"] = checksum_of(algorithm, data)
+            headers["x-amz-sdk-checksum-algorithm"] = algorithm.upper()
         return headers
 
-    def _put_single(self, key: str, data: bytes, headers: dict[str, str]) -> PutResult:
+    def _put_single(self, key: str, data: bytes, headers: dict[str, str],
+                    algorithm: str | None) -> PutResult:
+        integrity = self._integrity_headers(data, algorithm)
         response = self._request(f"PUT {key}", self._object_path(key), method="PUT", data=data,
-                                 headers={**headers, **self._integrity_headers(data)})
+                                 headers={**headers, **integrity})
         if response.status >= 300:
             raise _status_error(response, f"PUT {key}")
+        checksums = {algorithm: integrity[f"{CHECKSUM_PREFIX}{algorithm}"]} if algorithm else {}
         return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")),
-                         version_id=response.headers.get("x-amz-version-id"))
+                         version_id=response.headers.get("x-amz-version-id"),
+                         checksums=checksums)
 
     def _put_multipart(self, key: str, first: bytes, second: bytes, rest: Iterator[bytes],
-                       headers: dict[str, str]) -> PutResult:
+                       headers: dict[str, str], algorithm: str | None) -> PutResult:
+        """A multipart upload; with *algorithm*, every part carries its checksum and the
+        object gets a full-object checksum (CRCs) or a composite one (SHA)."""
         path = self._object_path(key)
+        full_object = algorithm in FULL_OBJECT_MULTIPART
+        if algorithm:
+            headers = {**headers, "x-amz-checksum-algorithm": algorithm.upper(),
+                       "x-amz-checksum-type": "FULL_OBJECT" if full_object else "COMPOSITE"}
         root = self._xml(f"start multipart {key}", path, {"uploads": ""}, method="POST",
                          headers=headers)
         upload_id = _child_text(root, "UploadId")
         if not upload_id:
             raise PermanentError(f"start multipart {key}: no upload id in the answer")
-        parts: list[tuple[int, str]] = []
+        parts: list[tuple[int, str, str | None]] = []
+        whole = RunningChecksum(algorithm) if full_object else None
         size = 0
         try:
             for number, data in enumerate(_chain(first, second, rest), start=1):
+                part_headers = self._integrity_headers(data, algorithm)
                 response = self._request(
                     f"PUT {key} part {number}", path, method="PUT", data=data,
-                    params={"partNumber": number, "uploadId": upload_id},
-                    headers={"Content-MD5": _content_md5(data), "Content-Length": str(len(data))})
+                    params={"partNumber": number, "uploadId": upload_id}, headers=part_headers)
                 if response.status >= 300:
                     raise _status_error(response, f"PUT {key} part {number}")
-                parts.append((number, response.headers["etag"]))
+                parts.append((number, response.headers["etag"],
+                              part_headers.get(f"{CHECKSUM_PREFIX}{algorithm}")))
+                if whole:
+                    whole.update(data)
                 size += len(data)
-            etag, version_id = self._complete(key, upload_id, parts)
+            checksums = {algorithm: whole.base64()} if whole else {}
+            etag, version_id = self._complete(key, upload_id, parts, algorithm, checksums)
         except BaseException:
             self._abort(key, upload_id)
             raise
         return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(parts),
-                         version_id=version_id)
+                         version_id=version_id, checksums=checksums)
 
-    def _complete(self, key: str, upload_id: str,
-                  parts: list[tuple[int, str]]) -> tuple[str | None, str | None]:
-        """Complete an upload; returns its ETag and version id."""
-        listed = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
-                         for number, etag in parts)
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str, str | None]],
+                  algorithm: str | None = None,
+                  checksums: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+        """Complete an upload (with each part's checksum, and the full-object one when
+        given); returns its ETag and version id."""
+        tag = f"Checksum{algorithm.upper()}" if algorithm else ""
+        listed = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag>"
+                         + (f"<{tag}>{value}</{tag}>" if value else "") + "</Part>"
+                         for number, etag, value in parts)
         body = f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
+        headers = {"Content-Type": "application/xml"}
+        for name, value in (checksums or {}).items():
+            headers[f"{CHECKSUM_PREFIX}{name}"] = value
+            headers["x-amz-checksum-type"] = "FULL_OBJECT"
         what = f"complete multipart {key}"
         response = self._request(what, self._object_path(key), method="POST",
-                                 params={"uploadId": upload_id}, data=body,
-                                 headers={"Content-Type": "application/xml"})
+                                 params={"uploadId": upload_id}, data=body, headers=headers)
         if response.status >= 300:
             raise _status_error(response, what)
         try:
@@ -626,12 +735,35 @@ class S3Store(S3Source):
         except (TransientError, PermanentError):
             pass
 
-    def remove(self, key: str, version_id: str | None = None) -> None:
-        """Delete *key* (or one version of it); a missing key is not an error."""
+    def remove(self, key: str, version_id: str | None = None,
+               bypass_governance: bool = False) -> None:
+        """Delete *key* (or one version of it); a missing key is not an error. With
+        *bypass_governance*, a version under GOVERNANCE retention is deleted too (the probe
+        removes its own test objects so)."""
+        headers = {"x-amz-bypass-governance-retention": "true"} if bypass_governance else {}
         response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE",
-                                 params=self._version_params(version_id))
+                                 params=self._version_params(version_id), headers=headers)
         if response.status >= 300 and response.status != 404:
             raise _status_error(response, f"DELETE {key}")
+
+    def release_legal_hold(self, key: str, version_id: str | None = None) -> None:
+        """Turn a version's legal hold OFF (PUT ?legal-hold), so it can be deleted."""
+        self._set_legal_hold(key, version_id, "OFF")
+
+    def _set_legal_hold(self, key: str, version_id: str | None, status: str) -> None:
+        body = (f'<LegalHold xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Status>{status}</Status></LegalHold>").encode()
+        self._put_subresource(key, version_id, "legal-hold", body)
+
+    def _put_subresource(self, key: str, version_id: str | None, name: str,
+                         body: bytes) -> None:
+        """PUT ?<name> on one object version with an XML body (Content-MD5, as required)."""
+        what = f"PUT {key} ?{name}"
+        response = self._request(what, self._object_path(key), method="PUT", data=body,
+                                 params={name: "", **self._version_params(version_id)},
+                                 headers={"Content-MD5": _content_md5(body)})
+        if response.status >= 300:
+            raise _status_error(response, what)
 
 
 def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

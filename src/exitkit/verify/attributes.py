@@ -28,10 +28,12 @@ def attribute_differences(source: Attributes, target: Attributes,
     return problems
 
 
-def unheld_fields(capabilities: Capabilities) -> list[str]:
-    """The metadata fields a target with *capabilities* does not keep."""
+def unheld_fields(capabilities: Capabilities, per_object: bool = False) -> list[str]:
+    """The metadata fields a target with *capabilities* does not keep; with *per_object*,
+    without user metadata and tags, whose loss is then reported per object."""
     fields = {"content-type": capabilities.content_type,
               "cache-control, content-disposition, content-encoding, content-language, expires":
-                  capabilities.system_headers,
-              "user metadata": capabilities.user_metadata, "tags": capabilities.tags}
+                  capabilities.system_headers}
+    if not per_object:
+        fields.update({"user metadata": capabilities.user_metadata, "tags": capabilities.tags})
     return [name for name, held in fields.items() if not held]

@@ -12,13 +12,16 @@ method, recorded per object in the manifest:
   copy when the source ETag is unchanged since, else from a streamed read).
 
 Size alone never counts as verified. Metadata is compared field by field where the
-target holds it.
+target holds it. With properties verified, an object whose bytes arrived without a
+property the source holds (retention, legal hold, redirect, encryption, storage class,
+checksum, or tags and metadata a target cannot hold) is ``property_lost``, or
+``property_lost_accepted`` when the spec accepts every property it lost.
 """
 
 import base64
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import and_, attrgetter, eq
 from typing import NamedTuple
 
@@ -28,6 +31,7 @@ from exitkit.drill.events import DrillObserver
 from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
+from exitkit.evidence.properties_record import AcceptedGapRecord
 from exitkit.evidence.record import (VERIFICATION_CLASSES, Difference, ManifestRecord,
                                      SampleRecord, Verification)
 from exitkit.evidence.sidefiles import SideFile
@@ -40,18 +44,21 @@ from exitkit.verify.classes import absent_class
 from exitkit.verify.entries import Entry
 from exitkit.verify.storage_classes import StorageClassTally
 from exitkit.verify.merge import Run, merge_runs
+from exitkit.verify.properties import PROPERTY_NAMES, PropertyPlan, property_losses
 from exitkit.verify.sampling import Sampler
 
 DIFFERENCE_LIMIT = 1000
 
 
 class Check(NamedTuple):
-    """The outcome of checking one entry present on both sides."""
+    """The outcome of checking one entry present on both sides; *lost* names the
+    properties a ``property_lost*`` object lost."""
 
     kind: str
     method: str | None = None
     detail: str = ""
     digest: str | None = None
+    lost: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,6 +76,7 @@ class Tally:
     differences: list[Difference] = field(default_factory=list)
     truncated: bool = False
     storage_classes: StorageClassTally = field(default_factory=StorageClassTally)
+    property_losses: dict[str, int] = field(default_factory=dict)
 
 
 class SourceView:
@@ -114,8 +122,7 @@ class SourceView:
         if head.tag_count:
             info = self._entry.info
             tags = self._source.tags(info.key, info.version_id)
-            attributes = Attributes(attributes.content_type, attributes.headers,
-                                    attributes.metadata, tags)
+            attributes = replace(attributes, tags=tags)
         return attributes
 
 
@@ -123,9 +130,12 @@ class PairChecker:
     """Proves one source/target pair equal in content (and metadata, when asked)."""
 
     def __init__(self, source: ObjectSource, target: ObjectSource,
-                 copied: Mapping[tuple[str, int], CopiedObject], compare_metadata: bool) -> None:
+                 copied: Mapping[tuple[str, int], CopiedObject], compare_metadata: bool,
+                 plan: PropertyPlan | None = None, accepted: frozenset[str] = frozenset()
+                 ) -> None:
         self.source, self.target, self.copied = source, target, copied
         self.compare_metadata = compare_metadata
+        self.plan, self.accepted = plan, accepted
 
     def __call__(self, pair: tuple[Entry, Entry]) -> Check:
         src, tgt = pair
@@ -143,14 +153,27 @@ class PairChecker:
             if proven.kind != "matched":
                 return proven
             method, digest = proven.method, proven.digest
-        if self.compare_metadata:
+        if self.compare_metadata or self.plan:
             target_head = target_head or self._target_head(tgt)
             if target_head is None:
                 return Check("missing", detail="vanished from the target during verification")
-            problems = attribute_differences(view.attributes(), self._attributes(tgt, target_head),
-                                             self.target.capabilities)
-            if problems:
-                return Check("metadata_differs", method, "; ".join(problems), digest)
+            source_attributes = view.attributes()
+            target_attributes = self._attributes(tgt, target_head)
+            if self.compare_metadata:
+                problems = attribute_differences(source_attributes, target_attributes,
+                                                 self.target.capabilities)
+                if problems:
+                    return Check("metadata_differs", method, "; ".join(problems), digest)
+            if self.plan:
+                losses = property_losses(source_attributes.properties, source_attributes,
+                                         target_attributes.properties, self.plan,
+                                         self.target.capabilities)
+                if losses:
+                    lost = tuple(loss.name for loss in losses)
+                    kind = ("property_lost_accepted" if set(lost) <= self.accepted
+                            else "property_lost")
+                    detail = "; ".join(f"{loss.name}: {loss.detail}" for loss in losses)
+                    return Check(kind, method, detail, digest, lost)
         return Check("matched", method, digest=digest)
 
     def _target_head(self, tgt: Entry) -> ObjectInfo | None:
@@ -160,8 +183,7 @@ class PairChecker:
         attributes = head.attributes or Attributes()
         if head.tag_count and self.target.capabilities.tags:
             tags = self.target.tags(tgt.info.key, tgt.info.version_id)
-            attributes = Attributes(attributes.content_type, attributes.headers,
-                                    attributes.metadata, tags)
+            attributes = replace(attributes, tags=tags)
         return attributes
 
     @staticmethod
@@ -187,6 +209,10 @@ class PairChecker:
 
 
 NOT_SAMPLED = Check("not_sampled")
+#: Classes whose content is proven (and entered in the manifest).
+CONTENT_PROVEN = frozenset({"matched", "property_lost", "property_lost_accepted"})
+#: Classes that count as present for completeness.
+PRESENT = frozenset({"matched", "not_sampled", "property_lost_accepted"})
 _info = attrgetter("info")
 _key, _size, _etag = attrgetter("key"), attrgetter("size"), attrgetter("etag")
 
@@ -231,6 +257,8 @@ class VerifyScope:
     compare_metadata: bool
     differences: SideFile
     manifest: ManifestWriter
+    properties: PropertyPlan | None = None
+    accepted_gaps: Mapping[str, str] = field(default_factory=dict)
 
 
 def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
@@ -238,27 +266,31 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                  observer: DrillObserver) -> Verification:
     """Compare source and target in scope and return the verification summary."""
     tally = Tally()
-    checker = PairChecker(source, target, scope.copied, scope.compare_metadata)
+    checker = PairChecker(source, target, scope.copied, scope.compare_metadata,
+                          scope.properties, frozenset(scope.accepted_gaps))
     with_versions = scope.versions == "all"
     progress = BatchedProgress(clock, observer, "verify")
     sampling = scope.sampler.sample is not None
-    etag_suffices = not scope.compare_metadata
+    etag_suffices = not scope.compare_metadata and scope.properties is None
 
     def record(entry: Entry, check: Check) -> None:
         kind, info = check.kind, entry.info
         tally.counts[kind] += 1
-        if kind == "matched":
+        for name in check.lost:
+            tally.property_losses[name] = tally.property_losses.get(name, 0) + 1
+        proven = kind in CONTENT_PROVEN
+        if proven:
             tally.methods[check.method] = tally.methods.get(check.method, 0) + 1
-        if kind == "matched" or kind == "not_sampled":
+        if kind in PRESENT:
             tally.present_bytes += info.size
-        if kind == "matched":
+        if proven:
             tally.verified_bytes += info.size
             if with_versions:
                 scope.manifest.add(info.key, info.size, check.digest, check.method,
                                    info.version_id, entry.age)
             else:
                 scope.manifest.add(info.key, info.size, check.digest, check.method)
-        elif kind != "not_sampled":
+        if kind not in ("matched", "not_sampled"):
             version = ({"version_id": info.version_id, "version_age": entry.age}
                        if with_versions else {})
             difference = Difference(key=info.key, kind=kind, detail=check.detail, **version)
@@ -357,14 +389,18 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
 
 
 def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verification:
-    present = tally.counts["matched"] + tally.counts["not_sampled"]
+    present = sum(tally.counts[kind] for kind in PRESENT)
     gaps = []
-    unheld = unheld_fields(target.capabilities)
+    unheld = unheld_fields(target.capabilities, per_object=scope.properties is not None)
     if unheld and scope.compare_metadata:
         gaps.append(f"the target keeps no {', '.join(unheld)}; not verified")
     if tally.counts["unrepresentable"]:
         gaps.append(f"{tally.counts['unrepresentable']} objects or versions cannot be "
                     "represented on the target")
+    for name in PROPERTY_NAMES:
+        if tally.property_losses.get(name):
+            accepted = " (accepted)" if name in scope.accepted_gaps else ""
+            gaps.append(f"{tally.property_losses[name]} objects lost {name}{accepted}")
     sample = scope.sampler.sample
     manifest = scope.manifest.commit()
     return Verification(
@@ -377,11 +413,16 @@ def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verifica
         methods=tally.methods,
         sample=SampleRecord(fraction=sample.fraction, count=sample.count, seed=sample.seed,
                             sampled_objects=tally.sampled) if sample else None,
-        objects_verified=tally.counts["matched"],
+        objects_verified=sum(tally.counts[kind] for kind in CONTENT_PROVEN),
         bytes_verified=tally.verified_bytes,
         completeness_objects_pct=_percent(present, tally.source_objects),
         completeness_bytes_pct=_percent(tally.present_bytes, tally.source_bytes),
         gaps=gaps,
+        property_losses={name: tally.property_losses[name] for name in PROPERTY_NAMES
+                         if name in tally.property_losses},
+        accepted_gaps=[AcceptedGapRecord(property=name, reason=reason,
+                                         objects=tally.property_losses.get(name, 0))
+                       for name, reason in scope.accepted_gaps.items()],
         differences=tally.differences,
         differences_truncated=tally.truncated,
         differences_file=scope.differences.commit().name,

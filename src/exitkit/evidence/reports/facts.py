@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from exitkit.drill.units import duration_text
 from exitkit.evidence.record import CostEstimate, DrillRecord
+from exitkit.evidence.summary import human_bytes
 
 SECONDS_PER_DAY = 86400
 
@@ -47,3 +48,12 @@ def without_scheme(url: str) -> str:
     """``https://host/path`` -> ``host/path``: shown as text, never a reference to fetch."""
     scheme, separator, rest = url.partition("://")
     return rest if separator and scheme.isalpha() else url
+
+
+def exit_dependencies(record: DrillRecord) -> list[str]:
+    """What the exit depends on beyond the data: each source KMS key (keys cannot be
+    exported) with the objects and bytes it encrypts."""
+    if record.properties is None:
+        return []
+    return [f"KMS key {key.key_id}: {key.objects} objects, {human_bytes(key.bytes)}"
+            for key in record.properties.census.kms_keys]

@@ -7,6 +7,7 @@ import jinja2
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.reports import charts
 from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, duration_text,
+                                            exit_dependencies,
                                             utc_text, without_scheme)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
@@ -30,6 +31,7 @@ def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
         record=record,
         history=[(run, drill_cost_eur(run), completeness_pct(run)) for run in history],
         shown_differences=SHOWN_DIFFERENCES,
+        exit_dependencies=exit_dependencies(record),
         throughput_chart=charts.throughput_chart(record),
         completeness_chart=charts.completeness_chart(record.verification)
         if record.verification else None,

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 
 from exitkit.evidence.record import CostEstimate, DrillRecord
-from exitkit.evidence.reports.facts import duration_text, utc_text
+from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, euros, human_bytes, restore_cost_eur,
@@ -71,7 +71,9 @@ def _completeness(record: DrillRecord) -> str:
                     for side, counts in verification.storage_classes.items())
     if record.copy_summary and record.copy_summary.restore:
         text += f"\n\n- restores: {cell(restore_text(record.copy_summary.restore))}"
-    return text + "".join(f"\n\n- gap: {cell(gap)}" for gap in verification.gaps)
+    text += "".join(f"\n\n- gap: {cell(gap)}" for gap in verification.gaps)
+    return text + "".join(f"\n\n- exit dependency: {cell(dependency)}"
+                          for dependency in exit_dependencies(record))
 
 
 def _workloads(record: DrillRecord) -> str:

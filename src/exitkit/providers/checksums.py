@@ -1,0 +1,52 @@
+"""S3 additional checksums computed while bytes stream: CRC32 (zlib), CRC32C and CRC64NVME
+(awscrt, the AWS common runtime's C implementation), SHA-1 and SHA-256 (hashlib).
+
+Values are base64 of the big-endian digest, as S3 writes them in ``x-amz-checksum-*``.
+"""
+
+import base64
+import hashlib
+import zlib
+
+from awscrt import checksums as crt
+
+_CRC_WIDTH = {"crc32": 4, "crc32c": 4, "crc64nvme": 8}
+_CRC = {"crc32": zlib.crc32, "crc32c": crt.crc32c, "crc64nvme": crt.crc64nvme}
+
+
+class RunningChecksum:
+    """One algorithm's checksum over bytes fed in order with :meth:`update`."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        if algorithm in _CRC:
+            self._crc = 0
+            self._hash = None
+        elif algorithm in ("sha1", "sha256"):
+            self._hash = hashlib.new(algorithm)
+        else:
+            raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+
+    def update(self, data: bytes) -> None:
+        """Feed the next bytes."""
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._crc = _CRC[self.algorithm](data, self._crc)
+
+    def digest(self) -> bytes:
+        """The raw digest so far."""
+        if self._hash is not None:
+            return self._hash.digest()
+        return self._crc.to_bytes(_CRC_WIDTH[self.algorithm], "big")
+
+    def base64(self) -> str:
+        """The value as S3 states it."""
+        return base64.b64encode(self.digest()).decode("ascii")
+
+
+def checksum_of(algorithm: str, data: bytes) -> str:
+    """The base64 checksum of *data* under *algorithm*."""
+    running = RunningChecksum(algorithm)
+    running.update(data)
+    return running.base64()
