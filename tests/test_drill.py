@@ -16,6 +16,7 @@ from exitkit.drill.events import SilentObserver
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.evidence.record import RECORD_SCHEMA_VERSION
 from exitkit.evidence.store import read_record
+from tests.conftest import SEAWEED_TARGET
 from tests.helpers import bucket_contents, digests, exitkit, minio_client
 
 
@@ -291,7 +292,9 @@ def test_a_drill_never_writes_to_its_source(seeded, write_spec, server_env, tmp_
     requests.post(f"{moto.endpoint}/moto-api/recorder/reset-recording", timeout=10)
     requests.post(f"{moto.endpoint}/moto-api/recorder/start-recording", timeout=10)
     target_bucket = bucket_name("tgt")
-    spec = write_spec(seeded, target_bucket,
+    one_class = SEAWEED_TARGET.format(bucket=target_bucket, prefix="") + (
+        "\n  storage_classes: {GLACIER: STANDARD, DEEP_ARCHIVE: STANDARD}")
+    spec = write_spec(seeded, target=one_class,
                       extra="verification:\n  versions: all\n  metadata: true\n"
                             "restore:\n  tier: standard\n  days: 1\n")
     try:

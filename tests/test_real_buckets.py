@@ -22,6 +22,7 @@ import requests
 from exitkit.api import run_drill
 from exitkit.drill.journal import journal_path, read_journal_with_restores
 from exitkit.evidence.store import read_record
+from tests.conftest import SEAWEED_TARGET
 from tests.helpers import exitkit
 
 MIB = 1024 * 1024
@@ -102,6 +103,15 @@ def test_encoded_objects_are_copied_as_stored(target_kind, source_client, target
 
 
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
+#: SeaweedFS holds one storage class: the archive's classes are mapped onto it on purpose,
+#: as an operator would (unmapped, each copy would be ``property_lost``).
+ONE_CLASS_TARGET = SEAWEED_TARGET + (
+    "\n  storage_classes: {{STANDARD_IA: STANDARD, GLACIER_IR: STANDARD, GLACIER: STANDARD,"
+    " DEEP_ARCHIVE: STANDARD}}")
+
+
+def _one_class_target(bucket: str) -> str:
+    return ONE_CLASS_TARGET.format(bucket=bucket, prefix="")
 
 
 def _seed_archive_estate(client, bucket: str, seed: int) -> dict[str, tuple[bytes, str]]:
@@ -137,7 +147,7 @@ def test_archived_objects_get_their_class_and_the_restore_they_need(
     objects = _seed_archive_estate(source_client, bucket, seed=3)
     archived = {key for key, (_body, storage_class) in objects.items()
                 if storage_class in ARCHIVED}
-    spec = write_spec(bucket, target_bucket)
+    spec = write_spec(bucket, target=_one_class_target(target_bucket))
     drill = run_drill(spec, tmp_path / "drill", environ=server_env)
     verify = run_drill(spec, tmp_path / "verify", environ=server_env, verify_only=True)
     expected = {name: (count, size) for name, (count, size) in _class_counts(objects).items()}
@@ -231,7 +241,7 @@ def test_restores_are_requested_once_polled_and_copied(
     restore_delay(2)
     time.sleep(2.1)  # moto starts a key's clock when it is written
     recording()  # from here on: the drill's requests only
-    spec = write_spec(bucket, target_bucket, extra=RESTORE)
+    spec = write_spec(bucket, target=_one_class_target(target_bucket), extra=RESTORE)
     result = run_drill(spec, tmp_path, environ=server_env)
     record = result.record
     assert result.exit_code == 0, (record.errors, record.verification.differences[:3])
@@ -273,7 +283,7 @@ def test_resume_while_restores_are_pending_requests_none_again(
     restore_delay(8)
     time.sleep(8.1)
     recording()
-    spec = write_spec(bucket, target_bucket, extra=RESTORE)
+    spec = write_spec(bucket, target=_one_class_target(target_bucket), extra=RESTORE)
     results = tmp_path / "results"
     env = {**server_env, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     drill = subprocess.Popen([sys.executable, "-m", "exitkit", "drill", "run", str(spec),
