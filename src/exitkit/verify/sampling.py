@@ -6,7 +6,8 @@ storage class and key prefix the spec names, so a few huge objects cannot hide a
 millions of small ones. Within each stratum a fraction keeps keys scoring below it; a count
 is spread over the strata in proportion to their size (at least one per stratum) and keeps
 each stratum's lowest-scoring keys; ``max_defect_rate`` plans each stratum's size with
-:func:`exitkit.verify.bounds.planned_size`. Selection does not depend on listing order, so a
+:func:`exitkit.verify.bounds.planned_size` at ``1 - alpha/strata`` (Bonferroni), or checks
+the whole stratum where it is too small for sampling to help. Selection does not depend on listing order, so a
 later run with the recorded seed draws the same keys.
 """
 
@@ -73,7 +74,7 @@ class Sampler:
             sizes = _spread(sample.count, {name: len(s.sizes) for name, s in self.strata.items()})
         else:
             alpha = (1 - sample.confidence / 100) / max(1, len(self.strata))
-            sizes = {name: planned_size(sample.max_defect_rate / 100, 1 - alpha, len(s.sizes))
+            sizes = {name: _planned(sample.max_defect_rate / 100, 1 - alpha, len(s.sizes))
                      for name, s in self.strata.items()}
         for name, stratum in self.strata.items():
             stratum.planned = sizes[name]
@@ -107,6 +108,15 @@ class Sampler:
         known = self.strata.get(stratum)
         cutoff = known.cutoff if known else (self.sample.fraction or _EVERY)
         return score(self.sample.seed, relative) < cutoff
+
+
+def _planned(max_rate: float, confidence: float, population: int) -> int:
+    """The planned draw of a stratum; the whole stratum when the bound asks to rule out a
+    single differing object (``max_rate * population <= 1``): then a sample is nearly the
+    whole stratum anyway, and checking every object makes the result exact."""
+    if max_rate * population <= 1:
+        return population
+    return planned_size(max_rate, confidence, population)
 
 
 def _spread(count: int, populations: dict[str, int]) -> dict[str, int]:
