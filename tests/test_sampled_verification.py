@@ -18,8 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from exitkit.api import run_drill
 from exitkit.drill.spec import Sample
+from exitkit.evidence.history import history_rows
+from exitkit.evidence.ledger import append
+from exitkit.evidence.reports import render_report
+from exitkit.evidence.signing import generate_key_pair, load_signer
 from exitkit.providers.contract import ObjectInfo
 from exitkit.verify.bounds import binomial_upper, hypergeometric_upper
 from exitkit.verify.entries import Entry
@@ -105,6 +111,8 @@ def test_the_bound_is_recorded_and_a_drill_fails_when_it_cannot_prove_the_limit(
     assert verification.objects_verified_pct == math.floor(
         1_000_000 * sample.sampled_objects / 121) / 10_000
 
+    assert_reports_keep_present_apart_from_verified(planned, tmp_path)
+
     # `exitkit verify` with the same seed re-checks exactly the same objects
     manifests = []
     for run in ("again-1", "again-2"):
@@ -116,6 +124,34 @@ def test_the_bound_is_recorded_and_a_drill_fails_when_it_cannot_prove_the_limit(
     sampler = Sampler(Sample(max_defect_rate="5%", confidence="95%", seed=3),
                       listing(source_client, estate), 5 * MIB)
     assert manifests[0] == manifests[1] == drawn(sampler, listing(source_client, estate))
+
+
+def assert_reports_keep_present_apart_from_verified(result, tmp_path):
+    """Every format shows present and verified with counts and percentages, and the bound."""
+    record = result.record
+    verification, sample = record.verification, record.verification.sample
+    verified = (f"{verification.objects_verified}/121 objects "
+                f"({verification.objects_verified_pct:g}%)")
+    present = "121/121 objects (100%)"
+    bound = f"at most {sample.bound_objects} objects ({sample.bound_objects_pct:g}%)"
+    for fmt in ("md", "html", "junit"):
+        text = render_report(record, [record], fmt)
+        assert present in text and verified in text and bound in text, fmt
+        assert "content proven" in text and "listed with equal size" in text, fmt
+    metrics = {family.name: family.samples[0].value for family in
+               text_string_to_metric_families(render_report(record, [record], "prom"))}
+    assert metrics["exitkit_drill_objects_present"] == 121
+    assert metrics["exitkit_drill_objects_verified"] == verification.objects_verified
+    assert metrics["exitkit_drill_verified_ratio"] == verification.objects_verified_pct / 100
+    assert metrics["exitkit_drill_undetected_loss_bound_ratio"] == sample.bound_objects_pct / 100
+    private, _, _ = generate_key_pair(tmp_path / "key")
+    ledger = tmp_path / "ledger.jsonl"
+    append(ledger, record, result.path, load_signer(private))
+    row, = history_rows(ledger)
+    assert (row.objects_present, row.completeness_pct) == (121, 100.0)
+    assert (row.objects_verified, row.verified_pct, row.bound_pct) == (
+        verification.objects_verified, verification.objects_verified_pct,
+        sample.bound_objects_pct)
 
 
 def test_planted_corruption_is_found_at_the_predicted_rate(
