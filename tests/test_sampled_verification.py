@@ -142,7 +142,7 @@ def assert_reports_keep_present_apart_from_verified(result, tmp_path):
                text_string_to_metric_families(render_report(record, [record], "prom"))}
     assert metrics["exitkit_drill_objects_present"] == 121
     assert metrics["exitkit_drill_objects_verified"] == verification.objects_verified
-    assert metrics["exitkit_drill_verified_ratio"] == verification.objects_verified_pct / 100
+    assert metrics["exitkit_drill_verified_ratio"] == verification.objects_verified / 121
     assert metrics["exitkit_drill_undetected_loss_bound_ratio"] == sample.bound_objects_pct / 100
     private, _, _ = generate_key_pair(tmp_path / "key")
     ledger = tmp_path / "ledger.jsonl"

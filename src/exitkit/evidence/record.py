@@ -261,12 +261,13 @@ class Verification(Model):
     sample: SampleRecord | None
     objects_verified: int = Field(description="objects whose content was proven identical")
     bytes_verified: int
-    objects_verified_pct: float = Field(default=0.0, description="objects_verified per "
-                                                                 "source object")
-    bytes_verified_pct: float = 0.0
-    objects_present: int = Field(default=0, description="objects listed on both sides with "
-                                 "equal size (content proven or not sampled)")
-    bytes_present: int = 0
+    objects_verified_pct: float | None = Field(default=None, description="objects_verified "
+                                               "per source object (absent before 1.5)")
+    bytes_verified_pct: float | None = None
+    objects_present: int | None = Field(default=None, description="objects listed on both "
+                                        "sides with equal size: content proven or not "
+                                        "sampled (absent before 1.5)")
+    bytes_present: int | None = None
     completeness_objects_pct: float
     completeness_bytes_pct: float
     gaps: list[str] = Field(description="what the target cannot represent, in words")

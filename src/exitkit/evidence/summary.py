@@ -58,6 +58,9 @@ def restore_latency_suffix(projection: Projection) -> str:
 
 def present_text(verification: Verification) -> str:
     """Objects listed on both sides with equal size (content proven or not sampled)."""
+    if verification.objects_present is None:  # a record from before schema 1.5
+        return (f"{verification.completeness_objects_pct:g}% of objects, "
+                f"{verification.completeness_bytes_pct:g}% of bytes: listed with equal size")
     return (f"{verification.objects_present}/{verification.source_objects} objects "
             f"({verification.completeness_objects_pct:g}%), "
             f"{human_bytes(verification.bytes_present)} ({verification.completeness_bytes_pct:g}%"
@@ -66,6 +69,9 @@ def present_text(verification: Verification) -> str:
 
 def verified_text(verification: Verification) -> str:
     """Objects whose content was proven identical, by digest or checksum."""
+    if verification.objects_verified_pct is None:  # a record from before schema 1.5
+        return (f"{verification.objects_verified}/{verification.source_objects} objects, "
+                f"{human_bytes(verification.bytes_verified)}: content proven")
     return (f"{verification.objects_verified}/{verification.source_objects} objects "
             f"({verification.objects_verified_pct:g}%), {human_bytes(verification.bytes_verified)}"
             f" ({verification.bytes_verified_pct:g}% of bytes): content proven")

@@ -31,9 +31,13 @@ def _pct_up(part: float, whole: float) -> float:
     return 0.0 if whole == 0 else min(100.0, math.ceil(1_000_000 * part / whole) / 10_000)
 
 
-def _largest_bytes(sampler: Sampler, name: str, count: int) -> int:
+def _largest_bytes(sampler: Sampler, name: str, count: int, population_bytes: int) -> int:
+    """Bytes of the *count* largest objects of the stratum (from the inventory, a superset
+    of the population, so never less); every byte when the inventory did not hold it."""
     stratum = sampler.strata.get(name)
-    return sum(stratum.sizes[:count]) if stratum else 0
+    if count == 0:
+        return 0
+    return min(population_bytes, sum(stratum.sizes[:count]) if stratum else population_bytes)
 
 
 def sample_record(sampler: Sampler, tallies: dict[str, StratumTally]) -> SampleRecord:
@@ -46,7 +50,7 @@ def sample_record(sampler: Sampler, tallies: dict[str, StratumTally]) -> SampleR
         tally = tallies[name]
         known = sampler.strata.get(name)
         defects = hypergeometric_upper(tally.failed, tally.sampled, tally.objects, confidence)
-        defect_bytes = min(tally.bytes, _largest_bytes(sampler, name, defects))
+        defect_bytes = _largest_bytes(sampler, name, defects, tally.bytes)
         strata.append(StratumRecord(
             name=name, objects=tally.objects, bytes=tally.bytes,
             planned_objects=known.planned if known else None,
@@ -57,7 +61,7 @@ def sample_record(sampler: Sampler, tallies: dict[str, StratumTally]) -> SampleR
             bound_bytes_pct=_pct_up(defect_bytes, tally.bytes)))
         joint_defects = hypergeometric_upper(tally.failed, tally.sampled, tally.objects, joint)
         bound_objects += joint_defects
-        bound_bytes += min(tally.bytes, _largest_bytes(sampler, name, joint_defects))
+        bound_bytes += _largest_bytes(sampler, name, joint_defects, tally.bytes)
     objects = sum(t.objects for t in tallies.values())
     total_bytes = sum(t.bytes for t in tallies.values())
     record = SampleRecord(

@@ -50,8 +50,7 @@ class Sampler:
     def __init__(self, sample: Sample | None, inventory: Iterable[Entry],
                  large_object_size: int) -> None:
         self.sample = sample
-        self.large_object_size = sample.large_object_size or large_object_size if sample \
-            else large_object_size
+        self.large_object_size = (sample and sample.large_object_size) or large_object_size
         self.strata: dict[str, Stratum] = {}
         if sample is None:
             return

@@ -38,13 +38,15 @@ def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> st
         verification = record.verification
         metrics += [
             ("objects_present", "source objects listed on the target with equal size",
-             [(drill, verification.objects_present)]),
+             [(drill, verification.objects_present or 0)]),
             ("objects_verified", "source objects whose content was proven identical",
              [(drill, verification.objects_verified)]),
             ("verified_ratio", "share of source objects whose content was proven identical",
-             [(drill, verification.objects_verified_pct / 100)]),
+             [(drill, verification.objects_verified / verification.source_objects
+               if verification.source_objects else 1)]),
             ("verified_bytes_ratio", "share of source bytes whose content was proven identical",
-             [(drill, verification.bytes_verified_pct / 100)]),
+             [(drill, verification.bytes_verified / verification.source_bytes
+               if verification.source_bytes else 1)]),
         ]
         if verification.sample:
             sample = verification.sample
