@@ -89,8 +89,8 @@ def bound_text(sample: SampleRecord) -> str:
     return (f"{everything}{planned}sampled {sample.sampled_objects}/{objects} (seed "
             f"{sample.seed}, {len(sample.strata)} strata), {failed} failed; at "
             f"{sample.confidence_pct:g}% confidence at most {sample.bound_objects} objects "
-            f"({sample.bound_objects_pct:g}%) and {sample.bound_bytes_pct:g}% of bytes differ "
-            "undetected")
+            f"({sample.bound_objects_pct:g}%) and {sample.bound_bytes_pct:g}% of bytes differ, "
+            "failures included")
 
 
 def stratum_text(sample: SampleRecord) -> list[str]:
