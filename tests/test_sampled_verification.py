@@ -27,7 +27,7 @@ from exitkit.evidence.ledger import append
 from exitkit.evidence.reports import render_report
 from exitkit.evidence.signing import generate_key_pair, load_signer
 from exitkit.providers.contract import ObjectInfo
-from exitkit.verify.bounds import binomial_upper, hypergeometric_upper
+from exitkit.verify.bounds import hypergeometric_upper
 from exitkit.verify.entries import Entry
 from exitkit.verify.sampling import Sampler
 
@@ -78,8 +78,11 @@ def exitkit(*args, env):
 def test_the_bound_is_recorded_and_a_drill_fails_when_it_cannot_prove_the_limit(
         estate, write_spec, server_env, tmp_path, bucket_name, source_client):
     target = bucket_name("tgt")
-    assert run_drill(write_spec(estate, target), tmp_path / "full",
-                     environ=server_env).exit_code == 0
+    full = run_drill(write_spec(estate, target, extra="  max_undetected_loss: 0.1%\n"),
+                     tmp_path / "full", environ=server_env)
+    assert full.exit_code == 0 and full.record.verification.sample is None
+    assert [e.measured for e in full.record.expectations if e.name == "max_undetected_loss"
+            ] == ["0% (every object's content checked)"]
 
     def verify(sample: str, limit: str, name: str):
         spec = write_spec(estate, target, filename=f"{name}.yaml", extra=(
@@ -93,8 +96,8 @@ def test_the_bound_is_recorded_and_a_drill_fails_when_it_cannot_prove_the_limit(
     assert set(failed) == {"max_undetected_loss"}
     small = next(s for s in sample.strata if s.name == "small")
     assert (small.objects, small.failed_objects) == (120, 0)
-    assert small.binomial_bound_pct == pytest.approx(
-        100 * binomial_upper(0, small.sampled_objects, 0.95), abs=1e-4)
+    exact = 100 * (1 - 0.05 ** (1 / small.sampled_objects))  # zero failures: closed form
+    assert exact <= small.binomial_bound_pct < exact + 1e-4  # rounded up, never down
     assert small.bound_objects == hypergeometric_upper(0, small.sampled_objects, 120, 0.95)
     assert [s.name for s in sample.strata] == ["large", "small"]
     assert sample.bound_objects_pct > 1 and f"{sample.bound_objects_pct:g}%" in failed[
