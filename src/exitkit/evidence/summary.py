@@ -86,9 +86,9 @@ def bound_text(sample: SampleRecord) -> str:
                is not None else "")
     everything = "the plan needed every object, all checked; " if sample.verifies_everything \
         else ""
+    strata = f"{len(sample.strata)} {'stratum' if len(sample.strata) == 1 else 'strata'}"
     return (f"{everything}{planned}sampled {sample.sampled_objects}/{objects} (seed "
-            f"{sample.seed}, {len(sample.strata)} {'stratum' if len(sample.strata) == 1 else 'strata'}"
-            f"), {failed} failed; at "
+            f"{sample.seed}, {strata}), {failed} failed; at "
             f"{sample.confidence_pct:g}% confidence at most {sample.bound_objects} objects "
             f"({sample.bound_objects_pct:g}%) and {sample.bound_bytes_pct:g}% of bytes differ, "
             "failures included")

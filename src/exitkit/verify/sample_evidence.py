@@ -83,7 +83,7 @@ def statement(record: SampleRecord) -> str:
     """The combined bound in one sentence an auditor can quote."""
     objects = sum(s.objects for s in record.strata)
     failed = sum(s.failed_objects for s in record.strata)
-    head = (f"The plan needed every object, so all were checked: " if record.verifies_everything
+    head = ("The plan needed every object, so all were checked: " if record.verifies_everything
             else "")
     return (f"{head}{record.sampled_objects} of {objects} present objects had their content "
             f"checked ({failed} failed); with {record.confidence_pct:g}% confidence at most "

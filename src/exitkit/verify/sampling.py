@@ -7,8 +7,8 @@ millions of small ones. Within each stratum a fraction keeps keys scoring below 
 is spread over the strata in proportion to their size (at least one per stratum) and keeps
 each stratum's lowest-scoring keys; ``max_defect_rate`` plans each stratum's size with
 :func:`exitkit.verify.bounds.planned_size` at ``1 - alpha/strata`` (Bonferroni), or checks
-the whole stratum where it is too small for sampling to help. Selection does not depend on listing order, so a
-later run with the recorded seed draws the same keys.
+the whole stratum where it is too small for sampling to help. Selection does not depend on
+listing order, so a later run with the recorded seed draws the same keys.
 """
 
 import hashlib
