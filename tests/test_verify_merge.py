@@ -211,7 +211,7 @@ def test_runs_proven_by_etags_leave_every_other_pair_to_a_content_check(tmp_path
     manifest = ManifestWriter(tmp_path, "manifest")
     scope = VerifyScope(source_entries=current_entries(source, ""),
                         target_entries=current_entries(target, ""), copied={},
-                        known={}, keys=KeyMap("", ""), sampler=Sampler(None, []),
+                        known={}, keys=KeyMap("", ""), sampler=Sampler(None, [], 8 * 1024 * 1024),
                         versions="latest",
                         compare_metadata=False, differences=SideFile(tmp_path, "differences"),
                         manifest=manifest)

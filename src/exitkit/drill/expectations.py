@@ -44,6 +44,8 @@ def evaluate(expected: Expectations, verification: Verification | None, duration
         results.append(ExpectationResult(name="completeness",
                                          expected=f">= {expected.completeness:g}%",
                                          measured=measured, passed=passed))
+    if expected.max_undetected_loss is not None:
+        results.append(_undetected_loss(expected.max_undetected_loss, verification))
     if expected.max_duration is not None:
         results.append(ExpectationResult(
             name="max_duration", expected=f"<= {_format_duration(expected.max_duration)}",
@@ -66,6 +68,24 @@ def evaluate(expected: Expectations, verification: Verification | None, duration
         results.append(_limit("max_projected_duration", expected.max_projected_duration,
                               on_hosts, "no copy throughput measured", _format_duration))
     return results
+
+
+def _undetected_loss(limit: float, verification: Verification | None) -> ExpectationResult:
+    """The sample's combined bound on objects that differ must not exceed *limit* (a
+    percentage); a full verification leaves nothing undetected."""
+    expected = f"<= {limit:g}% of objects differ undetected"
+    if verification is None:
+        return ExpectationResult(name="max_undetected_loss", expected=expected,
+                                 measured="not verified", passed=False)
+    sample = verification.sample
+    if sample is None:
+        return ExpectationResult(name="max_undetected_loss", expected=expected,
+                                 measured="0% (every object's content checked)", passed=True)
+    return ExpectationResult(
+        name="max_undetected_loss", expected=expected,
+        measured=f"<= {sample.bound_objects_pct:g}% ({sample.bound_objects} objects) at "
+                 f"{sample.confidence_pct:g}% confidence, {sample.sampled_objects} sampled",
+        passed=sample.bound_objects_pct <= limit)
 
 
 def workload_expectations(expected: Expectations, workloads: list[WorkloadRecord],

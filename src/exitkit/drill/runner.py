@@ -416,7 +416,7 @@ class DrillRun:
             copied=copied.copied,
             known=self._journaled_problems() if self.verify_only else copied.known_classes(),
             keys=self.keys,
-            sampler=Sampler(settings.sample, (entry.relative for entry in plan)),
+            sampler=Sampler(settings.sample, plan, options.part_size),
             versions=settings.versions,
             compare_metadata=settings.metadata,
             differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),

@@ -128,16 +128,33 @@ class Restore(Strict):
 
 
 class Sample(Strict):
-    """Verify the content of a reproducible sample instead of every object."""
+    """Verify the content of a reproducible, stratified sample instead of every object.
+
+    Give exactly one size: ``fraction`` of each stratum, ``count`` objects spread over the
+    strata, or ``max_defect_rate``: the smallest sample whose clean result proves, at
+    ``confidence``, that fewer than that share of objects differ (see docs/sampling.md).
+    """
 
     fraction: float | None = Field(default=None, gt=0, le=1)
     count: int | None = Field(default=None, ge=1)
+    max_defect_rate: Percent | None = Field(default=None, gt=0, description="plan the "
+                                            "sample so a clean result proves this bound")
+    confidence: Percent = Field(default=95.0, gt=0, lt=100, description="confidence of "
+                                "every recorded bound")
     seed: int = 0
+    large_object_size: Size | None = Field(default=None, description="objects of at least "
+                                           "this size form their own strata (default: "
+                                           "options.part_size, where copies go multipart)")
+    storage_classes: list[str] = Field(default_factory=list, description="each named "
+                                       "storage class is its own stratum")
+    prefixes: list[str] = Field(default_factory=list, description="each named key prefix "
+                                "(relative to the source prefix) is its own stratum")
 
     @model_validator(mode="after")
     def _one_size(self) -> "Sample":
-        if (self.fraction is None) == (self.count is None):
-            raise ValueError("give exactly one of 'fraction' or 'count'")
+        sizes = (self.fraction, self.count, self.max_defect_rate)
+        if sum(size is not None for size in sizes) != 1:
+            raise ValueError("give exactly one of 'fraction', 'count' or 'max_defect_rate'")
         return self
 
 
@@ -185,6 +202,9 @@ class Expectations(Strict):
         default_factory=list, description="properties whose loss does not fail completeness")
 
     completeness: Percent = 100.0
+    max_undetected_loss: Percent | None = Field(
+        default=None, description="the sample's combined upper bound on the share of "
+                                  "objects that differ must not exceed this")
     max_duration: Duration | None = None
     max_cost: Euros | None = Field(default=None, description="this drill, applicable regime")
     max_projected_cost: Euros | None = Field(default=None, description="the full exit")

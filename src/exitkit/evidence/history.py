@@ -26,6 +26,10 @@ class HistoryRow:
     duration_s: float
     bytes_copied: int
     completeness_pct: float | None
+    objects_present: int | None
+    objects_verified: int | None
+    verified_pct: float | None
+    bound_pct: float | None
     cost_eur: float | None
     regime: str | None
 
@@ -66,13 +70,20 @@ def history_rows(ledger: str | os.PathLike[str], drill: str | None = None) -> li
     rows = []
     for entry in read_entries(ledger):
         record = entry.record
+        verification = record.verification
         if drill is not None and record.drill.name != drill:
             continue
         rows.append(HistoryRow(
             entry=entry.number, drill=record.drill.name, run_id=record.run_id,
             started_at=record.started_at, verdict=record.verdict, duration_s=record.duration_s,
             bytes_copied=record.copy_summary.bytes_copied if record.copy_summary else 0,
-            completeness_pct=completeness_pct(record), cost_eur=drill_cost_eur(record),
+            completeness_pct=completeness_pct(record),
+            objects_present=verification.objects_present if verification else None,
+            objects_verified=verification.objects_verified if verification else None,
+            verified_pct=verification.objects_verified_pct if verification else None,
+            bound_pct=verification.sample.bound_objects_pct
+            if verification and verification.sample else None,
+            cost_eur=drill_cost_eur(record),
             regime=record.cost.applicable_regime if record.cost else None))
     return rows
 
@@ -80,13 +91,20 @@ def history_rows(ledger: str | os.PathLike[str], drill: str | None = None) -> li
 def history_table(rows: list[HistoryRow]) -> Table:
     """The rows as a terminal table."""
     table = Table(title="Drill history", title_justify="left")
+    numeric = ("#", "duration", "copied", "present", "verified", "bound", "cost EUR")
     for column in ("#", "started (UTC)", "drill", "verdict", "duration", "copied",
-                   "complete", "cost EUR"):
-        table.add_column(column, justify="right" if column in ("#", "duration", "copied",
-                                                                "complete", "cost EUR") else "left")
+                   "present", "verified", "bound", "cost EUR"):
+        table.add_column(column, justify="right" if column in numeric else "left")
     for row in rows:
         table.add_row(str(row.entry), row.started_at.strftime("%Y-%m-%d %H:%M:%S"), row.drill,
                       row.verdict, f"{row.duration_s:.1f}s", human_bytes(row.bytes_copied),
-                      "-" if row.completeness_pct is None else f"{row.completeness_pct:g}%",
+                      _count_pct(row.objects_present, row.completeness_pct),
+                      _count_pct(row.objects_verified, row.verified_pct),
+                      "-" if row.bound_pct is None else f"<= {row.bound_pct:g}%",
                       "-" if row.cost_eur is None else euros(row.cost_eur))
     return table
+
+
+def _count_pct(count: int | None, pct: float | None) -> str:
+    """``1514 (100%)``, or ``-`` when not verified."""
+    return "-" if count is None or pct is None else f"{count} ({pct:g}%)"

@@ -14,7 +14,7 @@ from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
-RECORD_SCHEMA_VERSION = "1.4"
+RECORD_SCHEMA_VERSION = "1.5"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -194,13 +194,45 @@ class Difference(Model):
     version_age: int = 0
 
 
+class StratumRecord(Model):
+    """One stratum of a sample: what was drawn, what failed, and what that bounds."""
+
+    name: str = Field(description="size (small, large), named storage class and prefix")
+    objects: int = Field(description="objects present on both sides with equal size")
+    bytes: int
+    planned_objects: int | None = Field(description="the draw the spec's count or "
+                                                    "max_defect_rate asked for")
+    sampled_objects: int = Field(description="objects whose content was checked")
+    failed_objects: int = Field(description="checked objects not proven identical")
+    binomial_bound_pct: float = Field(description="Clopper-Pearson one-sided upper bound "
+                                                  "on the share of objects that differ")
+    bound_objects: int = Field(description="exact finite-population (hypergeometric) upper "
+                                           "bound on the number of objects that differ")
+    bound_objects_pct: float
+    bound_bytes_pct: float = Field(description="bytes of the bound_objects largest objects, "
+                                               "as a share of the stratum's bytes")
+
+
 class SampleRecord(Model):
-    """The sample whose content was verified; the seed draws the same sample again."""
+    """The sample whose content was verified, and the bound its result proves; the seed
+    draws the same sample again."""
 
     fraction: float | None
     count: int | None
     seed: int
     sampled_objects: int
+    max_defect_rate_pct: float | None = None
+    confidence_pct: float = 95.0
+    large_object_bytes: int = 0
+    verifies_everything: bool = Field(default=False, description="the plan needed every "
+                                      "object: sampling could not help")
+    strata: list[StratumRecord] = Field(default_factory=list)
+    bound_objects: int = Field(default=0, description="upper bound on objects that differ, "
+                               "all strata together (Bonferroni: each at 1 - alpha/strata)")
+    bound_objects_pct: float = 100.0
+    bound_bytes_pct: float = 100.0
+    bound_method: str = ""
+    statement: str = Field(default="", description="the bound in words an auditor can quote")
 
 
 class ManifestRecord(Model):
@@ -227,8 +259,15 @@ class Verification(Model):
     methods: dict[str, int] = Field(
         description="objects proven per method: etag-md5, checksum-<algorithm>, sha256")
     sample: SampleRecord | None
-    objects_verified: int
+    objects_verified: int = Field(description="objects whose content was proven identical")
     bytes_verified: int
+    objects_verified_pct: float | None = Field(default=None, description="objects_verified "
+                                               "per source object (absent before 1.5)")
+    bytes_verified_pct: float | None = None
+    objects_present: int | None = Field(default=None, description="objects listed on both "
+                                        "sides with equal size: content proven or not "
+                                        "sampled (absent before 1.5)")
+    bytes_present: int | None = None
     completeness_objects_pct: float
     completeness_bytes_pct: float
     gaps: list[str] = Field(description="what the target cannot represent, in words")

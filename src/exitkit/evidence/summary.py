@@ -9,7 +9,7 @@ from rich.text import Text
 
 from exitkit.drill.units import duration_text
 from exitkit.evidence.record import (CostEstimate, DrillRecord, Projection, RestoreRecord,
-                                     StorageClassCount)
+                                     SampleRecord, StorageClassCount, Verification)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 
@@ -56,6 +56,52 @@ def restore_latency_suffix(projection: Projection) -> str:
             f"tier {projection.restore_tier})")
 
 
+def present_text(verification: Verification) -> str:
+    """Objects listed on both sides with equal size (content proven or not sampled)."""
+    if verification.objects_present is None:  # a record from before schema 1.5
+        return (f"{verification.completeness_objects_pct:g}% of objects, "
+                f"{verification.completeness_bytes_pct:g}% of bytes: listed with equal size")
+    return (f"{verification.objects_present}/{verification.source_objects} objects "
+            f"({verification.completeness_objects_pct:g}%), "
+            f"{human_bytes(verification.bytes_present)} ({verification.completeness_bytes_pct:g}%"
+            " of bytes): listed with equal size")
+
+
+def verified_text(verification: Verification) -> str:
+    """Objects whose content was proven identical, by digest or checksum."""
+    if verification.objects_verified_pct is None:  # a record from before schema 1.5
+        return (f"{verification.objects_verified}/{verification.source_objects} objects, "
+                f"{human_bytes(verification.bytes_verified)}: content proven")
+    return (f"{verification.objects_verified}/{verification.source_objects} objects "
+            f"({verification.objects_verified_pct:g}%), {human_bytes(verification.bytes_verified)}"
+            f" ({verification.bytes_verified_pct:g}% of bytes): content proven")
+
+
+def bound_text(sample: SampleRecord) -> str:
+    """The sample's combined bound: ``sampled 300/1000, 0 failed; at 95% confidence at most
+    ...`` (with the whole-population note when the plan needed every object)."""
+    failed = sum(stratum.failed_objects for stratum in sample.strata)
+    objects = sum(stratum.objects for stratum in sample.strata)
+    planned = (f"planned for < {sample.max_defect_rate_pct:g}%, " if sample.max_defect_rate_pct
+               is not None else "")
+    everything = "the plan needed every object, all checked; " if sample.verifies_everything \
+        else ""
+    strata = f"{len(sample.strata)} {'stratum' if len(sample.strata) == 1 else 'strata'}"
+    return (f"{everything}{planned}sampled {sample.sampled_objects}/{objects} (seed "
+            f"{sample.seed}, {strata}), {failed} failed; at "
+            f"{sample.confidence_pct:g}% confidence at most {sample.bound_objects} objects "
+            f"({sample.bound_objects_pct:g}%) and {sample.bound_bytes_pct:g}% of bytes differ, "
+            "failures included")
+
+
+def stratum_text(sample: SampleRecord) -> list[str]:
+    """One line per stratum: its draw and its own bounds."""
+    return [f"{s.name}: sampled {s.sampled_objects}/{s.objects}, {s.failed_objects} failed, "
+            f"at most {s.bound_objects} objects ({s.bound_objects_pct:g}%, "
+            f"{s.bound_bytes_pct:g}% of bytes) differ; Clopper-Pearson "
+            f"{s.binomial_bound_pct:g}%" for s in sample.strata]
+
+
 RESTORE_ITEM = "source restore"
 
 
@@ -88,8 +134,12 @@ def render_summary(record: DrillRecord) -> Group:
         for name, count in verification.counts.items():
             if count or name == "matched":
                 table.add_row(name, str(count))
-        table.add_row("verified", f"{verification.completeness_objects_pct:g}% of objects, "
-                                  f"{verification.completeness_bytes_pct:g}% of bytes")
+        table.add_row("present", present_text(verification))
+        table.add_row("verified", verified_text(verification))
+        if verification.sample:
+            table.add_row("sample bound", bound_text(verification.sample))
+            for line in stratum_text(verification.sample):
+                table.add_row("  stratum", line)
         methods = ", ".join(f"{name}: {count}" for name, count in verification.methods.items())
         table.add_row("methods", methods or "-")
         parts.append(table)

@@ -1,17 +1,30 @@
-"""Reproducible samples: the same seed over the same keys draws the same sample.
+"""Reproducible, stratified samples: the same seed over the same keys draws the same sample.
 
-Each key gets a score from a keyed hash of (seed, key); a fraction keeps keys scoring
-below it, a count keeps the ``count`` lowest-scoring keys of the inventory. Selection does
-not depend on listing order, so a later run with the recorded seed draws the same keys.
+Each key gets a score from a keyed hash of (seed, key) (BLAKE2b, see docs/drill-spec.md).
+Objects fall into strata: small or large (at ``large_object_size``), crossed with each
+storage class and key prefix the spec names, so a few huge objects cannot hide among
+millions of small ones. Within each stratum a fraction keeps keys scoring below it; a count
+is spread over the strata in proportion to their size (at least one per stratum) and keeps
+each stratum's lowest-scoring keys; ``max_defect_rate`` plans each stratum's size with
+:func:`exitkit.verify.bounds.planned_size` at ``1 - alpha/strata`` (Bonferroni), or checks
+the whole stratum where it is too small for sampling to help. Selection does not depend on
+listing order, so a later run with the recorded seed draws the same keys.
 """
 
 import hashlib
 import heapq
+import math
+from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from exitkit.drill.spec import Sample
+from exitkit.providers.contract import ObjectInfo
+from exitkit.verify.bounds import planned_size
+from exitkit.verify.entries import Entry
 
 _SCALE = float(2**64)
+_EVERY = 2.0  # a cutoff above every score: the whole stratum is drawn
 
 
 def score(seed: int, key: str) -> float:
@@ -21,22 +34,104 @@ def score(seed: int, key: str) -> float:
     return int.from_bytes(digest, "big") / _SCALE
 
 
+@dataclass
+class Stratum:
+    """One stratum of the inventory: its objects' sizes (largest first) and its draw."""
+
+    sizes: array = field(default_factory=lambda: array("q"))
+    scores: list[float] = field(default_factory=list)
+    planned: int | None = None
+    cutoff: float = _EVERY
+
+
 class Sampler:
-    """Decides which relative keys have their content verified."""
+    """Decides which relative keys have their content verified, stratum by stratum."""
 
-    def __init__(self, sample: Sample | None, inventory_keys: Iterable[str]) -> None:
+    def __init__(self, sample: Sample | None, inventory: Iterable[Entry],
+                 large_object_size: int) -> None:
         self.sample = sample
+        self.large_object_size = (sample and sample.large_object_size) or large_object_size
+        self.strata: dict[str, Stratum] = {}
         if sample is None:
-            self.threshold = 1.0
-        elif sample.fraction is not None:
-            self.threshold = sample.fraction
-        else:
-            lowest = heapq.nsmallest(sample.count, {score(sample.seed, k) for k in inventory_keys})
-            self.threshold = lowest[-1] if lowest else 0.0
+            return
+        for entry in inventory:
+            stratum = self.strata.setdefault(self.stratum_of(entry.relative, entry.info),
+                                             Stratum())
+            stratum.sizes.append(entry.info.size)
+            stratum.scores.append(score(sample.seed, entry.relative))
+        self._plan(sample)
+        for stratum in self.strata.values():
+            stratum.sizes = array("q", sorted(stratum.sizes, reverse=True))
+            stratum.scores = []
 
-    def __contains__(self, key: str) -> bool:
+    def _plan(self, sample: Sample) -> None:
+        if sample.fraction is not None:
+            for stratum in self.strata.values():
+                stratum.cutoff = sample.fraction
+            return
+        if sample.count is not None:
+            sizes = _spread(sample.count, {name: len(s.sizes) for name, s in self.strata.items()})
+        else:
+            alpha = (1 - sample.confidence / 100) / max(1, len(self.strata))
+            sizes = {name: _planned(sample.max_defect_rate / 100, 1 - alpha, len(s.sizes))
+                     for name, s in self.strata.items()}
+        for name, stratum in self.strata.items():
+            stratum.planned = sizes[name]
+            if sizes[name] < len(stratum.sizes):
+                lowest = heapq.nsmallest(sizes[name], stratum.scores)
+                stratum.cutoff = math.nextafter(lowest[-1], 1.0) if lowest else 0.0
+
+    @property
+    def verifies_everything(self) -> bool:
+        """True when every stratum's planned draw is the whole stratum."""
+        return self.sample is None or all(s.cutoff > 1.0 for s in self.strata.values())
+
+    def stratum_of(self, relative: str, info: ObjectInfo) -> str:
+        """The name of the stratum an object falls in, e.g. ``prefix:logs/ class:GLACIER
+        large``."""
+        sample, parts = self.sample, []
+        if sample is not None:
+            prefix = next((p for p in sample.prefixes if relative.startswith(p)), None)
+            if prefix is not None:
+                parts.append(f"prefix:{prefix}")
+            if info.storage_class in sample.storage_classes:
+                parts.append(f"class:{info.storage_class}")
+        parts.append("large" if info.size >= self.large_object_size else "small")
+        return " ".join(parts)
+
+    def drawn(self, relative: str, stratum: str) -> bool:
+        """True when the object is in the sample; objects of a stratum the inventory did
+        not hold are drawn at the spec's fraction, or always."""
         if self.sample is None:
             return True
-        value = score(self.sample.seed, key)
-        return value < self.threshold if self.sample.fraction is not None else (
-            value <= self.threshold)
+        known = self.strata.get(stratum)
+        cutoff = known.cutoff if known else (self.sample.fraction or _EVERY)
+        return score(self.sample.seed, relative) < cutoff
+
+
+def _planned(max_rate: float, confidence: float, population: int) -> int:
+    """The planned draw of a stratum; the whole stratum when the bound asks to rule out a
+    single differing object (``max_rate * population <= 1``): then a sample is nearly the
+    whole stratum anyway, and checking every object makes the result exact."""
+    if max_rate * population <= 1:
+        return population
+    return planned_size(max_rate, confidence, population)
+
+
+def _spread(count: int, populations: dict[str, int]) -> dict[str, int]:
+    """*count* spread over strata in proportion to their size (largest remainders), at
+    least one per non-empty stratum and never more than a stratum holds."""
+    total = sum(populations.values())
+    if count >= total:
+        return dict(populations)
+    shares = {name: count * size / total for name, size in populations.items()}
+    sizes = {name: min(size, max(1, math.floor(shares[name])))
+             for name, size in populations.items()}
+    by_remainder = sorted(populations, key=lambda name: shares[name] - math.floor(shares[name]),
+                          reverse=True)
+    for name in by_remainder:
+        if sum(sizes.values()) >= count:
+            break
+        if sizes[name] < populations[name]:
+            sizes[name] += 1
+    return sizes

@@ -33,7 +33,7 @@ from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.properties_record import AcceptedGapRecord
 from exitkit.evidence.record import (VERIFICATION_CLASSES, Difference, ManifestRecord,
-                                     SampleRecord, Verification)
+                                     Verification)
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.timing import BatchedProgress, PhaseClock
 from exitkit.providers.contract import Attributes, ObjectInfo, ObjectSource
@@ -45,6 +45,7 @@ from exitkit.verify.entries import Entry
 from exitkit.verify.storage_classes import StorageClassTally
 from exitkit.verify.merge import Run, merge_runs
 from exitkit.verify.properties import PROPERTY_NAMES, PropertyPlan, property_losses
+from exitkit.verify.sample_evidence import StratumTally, sample_record
 from exitkit.verify.sampling import Sampler
 
 DIFFERENCE_LIMIT = 1000
@@ -72,7 +73,7 @@ class Tally:
     target_objects: int = 0
     verified_bytes: int = 0
     present_bytes: int = 0
-    sampled: int = 0
+    strata: dict[str, StratumTally] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     truncated: bool = False
     storage_classes: StorageClassTally = field(default_factory=StorageClassTally)
@@ -319,13 +320,22 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
         elif src.info.size != tgt.info.size:
             record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
                                                      f"target {tgt.info.size} bytes"))
-        elif sampling and src.relative not in scope.sampler:
+        elif sampling and not drawn(src):
             record(src, NOT_SAMPLED)
         elif etag_suffices and _same_plain_md5(src, tgt):
-            tally.sampled += 1
             record(src, Check("matched", "etag-md5", "", "md5:" + src.info.etag))
         else:
-            tally.sampled += 1
+            return True
+        return False
+
+    def drawn(src: Entry) -> bool:
+        """Count a present object in its stratum; True when the sample draws it."""
+        name = scope.sampler.stratum_of(src.relative, src.info)
+        stratum = tally.strata.setdefault(name, StratumTally())
+        stratum.objects += 1
+        stratum.bytes += src.info.size
+        if scope.sampler.drawn(src.relative, name):
+            stratum.sampled += 1
             return True
         return False
 
@@ -340,7 +350,6 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
         tally.source_bytes += total
         tally.present_bytes += total
         tally.verified_bytes += total
-        tally.sampled += count
         tally.counts["matched"] += count
         tally.methods["etag-md5"] = tally.methods.get("etag-md5", 0) + count
         scope.manifest.add_etag_run(list(map(_key, sources)), sizes, list(map(_etag, sources)))
@@ -383,6 +392,8 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                 raise error
             check = Check(getattr(error, "kind", "content_differs"),
                           detail=f"could not be verified: {error}")
+        if sampling and check.kind not in CONTENT_PROVEN:
+            tally.strata[scope.sampler.stratum_of(src.relative, src.info)].failed += 1
         record(src, check)
     progress.flush()
     return _summary(tally, target, scope)
@@ -402,6 +413,7 @@ def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verifica
             accepted = " (accepted)" if name in scope.accepted_gaps else ""
             gaps.append(f"{tally.property_losses[name]} objects lost {name}{accepted}")
     sample = scope.sampler.sample
+    verified = sum(tally.counts[kind] for kind in CONTENT_PROVEN)
     manifest = scope.manifest.commit()
     return Verification(
         versions=scope.versions,
@@ -411,10 +423,13 @@ def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verifica
         counts=tally.counts,
         storage_classes=tally.storage_classes.summary(),
         methods=tally.methods,
-        sample=SampleRecord(fraction=sample.fraction, count=sample.count, seed=sample.seed,
-                            sampled_objects=tally.sampled) if sample else None,
-        objects_verified=sum(tally.counts[kind] for kind in CONTENT_PROVEN),
+        sample=sample_record(scope.sampler, tally.strata) if sample else None,
+        objects_verified=verified,
         bytes_verified=tally.verified_bytes,
+        objects_verified_pct=_percent(verified, tally.source_objects),
+        bytes_verified_pct=_percent(tally.verified_bytes, tally.source_bytes),
+        objects_present=present,
+        bytes_present=tally.present_bytes,
         completeness_objects_pct=_percent(present, tally.source_objects),
         completeness_bytes_pct=_percent(tally.present_bytes, tally.source_bytes),
         gaps=gaps,

@@ -24,7 +24,8 @@ def drill_cost_eur(record: DrillRecord) -> float | None:
 
 
 def completeness_pct(record: DrillRecord) -> float | None:
-    """Share of source objects present and proven identical (None: not verified)."""
+    """Share of source objects present: listed on the target with equal size (None: not
+    verified). Content proven is ``verification.objects_verified_pct``."""
     return record.verification.completeness_objects_pct if record.verification else None
 
 

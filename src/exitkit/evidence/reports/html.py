@@ -11,8 +11,10 @@ from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, du
                                             utc_text, without_scheme)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
-from exitkit.evidence.summary import (SHOWN_DIFFERENCES, euros, human_bytes, restore_cost_eur,
-                                     restore_latency_suffix, restore_text, storage_class_text)
+from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
+                                     present_text, restore_cost_eur, restore_latency_suffix,
+                                     restore_text, storage_class_text, stratum_text,
+                                     verified_text)
 
 _environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.evidence.reports"),
                                   autoescape=True, undefined=jinja2.StrictUndefined,
@@ -22,7 +24,9 @@ _environment.filters.update(bytes=human_bytes, euros=euros, duration=duration_te
 _environment.globals.update(zip=zip, restore_text=restore_text,
                             storage_class_text=storage_class_text,
                             restore_cost_eur=restore_cost_eur,
-                            restore_latency_suffix=restore_latency_suffix)
+                            restore_latency_suffix=restore_latency_suffix,
+                            present_text=present_text, verified_text=verified_text,
+                            bound_text=bound_text, stratum_text=stratum_text)
 
 
 def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:

@@ -3,6 +3,7 @@
 import xml.etree.ElementTree as ET
 
 from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.summary import bound_text, present_text, verified_text
 
 
 def render_junit(record: DrillRecord) -> str:
@@ -16,9 +17,15 @@ def render_junit(record: DrillRecord) -> str:
     suite = ET.SubElement(suites, "testsuite", name=name, **counts,
                           timestamp=record.started_at.isoformat(), hostname=record.host)
     properties = ET.SubElement(suite, "properties")
-    for key, value in (("run_id", record.run_id), ("verdict", record.verdict),
-                       ("source", f"{record.source.provider} {record.source.bucket}"),
-                       ("target", f"{record.target.provider} {record.target.bucket}")):
+    facts = [("run_id", record.run_id), ("verdict", record.verdict),
+             ("source", f"{record.source.provider} {record.source.bucket}"),
+             ("target", f"{record.target.provider} {record.target.bucket}")]
+    if record.verification:
+        facts += [("present", present_text(record.verification)),
+                  ("verified", verified_text(record.verification))]
+        if record.verification.sample:
+            facts.append(("sample_bound", bound_text(record.verification.sample)))
+    for key, value in facts:
         ET.SubElement(properties, "property", name=key, value=value)
     for result in record.expectations:
         case = ET.SubElement(suite, "testcase", classname=name, name=result.name, time="0")

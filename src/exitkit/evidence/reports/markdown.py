@@ -6,8 +6,10 @@ from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
-from exitkit.evidence.summary import (SHOWN_DIFFERENCES, euros, human_bytes, restore_cost_eur,
-                                     restore_latency_suffix, restore_text, storage_class_text)
+from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
+                                     present_text, restore_cost_eur, restore_latency_suffix,
+                                     restore_text, storage_class_text, stratum_text,
+                                     verified_text)
 
 _VERDICT_MARK = {"passed": "✅", "failed": "❌", "error": "⛔"}
 _SPECIAL = set("\\`*_[]<|&~")
@@ -62,10 +64,14 @@ def _completeness(record: DrillRecord) -> str:
     if verification is None:
         return "### Completeness\n\nNot verified."
     methods = ", ".join(f"{name} {count}" for name, count in verification.methods.items())
-    text = (f"### Completeness\n\n{verification.completeness_objects_pct:g}% of objects, "
-            f"{verification.completeness_bytes_pct:g}% of bytes "
-            f"({verification.objects_verified} of {verification.source_objects} objects); "
-            f"methods: {cell(methods or 'none')}\n\n")
+    text = (f"### Completeness\n\n- present: {cell(present_text(verification))}\n"
+            f"- verified: {cell(verified_text(verification))}; "
+            f"methods: {cell(methods or 'none')}\n")
+    if verification.sample:
+        text += f"- sample bound: {cell(bound_text(verification.sample))}\n"
+        text += "".join(f"  - stratum {cell(line)}\n"
+                        for line in stratum_text(verification.sample))
+    text += "\n"
     text += _table(("class", "objects"), verification.counts.items())
     text += "".join(f"\n\n- storage classes ({side}): {cell(storage_class_text(counts))}"
                     for side, counts in verification.storage_classes.items())

@@ -29,11 +29,39 @@ def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> st
          [(drill, record.copy_summary.bytes_copied if record.copy_summary else 0)]),
         ("objects_copied", "objects copied by the latest run",
          [(drill, record.copy_summary.objects_copied if record.copy_summary else 0)]),
-        ("completeness_ratio", "share of source objects present and proven identical "
-                               "(0 when not verified)",
+        ("completeness_ratio", "share of source objects present: listed on the target "
+                               "with equal size (0 when not verified)",
          [(drill, record.verification.completeness_objects_pct / 100
            if record.verification else 0)]),
     ]
+    if record.verification:
+        verification = record.verification
+        metrics += [
+            ("objects_present", "source objects listed on the target with equal size",
+             [(drill, verification.objects_present or 0)]),
+            ("objects_verified", "source objects whose content was proven identical",
+             [(drill, verification.objects_verified)]),
+            ("verified_ratio", "share of source objects whose content was proven identical",
+             [(drill, verification.objects_verified / verification.source_objects
+               if verification.source_objects else 1)]),
+            ("verified_bytes_ratio", "share of source bytes whose content was proven identical",
+             [(drill, verification.bytes_verified / verification.source_bytes
+               if verification.source_bytes else 1)]),
+        ]
+        if verification.sample:
+            sample = verification.sample
+            metrics += [
+                ("sampled_objects", "objects whose content the sample checked",
+                 [(drill, sample.sampled_objects)]),
+                ("undetected_loss_bound_ratio", "upper confidence bound on the share of "
+                 "present objects that differ undetected",
+                 [({**drill, "confidence": f"{sample.confidence_pct:g}"},
+                   sample.bound_objects_pct / 100)]),
+                ("undetected_loss_bound_bytes_ratio", "upper confidence bound on the share of "
+                 "present bytes that differ undetected",
+                 [({**drill, "confidence": f"{sample.confidence_pct:g}"},
+                   sample.bound_bytes_pct / 100)]),
+            ]
     if record.cost:
         metrics += [
             ("cost_eur", "cost of the latest run per switching-charge regime",
