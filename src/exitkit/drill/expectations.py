@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from exitkit.drill.spec import Expectations
 from exitkit.drill.units import duration_text
+from exitkit.evidence.bucket_config_record import BucketConfigRecord, bucket_config_text
 from exitkit.evidence.record import CostReport, ExpectationResult, Projection, Verification
 from exitkit.evidence.workload_record import WorkloadRecord
 
@@ -125,3 +126,12 @@ def workload_expectations(expected: Expectations, workloads: list[WorkloadRecord
             measured=teardown.detail if teardown else "no teardown recorded",
             passed=bool(teardown and teardown.done)))
     return results
+
+
+def bucket_config_expectation(record: BucketConfigRecord) -> ExpectationResult:
+    """``bucket_config``: every setting the source bucket holds is on the target, read back
+    (as translated), or its loss is accepted in ``expectations.accept_gaps``."""
+    return ExpectationResult(name="bucket_config",
+                             expected="every source bucket setting carried and read back",
+                             measured=bucket_config_text(record),
+                             passed=not record.not_carried())

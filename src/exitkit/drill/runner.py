@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from exitkit import __version__
+from exitkit.drill.bucket_config import CarriedSettings, carry_settings, restore_settings
+from exitkit.drill.bucket_translation import TranslationContext
 from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
@@ -19,7 +21,8 @@ from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.restore import ArchivedObjects
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
-from exitkit.drill.expectations import evaluate, workload_expectations
+from exitkit.drill.expectations import (bucket_config_expectation, evaluate,
+                                        workload_expectations)
 from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Endpoint
 from exitkit.drill.vm_plan import plan_vms
@@ -43,7 +46,8 @@ from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import PhaseClock, utc_now
 from exitkit.providers.archive import needs_restore
 from exitkit.providers.contract import ObjectSource, ObjectTarget
-from exitkit.providers.registry import (endpoint_url, open_restorer, open_source, open_target,
+from exitkit.providers.registry import (endpoint_url, open_restorer, open_settings_reader,
+                                        open_settings_writer, open_source, open_target,
                                         region_of)
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
@@ -100,6 +104,7 @@ class DrillRun:
         self.census: Census | None = None
         self.property_plan = PropertyPlan()
         self.capabilities_source = ""
+        self.bucket_settings: CarriedSettings | None = None
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -138,6 +143,8 @@ class DrillRun:
                 if not self.verify_only:
                     self._copy(plan, source, target, copied)
                 verification = self._verify(source, target, plan, copied, stem)
+                if spec.bucket_config is not None:
+                    self._carry_bucket_config(target)
                 if workloads is not None:
                     self._run_workloads(workloads)
                 if spec.vms is not None:
@@ -146,6 +153,7 @@ class DrillRun:
                 self.errors.append(scrub(str(exc)))
             finally:
                 if spec.cleanup and not self.verify_only:
+                    self._restore_bucket_config()
                     cleanup = self._cleanup(target, copied)
             ended_at = utc_now()
             projection = self._projection(estate)
@@ -163,6 +171,39 @@ class DrillRun:
 
     def _accepted_gaps(self) -> dict[str, str]:
         return accepted_gaps(self.loaded)
+
+    def _carry_bucket_config(self, target: ObjectSource) -> None:
+        """Carry (or, verifying only, compare) the source bucket's settings."""
+        spec = self.spec
+        clock = self._phase("bucket-config", None, None)
+        context = TranslationContext(
+            source_bucket=spec.source.bucket, target_bucket=spec.target.bucket, keys=self.keys,
+            principals=spec.bucket_config.principals,
+            storage_classes=spec.target.storage_classes,
+            held_classes=target.capabilities.storage_classes,
+            target_kms_key=spec.target.encryption.kms_key_id if spec.target.encryption else None)
+        self.bucket_settings = carry_settings(
+            open_settings_reader(spec.source, self.loaded.source_keys),
+            open_settings_writer(spec.target, self.loaded.target_keys), context,
+            self._accepted_gaps(), write=not self.verify_only)
+        clock.add(len(self.bucket_settings.record.settings), 0)
+        self._end(clock)
+
+    def _restore_bucket_config(self) -> None:
+        """Before cleanup deletes the copies: put the target's earlier settings back (a
+        carried policy could otherwise refuse the deletes)."""
+        carried = self.bucket_settings
+        if carried is None or not carried.earlier:
+            return
+        try:
+            restore_settings(open_settings_writer(self.spec.target, self.loaded.target_keys),
+                             carried)
+        except (TransientError, PermanentError) as exc:
+            self.errors.append(scrub(f"cleanup of bucket settings: {exc}"))
+            carried.record.restored = False
+        if not carried.record.restored and not self.errors:
+            self.errors.append("cleanup could not put the target's bucket settings back: "
+                               + "; ".join(carried.record.restore_problems))
 
     def _needs_object_lock(self, source: ObjectSource) -> bool:
         """Whether the target bucket must hold Object Lock: the source bucket has it, the
@@ -446,6 +487,8 @@ class DrillRun:
             expectations += workload_expectations(
                 spec.expectations, self.workloads,
                 {service.name for service in spec.workloads.services if service.data})
+        if self.bucket_settings is not None:
+            expectations.append(bucket_config_expectation(self.bucket_settings.record))
         if self.errors:
             verdict = "error"
         else:
@@ -480,6 +523,7 @@ class DrillRun:
             workloads=self.workloads,
             vms=self.vm_plan,
             properties=properties,
+            bucket_config=self.bucket_settings.record if self.bucket_settings else None,
         )
 
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from exitkit.drill.spec_base import Credentials, Duration, Euros, Percent, Size, Strict
 from exitkit.drill.vm_spec import VmSection
@@ -185,7 +185,15 @@ class Projection(Strict):
 
 
 GapName = Literal["object_lock", "legal_hold", "website_redirect", "encryption",
-                  "storage_class", "checksum", "tags", "metadata"]
+                  "storage_class", "checksum", "tags", "metadata",
+                  # bucket settings (bucket_config); names as in providers/bucket_settings.py
+                  "bucket.versioning", "bucket.lifecycle", "bucket.cors", "bucket.website",
+                  "bucket.tags", "bucket.object_lock", "bucket.policy",
+                  "bucket.public_access_block", "bucket.default_encryption",
+                  "bucket.ownership_controls", "bucket.replication", "bucket.notifications",
+                  "bucket.logging", "bucket.request_payment", "bucket.transfer_acceleration",
+                  "bucket.inventory", "bucket.analytics", "bucket.metrics",
+                  "bucket.intelligent_tiering"]
 
 
 class AcceptedGap(Strict):
@@ -193,6 +201,17 @@ class AcceptedGap(Strict):
 
     property: GapName
     reason: str = Field(min_length=1)
+
+
+class BucketConfig(Strict):
+    """Carry the source bucket's configuration (versioning, lifecycle, CORS, website, tags,
+    default Object Lock retention, policy, public access block, default encryption,
+    ownership) to the target, read each back, and report every setting not carried.
+    ``bucket_config: true`` is this with no principals."""
+
+    principals: dict[str, str] = Field(
+        default_factory=dict, description="source principal (ARN or account) -> target "
+                                          "principal, for bucket policies")
 
 
 class Expectations(Strict):
@@ -233,3 +252,23 @@ class DrillSpec(Strict):
                                     "before copying them")
     workloads: Workloads | None = None
     vms: VmSection | None = Field(default=None, description="plan the move of VMs")
+    bucket_config: BucketConfig | None = Field(
+        default=None, description="carry the bucket's configuration (true, or principals)")
+
+    @field_validator("bucket_config", mode="before")
+    @classmethod
+    def _bucket_config_switch(cls, value):
+        if value is True:
+            return {}
+        return None if value is False else value
+
+    @model_validator(mode="after")
+    def _bucket_config_scope(self) -> "DrillSpec":
+        if self.bucket_config is None:
+            return self
+        if self.source.provider == "local":
+            raise ValueError("bucket_config: a directory source has no bucket configuration")
+        if self.target.allow_foreign_data:
+            raise ValueError("bucket_config: bucket settings apply to the whole bucket, so the "
+                             "target must not hold foreign data (target.allow_foreign_data)")
+        return self

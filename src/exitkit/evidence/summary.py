@@ -10,6 +10,8 @@ from rich.text import Text
 from exitkit.drill.units import duration_text
 from exitkit.evidence.record import (CostEstimate, DrillRecord, Projection, RestoreRecord,
                                      SampleRecord, StorageClassCount, Verification)
+from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
+                                                  bucket_setting_row)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 
@@ -186,6 +188,15 @@ def render_summary(record: DrillRecord) -> Group:
             table.add_column(column)
         for workload in record.workloads:
             table.add_row(*workload_row(workload))
+        parts.append(table)
+    if record.bucket_config:
+        table = Table(title=f"Bucket settings: {bucket_config_text(record.bucket_config)}",
+                      title_justify="left")
+        for column in BUCKET_CONFIG_COLUMNS:
+            table.add_column(column)
+        for setting in record.bucket_config.settings:
+            if setting.state != "absent":
+                table.add_row(*bucket_setting_row(setting))
         parts.append(table)
     if record.vms:
         table = Table(title=f"VM plan: {vm_totals_text(record.vms)}", title_justify="left")

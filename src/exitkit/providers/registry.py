@@ -11,6 +11,8 @@ from functools import partial
 from exitkit.drill.spec import Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
+from exitkit.providers.boto import s3_client
+from exitkit.providers.bucket_settings import BucketSettingsReader, BucketSettingsWriter
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
 from exitkit.providers.local import CAPABILITIES as LOCAL_CAPABILITIES
 from exitkit.providers.local import LocalSource, LocalStore
@@ -136,3 +138,23 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
     return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                    capabilities or profile.capabilities, part_size, region_of(endpoint),
                    profile.location_constraint)
+
+
+def _settings_client(endpoint: Endpoint, keys: Keys):
+    return s3_client(endpoint_url(endpoint), keys.access_key.get_secret_value(),
+                     keys.secret_key.get_secret_value(), region_of(endpoint))
+
+
+def open_settings_reader(endpoint: Endpoint, keys: Keys | None) -> BucketSettingsReader:
+    """The source bucket's configuration, read-only (GET requests only)."""
+    return BucketSettingsReader(_settings_client(endpoint, keys), endpoint.bucket,
+                                label_of(endpoint))
+
+
+def open_settings_writer(endpoint: TargetEndpoint,
+                         keys: Keys | None) -> BucketSettingsWriter | None:
+    """The target bucket's configuration, writable; None for a directory, which has none."""
+    if endpoint.provider == "local":
+        return None
+    return BucketSettingsWriter(_settings_client(endpoint, keys), endpoint.bucket,
+                                label_of(endpoint))

@@ -10,6 +10,8 @@ from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, du
                                             exit_dependencies,
                                             utc_text, without_scheme)
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
+from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
+                                                  bucket_setting_row)
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
                                      present_text, restore_cost_eur, restore_latency_suffix,
@@ -45,6 +47,11 @@ def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
         trend_charts=charts.trend_charts(history),
         workload_columns=WORKLOAD_COLUMNS,
         workload_rows=[workload_row(workload) for workload in record.workloads],
+        bucket_config_text=bucket_config_text(record.bucket_config)
+        if record.bucket_config else None,
+        bucket_config_columns=BUCKET_CONFIG_COLUMNS,
+        bucket_config_rows=[bucket_setting_row(setting) for setting in
+                            record.bucket_config.settings] if record.bucket_config else [],
         vm_columns=VM_COLUMNS,
         vm_totals=vm_totals_text(record.vms) if record.vms else None,
         vm_rows=[vm_row(vm) for vm in record.vms.vms] if record.vms else [],

@@ -5,6 +5,8 @@ from collections.abc import Iterable, Sequence
 from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
+from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
+                                                  bucket_setting_row)
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
                                      present_text, restore_cost_eur, restore_latency_suffix,
@@ -24,7 +26,7 @@ def cell(text: object) -> str:
 def render_markdown(record: DrillRecord) -> str:
     """The record as Markdown, most important first."""
     parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
-             _workloads(record), _vms(record), _cost(record), _projection(record), _differences(record),
+             _workloads(record), _bucket_config(record), _vms(record), _cost(record), _projection(record), _differences(record),
              _errors(record)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
@@ -87,6 +89,14 @@ def _workloads(record: DrillRecord) -> str:
         return ""
     return "### Workloads\n\n" + _table(WORKLOAD_COLUMNS,
                                         map(workload_row, record.workloads))
+
+
+def _bucket_config(record: DrillRecord) -> str:
+    if record.bucket_config is None:
+        return ""
+    return (f"### Bucket settings\n\n{cell(bucket_config_text(record.bucket_config))}\n\n"
+            + _table(BUCKET_CONFIG_COLUMNS, map(bucket_setting_row,
+                                                record.bucket_config.settings)))
 
 
 def _vms(record: DrillRecord) -> str:
