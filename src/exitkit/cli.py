@@ -207,6 +207,10 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
          with_workload: Annotated[bool, typer.Option(
              "--with-workload", help="Also move a web workload (image, data) to a self-hosted "
                                      "registry and Podman, and prove it serves the data.")] = False,
+         with_assess: Annotated[bool, typer.Option(
+             "--assess", help="Instead: seed a varied estate (buckets, VMs, images, managed "
+                              "services) on moto_server, assess it, write the exit plan.")]
+         = False,
          ) -> None:
     """Run the demo drill on embedded loopback servers (moto_server -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
@@ -214,6 +218,8 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     say = (lambda _message: None) if quiet or as_json else (
         lambda message: stderr.print(message, markup=False))
+    if with_assess:
+        _assess_demo(results, quiet, as_json, say)
     done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
                                           with_workload=with_workload), quiet, as_json)
     worst = max(result.exit_code for result in done)
@@ -223,6 +229,20 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     for result in done[:-1]:
         _report(result, quiet, as_json, finish=False)
     _report(done[-1], quiet, as_json, exit_code=worst)
+
+
+def _assess_demo(results: Path, quiet: bool, as_json: bool, say: Callable[[str], None]) -> None:
+    """``demo --assess``: exit 0 once the plan is written (its blockers are the point)."""
+    from exitkit.assess.plan import render_terminal
+    from exitkit.embedded.assess_demo import run_assess_demo
+
+    result = _guarded(lambda bars: run_assess_demo(results, observer=bars, say=say), quiet,
+                      as_json)
+    if as_json:
+        sys.stdout.write(result.assessment.model_dump_json(indent=2) + "\n")
+    elif not quiet:
+        stdout.print(render_terminal(result.assessment))
+    raise typer.Exit(0)
 
 
 @app.command("version")

@@ -109,7 +109,7 @@ def read_bucket_settings(s3, bucket: str, kms=None, label: str = "") -> BucketSe
         settings.object_lock = {"enabled": config.get("ObjectLockEnabled") == "Enabled",
                                 **({"mode": retention["Mode"]} if "Mode" in retention else {}),
                                 **{unit.lower(): retention[unit] for unit in ("Days", "Years")
-                                   if unit in retention}}
+                                   if retention.get(unit)}}
     answer = reader.read("lifecycle", s3.get_bucket_lifecycle_configuration, Bucket=bucket)
     if answer:
         settings.lifecycle_rules = [_lifecycle_rule(rule) for rule in answer.get("Rules", [])]

@@ -26,7 +26,7 @@ def bucket_findings(settings: BucketSettings, classes: Mapping[str, StorageClass
                     noncurrent: int, target_name: str, target: Capabilities) -> list[Finding]:
     """Every reason *settings* and the stored classes make a bucket hard to move to
     *target* (named *target_name*), worst first."""
-    found = [*_encryption(settings), *_object_lock(settings, target_name, target),
+    found = [*_encryption(settings, target_name, target), *_object_lock(settings, target_name, target),
              *_archive(classes, target_name, target), *_configuration(settings)]
     if noncurrent:
         found.append(Finding(
@@ -43,15 +43,22 @@ def bucket_findings(settings: BucketSettings, classes: Mapping[str, StorageClass
                                         -SEVERITY_ORDER.index(f.severity), f.code))
 
 
-def _encryption(settings: BucketSettings) -> list[Finding]:
+def _encryption(settings: BucketSettings, target_name: str,
+                target: Capabilities) -> list[Finding]:
     encryption = settings.encryption or {}
     algorithm = encryption.get("algorithm")
     if not algorithm:
         return []
     if not algorithm.startswith("aws:kms"):
-        return [Finding(code="sse-s3", severity="info", verdict="portable", detail=(
-            f"default encryption {algorithm}: S3 decrypts on read; the target encrypts at "
-            f"rest with its own keys"))]
+        if target.sse_s3:
+            return [Finding(code="sse-s3", severity="info", verdict="portable", detail=(
+                f"default encryption {algorithm}: S3 decrypts on read; {target_name} "
+                f"encrypts at rest with its own keys"))]
+        return [Finding(code="encryption-lost", severity="medium", verdict="needs work",
+                        detail=f"default encryption {algorithm}: {target_name} declares no "
+                               f"server-side encryption, so a drill finds each object's "
+                               f"encryption lost: encrypt the target's storage and accept "
+                               f"the loss (accept_gaps: encryption) with that reason")]
     key = settings.kms_key
     key_id = encryption.get("kms_key_id", "aws/s3 (AWS managed)")
     if key and (key.error or key.state in UNUSABLE_KEY_STATES):

@@ -63,7 +63,8 @@ BUCKETS = (
                settings=("versioning", "replication")),
     BucketPlan("estate-data-lake", 0, "needs work", inventoried=True),
     BucketPlan(INVENTORY_BUCKET, 0, "portable"),
-    BucketPlan("estate-plain-backups", 12, "portable", settings=("sse-s3", "tags")),
+    BucketPlan("estate-plain-backups", 12, "needs work", settings=("sse-s3", "tags")),
+    BucketPlan("estate-static-exports", 9, "portable", settings=("tags",)),
 )
 #: (name, AMI kind, instance type, encrypted data volume GiB or 0, tags) of the EC2 estate
 INSTANCES = (
