@@ -17,6 +17,11 @@ PLAN_FORMATS = ("html", "md")
 _BOUND_MARK = {"exact": "", "lower bound": "≥ ", "upper bound": "≤ "}
 
 
+def asset_label(asset: Asset) -> str:
+    """The asset's id, with its name where the id does not show it (``ec2:i-0abc (web-1)``)."""
+    return asset.id if asset.name in asset.id else f"{asset.id} ({asset.name})"
+
+
 def size_text(size: SizeMeasure) -> str:
     """``≥ 1.2 MiB in 1,000 objects (sample)``: the figure, its bound and its method."""
     if size.bytes is None:
@@ -83,7 +88,7 @@ def render_terminal(assessment: Assessment) -> Group:
         table.add_column(column, overflow="fold")
     for asset in assessment.assets:
         worst = asset.findings[0].detail if asset.findings else "no finding"
-        table.add_row(asset.id, asset.verdict, size_text(asset.size),
+        table.add_row(asset_label(asset), asset.verdict, size_text(asset.size),
                       time_text(asset.projection), applicable_cost(asset.projection, regime),
                       coverage_text(asset), worst[:90] + ("…" if len(worst) > 90 else ""))
     totals = assessment.totals
@@ -116,7 +121,7 @@ _environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.assess"),
 _environment.filters.update(bytes=human_bytes, euros=euros, duration=duration_text,
                             utc=utc_text, without_scheme=without_scheme,
                             cell=lambda text: str(text).replace("|", "\\|").replace("\n", " "))
-_environment.globals.update(size_text=size_text, applicable_cost=applicable_cost,
+_environment.globals.update(asset_label=asset_label, size_text=size_text, applicable_cost=applicable_cost,
                             time_text=time_text, coverage_text=coverage_text,
                             bound_mark=_BOUND_MARK)
 
