@@ -10,11 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from exitkit.assess import bucket_size
 from exitkit.assess.plan import render_plan
 from exitkit.assess.projection import DEFAULT_BYTES_PER_S, DEFAULT_OBJECTS_PER_S
 from exitkit.assess.run import AssessOptions, assess
+from exitkit.assess.schema import assessment_schema
 from exitkit.assess.state_file import read_state
 from exitkit.drill.spec_base import Credentials
 from exitkit.embedded.assess_demo import (ACCESS_KEY_ENV, DRILLED_BUCKET, SECRET_KEY_ENV,
@@ -29,6 +31,7 @@ from exitkit.evidence.ledger import read_lines, entry_hash
 from tests.helpers import exitkit
 from tests.test_reports import chromium_screenshot, console_errors
 
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "assessment.schema.json"
 BLOCKING_CODES = {"estate-customer-records": "kms-key-unusable",
                   "estate-legal-compliance": "object-lock-compliance"}
 #: (resource type, attributes, how the state reader must treat it): generated state files
@@ -152,7 +155,10 @@ def test_vms_images_and_managed_services_with_replacements(estate):
     assert services["rds-oracle-ee:billing-legacy"].verdict == "blocked"
     assert {f"sqs:{q}" for q in QUEUES} | {f"lambda:{f}" for f in FUNCTIONS} | {
         f"dynamodb:{t}" for t in TABLES} <= set(services)
-    assert sum(asset_id.startswith("kms:") for asset_id in services) >= 2
+    keys = {asset.settings["state"]: asset for asset_id, asset in services.items()
+            if asset_id.startswith("kms:")}
+    assert keys["Disabled"].verdict == "blocked" and keys["Enabled"].verdict == "needs work"
+    assert keys["Disabled"].findings[0].code == "kms-key-unusable"
 
 
 def test_state_file_adds_what_lives_outside_the_account(estate):
@@ -300,6 +306,15 @@ def test_exit_plan_markdown_names_every_asset_with_verdict_time_cost_and_coverag
         assert f"| {regime}" in markdown
     run = assets_by_id(assessment)[f"s3://{DRILLED_BUCKET}"].drills[0]
     assert f"entry {run.ledger_entry} (sha256 `{run.entry_sha256}`)" in markdown
+
+
+def test_assessment_json_holds_to_the_committed_schema(estate):
+    committed = json.loads(SCHEMA.read_text())
+    assert committed == assessment_schema(), "regenerate: python -m exitkit.assess.schema"
+    written = json.loads((estate[2] / "assessment.json").read_text())
+    errors = [e.message for e in Draft202012Validator(committed).iter_errors(written)]
+    assert errors == []
+    assert written["assets"][0]["verdict"] in ("portable", "needs work", "blocked")
 
 
 def test_exit_plan_html_renders_in_chromium_self_contained(estate, tmp_path):

@@ -3,6 +3,7 @@ exit from the ledger's measurements, and state what was covered."""
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,6 +40,8 @@ from exitkit.providers.contract import Capabilities
 from exitkit.providers.registry import S3_BASICS, S3_PROFILES
 
 GIB = 2**30
+#: buckets read at once (settings, location and size of each)
+BUCKET_CONCURRENCY = 8
 NOT_COVERED = [
     "regions other than the one assessed",
     "identities, permissions, networks and DNS (re-created on the target, not moved)",
@@ -103,7 +106,9 @@ class _Account:
         self.label = options.endpoint or f"aws {options.region}"
 
     def client(self, service: str):
-        config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3},
+        config = Config(s3={"addressing_style": "path"},
+                        retries={"mode": "standard", "max_attempts": 5},
+                        max_pool_connections=BUCKET_CONCURRENCY * 2,
                         request_checksum_calculation="when_required",
                         response_checksum_validation="when_required")
         return boto3.client(service, endpoint_url=self.options.endpoint,
@@ -123,7 +128,7 @@ def _read_account(account: _Account, options: AssessOptions, catalog: Catalog,
     except BotoCoreError as exc:
         raise EndpointError(account.label, f"cannot list buckets ({type(exc).__name__})") \
             from None
-    for name in sorted(buckets):
+    def read(name: str):
         settings = read_bucket_settings(s3, name, kms, f"s3://{name}")
         try:
             location = s3.get_bucket_location(Bucket=name).get("LocationConstraint")
@@ -136,7 +141,11 @@ def _read_account(account: _Account, options: AssessOptions, catalog: Catalog,
             estate.skipped.append(SkippedResource(kind="bucket size", name=name,
                                                   reason=str(exc)))
             size = None
-        estate.buckets.append((name, location or "us-east-1", "api", settings, size))
+        return name, location or "us-east-1", "api", settings, size
+
+    # boto3 clients are thread-safe; the pool's map keeps the buckets in name order
+    with ThreadPoolExecutor(BUCKET_CONCURRENCY) as pool:
+        estate.buckets += pool.map(read, sorted(buckets))
     if vm_target is not None:
         section = VmSection(source=VmSource(provider="aws-ec2", endpoint=options.endpoint,
                                             region=options.region,

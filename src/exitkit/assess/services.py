@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exitkit.assess.model import Asset, Finding, Replacement, SizeMeasure, SkippedResource
+from exitkit.assess.rules import UNUSABLE_KEY_STATES, verdict_of
 from exitkit.catalog.model import Replacements
 
 GIB = 2**30
@@ -58,6 +59,12 @@ def service_asset(found: FoundService, table: Replacements) -> Asset:
                            jurisdiction=o.jurisdiction, source=o.source)
                for o in (entry.replacements if entry else [])]
     notes = f" ({entry.notes})" if entry and entry.notes else ""
+    findings = []
+    if found.kind == "kms" and found.settings.get("state") in UNUSABLE_KEY_STATES:
+        findings.append(Finding(code="kms-key-unusable", severity="high", verdict="blocked",
+                                detail=f"the key is {found.settings['state']}: data encrypted "
+                                       f"under it cannot be decrypted, so it cannot leave; "
+                                       f"enable it (or cancel its deletion) for the exit"))
     if options:
         finding = Finding(code="managed-service", severity="high", verdict="needs work",
                           detail=f"proprietary {found.service}: move to one of "
@@ -68,10 +75,11 @@ def service_asset(found: FoundService, table: Replacements) -> Asset:
                           detail=f"proprietary {found.service}: no known replacement in the "
                                  f"catalog's table{notes}; plan a re-design or add an option "
                                  f"to providers/replacements.yaml")
+    findings.append(finding)
     return Asset(id=f"{found.service}:{found.name}", kind="managed service", name=found.name,
                  region=found.region, found_by=found.found_by, size=found.size,
                  settings={"service": found.service, "kind": found.kind, **found.settings},
-                 findings=[finding], verdict=finding.verdict, replacements=options)
+                 findings=findings, verdict=verdict_of(findings), replacements=options)
 
 
 class AccountServices:
