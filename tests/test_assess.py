@@ -270,9 +270,22 @@ def test_a_bad_state_file_is_one_line_naming_file_line_and_field(tmp_path, text,
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
+def public_buckets(restrict: bool) -> tuple:
+    """A bucket whose policy grants everyone read, behind a public access block that
+    restricts public buckets or not."""
+    name = f"site-{'restricted' if restrict else 'open'}"
+    policy = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*",
+                                        "Action": "s3:GetObject"}]})
+    return (("aws_s3_bucket", name, {"bucket": name}),
+            ("aws_s3_bucket_policy", name, {"bucket": name, "policy": policy}),
+            ("aws_s3_bucket_public_access_block", name,
+             {"bucket": name, "restrict_public_buckets": restrict}))
+
+
 def test_offline_state_reader_counts_and_skips_by_table(tmp_path):
     resources = tuple((kind, f"r{n}", attributes)
                       for n, (kind, attributes, _) in enumerate(STATE_CASES))
+    resources += public_buckets(True) + public_buckets(False)
     path = tmp_path / "generated.tfstate"
     path.write_text(json.dumps(state_document(resources, data_sources=2)))
     state = read_state(path)
@@ -283,10 +296,14 @@ def test_offline_state_reader_counts_and_skips_by_table(tmp_path):
     assert state.instances[0].volumes[0].encrypted and state.instances[0].shape.vcpus == 2
     assert sorted(s.kind for s in state.skipped) == sorted(
         expected["skipped"] + ["aws_caller_identity"] * 2)
-    assert state.counted == len(expected["managed service"]) + len(expected["vm"])
+    assert state.counted == len(expected["managed service"]) + len(expected["vm"]) + 6
     assessment = assess(AssessOptions(state_files=(str(path),), target_catalog="hetzner-fsn1"),
                         environ={})
-    vm = assets_by_id(assessment)["ec2:i-0state"]
+    assets = assets_by_id(assessment)
+    public = {name: "public-access" in {f.code for f in assets[f"s3://{name}"].findings}
+              for name in ("site-open", "site-restricted")}
+    assert public == {"site-open": True, "site-restricted": False}
+    vm = assets["ec2:i-0state"]
     assert (vm.verdict, vm.findings[0].code) == ("blocked", "encrypted-volume")
     assert assessment.source.region is None  # no account was asked
     with pytest.raises(ExitkitError, match="nothing to assess"):

@@ -23,7 +23,6 @@ class MeasuredCopy:
 class LedgerEvidence:
     """Drill runs by asset id, and the copy phases measured, newest last."""
 
-    ledger: str = ""
     runs: dict[str, list[DrillEvidence]] = field(default_factory=dict)
     copies: dict[str, list[MeasuredCopy]] = field(default_factory=dict)
 
@@ -57,7 +56,7 @@ def asset_ids(record: DrillRecord) -> list[str]:
 
 def read_ledger(path: str | os.PathLike[str] | None) -> LedgerEvidence:
     """Every run in the ledger at *path* by the assets it covered (empty without one)."""
-    evidence = LedgerEvidence(ledger=str(path) if path else "")
+    evidence = LedgerEvidence()
     if path is None:
         return evidence
     for entry in read_entries(path):

@@ -121,7 +121,8 @@ _environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.assess"),
 _environment.filters.update(bytes=human_bytes, euros=euros, duration=duration_text,
                             utc=utc_text, without_scheme=without_scheme,
                             cell=lambda text: str(text).replace("|", "\\|").replace("\n", " "))
-_environment.globals.update(asset_label=asset_label, size_text=size_text, applicable_cost=applicable_cost,
+_environment.globals.update(asset_label=asset_label, size_text=size_text,
+                            applicable_cost=applicable_cost,
                             time_text=time_text, coverage_text=coverage_text,
                             bound_mark=_BOUND_MARK)
 

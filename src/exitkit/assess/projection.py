@@ -9,6 +9,7 @@ objects is priced at the bulk tier and its longest latency is added to the time.
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from exitkit.assess.coverage import LedgerEvidence
@@ -25,13 +26,14 @@ RESTORE_TIER = "bulk"
 DAY_S = 86400
 
 
+@dataclass(frozen=True)
 class Throughput:
     """The copy rate an asset's exit is projected at, and where it comes from."""
 
-    def __init__(self, bytes_per_s: float, objects_per_s: float, basis: ThroughputBasis,
-                 detail: str) -> None:
-        self.bytes_per_s, self.objects_per_s = bytes_per_s, objects_per_s
-        self.basis, self.detail = basis, detail
+    bytes_per_s: float
+    objects_per_s: float
+    basis: ThroughputBasis
+    detail: str
 
 
 def default_throughput() -> Throughput:

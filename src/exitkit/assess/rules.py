@@ -26,7 +26,8 @@ def bucket_findings(settings: BucketSettings, classes: Mapping[str, StorageClass
                     noncurrent: int, target_name: str, target: Capabilities) -> list[Finding]:
     """Every reason *settings* and the stored classes make a bucket hard to move to
     *target* (named *target_name*), worst first."""
-    found = [*_encryption(settings, target_name, target), *_object_lock(settings, target_name, target),
+    found = [*_encryption(settings, target_name, target),
+             *_object_lock(settings, target_name, target),
              *_archive(classes, target_name, target), *_configuration(settings)]
     if noncurrent:
         found.append(Finding(
@@ -130,12 +131,15 @@ def _configuration(settings: BucketSettings) -> list[Finding]:
         found.append(Finding(code=code, severity=severity, verdict="needs work", detail=detail))
 
     if settings.replication_destinations:
-        add("replication", "medium", f"replicates to {', '.join(settings.replication_destinations)}: "
+        destinations = ", ".join(settings.replication_destinations)
+        add("replication", "medium", f"replicates to {destinations}: "
             "the replicas are assets too; re-create replication on the target")
     if settings.website:
         add("website", "medium", "static website hosting: its endpoint and DNS change; carry "
             "the configuration with bucket_config where the target serves websites")
-    if settings.policy_public or settings.acl_public:
+    block = settings.public_access_block or {}
+    if ((settings.policy_public and not block.get("RestrictPublicBuckets"))
+            or (settings.acl_public and not block.get("IgnorePublicAcls"))):
         add("public-access", "medium", "grants public read (policy or ACL): public URLs change "
             "with the endpoint; re-create the grant on the target and redirect clients")
     principals = [p for p in settings.policy_principals or [] if p.startswith("arn:aws:")]

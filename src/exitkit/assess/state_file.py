@@ -1,7 +1,7 @@
 """Offline mode: read an estate from a Terraform/OpenTofu state file, without credentials.
 
-The state (format version 4, as ``terraform show -json`` is not needed: the raw
-``terraform.tfstate``) lists every managed resource with its attributes. Buckets (with
+The raw state (``terraform.tfstate``, format version 4; no ``terraform`` binary is needed)
+lists every managed resource with its attributes. Buckets (with
 the settings of their ``aws_s3_bucket_*`` companion resources), EC2 instances and managed
 services are read; every other resource type is counted as skipped with its reason. A
 state holds no object counts: bucket sizes are "unknown".
@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from libcloud.compute.constants.ec2_instance_types import INSTANCE_TYPES
 
@@ -190,9 +189,10 @@ def _apply_companion(estate: StateEstate, kind: str, name: str, attributes: dict
         settings.policy_principals, settings.policy_public = policy_principals(
             attributes.get("policy") or "{}")
     elif kind == "aws_s3_bucket_public_access_block":
-        settings.public_access_block = {key: bool(attributes.get(key)) for key in (
-            "block_public_acls", "block_public_policy", "ignore_public_acls",
-            "restrict_public_buckets")}
+        settings.public_access_block = {  # named as the S3 API names them
+            "".join(part.title() for part in key.split("_")): bool(attributes.get(key))
+            for key in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                        "restrict_public_buckets")}
     elif kind == "aws_s3_bucket_notification":
         settings.notification_targets = sorted(
             item.get(arn, "") for block, arn in (("topic", "topic_arn"), ("queue", "queue_arn"),

@@ -15,7 +15,7 @@ import json
 import os
 import random
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,9 @@ class BucketPlan:
     inventoried: bool = False
 
 
-#: setting names (the seeder's vocabulary) -> what each does, in BucketPlan.settings
+#: the account's buckets; ``settings`` name what :func:`_seed_bucket` and :func:`_configure`
+#: set up (website, cors, public, lifecycle, kms, kms-disabled, lock-compliance,
+#: lock-governance, versioning, notifications, replication, sse-s3, tags)
 BUCKETS = (
     BucketPlan("estate-web-assets", 14, "needs work", settings=("website", "cors", "public")),
     BucketPlan("estate-finance-archive", 9, "needs work",
