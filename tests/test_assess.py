@@ -143,6 +143,9 @@ def test_vms_images_and_managed_services_with_replacements(estate):
     images = [asset for asset in assessment.assets if asset.kind == "image"]
     assert len(images) == sum(len(tags) for _, tags, _ in IMAGES)
     assert all(image.verdict == "portable" for image in images)
+    [registry] = [a for a in assessment.assets if a.id.startswith("ecr:") and a.kind != "image"]
+    assert registry.settings["repositories"] == len(IMAGES)
+    assert {option.name for option in registry.replacements} >= {"Harbor", "zot"}
     services = {asset.id: asset for asset in assessment.assets
                 if asset.kind == "managed service"}
     for identifier, engine in DATABASES:

@@ -156,9 +156,11 @@ def _read_account(account: _Account, options: AssessOptions, catalog: Catalog,
             estate.vms += [("api", entry) for entry in plan.vms]
         except EndpointError as exc:
             estate.skipped.append(SkippedResource(kind="ec2", name="*", reason=str(exc)))
-    estate.images += registry_images(account.client("ecr"), options.region, estate.skipped)
+    images, registries = registry_images(account.client("ecr"), options.region,
+                                         estate.skipped)
+    estate.images += images
     services = AccountServices(account.client, options.region)
-    estate.services += services.all()
+    estate.services += [*registries, *services.all()]
     estate.skipped += services.skipped
 
 

@@ -164,9 +164,11 @@ class AccountServices:
         return found
 
 
-def registry_images(ecr, region: str, skipped: list[SkippedResource]) -> list[Asset]:
+def registry_images(ecr, region: str, skipped: list[SkippedResource]
+                    ) -> tuple[list[Asset], list[FoundService]]:
     """Every image in the account's ECR registry as a portable asset (an OCI copy with
-    skopeo keeps its digest); a registry that cannot be read is added to *skipped*."""
+    skopeo keeps its digest), and the registry itself as a managed service to replace when
+    it holds repositories; a registry that cannot be read is added to *skipped*."""
     try:
         repositories = [repo for page in ecr.get_paginator("describe_repositories").paginate()
                         for repo in page["repositories"]]
@@ -179,7 +181,7 @@ def registry_images(ecr, region: str, skipped: list[SkippedResource]) -> list[As
             if isinstance(exc, ClientError) else type(exc).__name__
         skipped.append(SkippedResource(kind="ecr", name="*", reason=(
             f"the registry could not be read ({code}); its images are not assessed")))
-        return []
+        return [], []
     assets = []
     for repo, image in images:
         name = f"{repo['repositoryName']}@{image['imageDigest']}"
@@ -197,4 +199,10 @@ def registry_images(ecr, region: str, skipped: list[SkippedResource]) -> list[As
                 "an OCI image: copy it to the target registry with skopeo (digest kept); "
                 "a workload drill proves it runs"))],
             verdict="portable"))
-    return assets
+    registries = sorted({repo.get("registryId", "") for repo in repositories})
+    return assets, [FoundService(kind="registry", service="ecr", name=registry or "default",
+                                 region=region, found_by="api",
+                                 settings={"repositories": sum(
+                                     repo.get("registryId", "") == registry
+                                     for repo in repositories)})
+                    for registry in registries]
