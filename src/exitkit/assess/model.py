@@ -69,6 +69,7 @@ class Replacement(Model):
     operator: str
     jurisdiction: str
     source: str
+    as_of: date
 
 
 class AssetProjection(Model):

@@ -56,8 +56,9 @@ def service_asset(found: FoundService, table: Replacements) -> Asset:
     """*found* as an asset, judged by whether its kind has a known replacement."""
     entry = table.services.get(found.kind)
     options = [Replacement(name=o.name, kind=o.kind, operator=o.operator,
-                           jurisdiction=o.jurisdiction, source=o.source)
+                           jurisdiction=o.jurisdiction, source=o.source, as_of=o.as_of)
                for o in (entry.replacements if entry else [])]
+    what = f"{found.service} ({entry.display_name})" if entry else found.service
     notes = f" ({entry.notes})" if entry and entry.notes else ""
     findings = []
     if found.kind == "kms" and found.settings.get("state") in UNUSABLE_KEY_STATES:
@@ -67,12 +68,12 @@ def service_asset(found: FoundService, table: Replacements) -> Asset:
                                        f"enable it (or cancel its deletion) for the exit"))
     if options:
         finding = Finding(code="managed-service", severity="high", verdict="needs work",
-                          detail=f"proprietary {found.service}: move to one of "
+                          detail=f"proprietary {what}: move to one of "
                                  f"{', '.join(o.name for o in options)}, and migrate its "
                                  f"data and clients{notes}")
     else:
         finding = Finding(code="no-known-replacement", severity="high", verdict="blocked",
-                          detail=f"proprietary {found.service}: no known replacement in the "
+                          detail=f"proprietary {what}: no known replacement in the "
                                  f"catalog's table{notes}; plan a re-design or add an option "
                                  f"to providers/replacements.yaml")
     findings.append(finding)
