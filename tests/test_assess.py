@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
+from rich.console import Console
 
 from exitkit.assess import bucket_size
-from exitkit.assess.plan import render_plan
+from exitkit.assess.plan import render_plan, render_terminal
 from exitkit.assess.projection import DEFAULT_BYTES_PER_S, DEFAULT_OBJECTS_PER_S
 from exitkit.assess.run import AssessOptions, assess
 from exitkit.assess.schema import assessment_schema
@@ -326,6 +327,18 @@ def test_exit_plan_markdown_names_every_asset_with_verdict_time_cost_and_coverag
         assert f"| {regime}" in markdown
     run = assets_by_id(assessment)[f"s3://{DRILLED_BUCKET}"].drills[0]
     assert f"entry {run.ledger_entry} (sha256 `{run.entry_sha256}`)" in markdown
+
+
+def test_terminal_summary_names_every_asset_and_every_blocker(estate):
+    assessment = estate[1].assessment
+    console = Console(record=True, width=400)
+    console.print(render_terminal(assessment))
+    text = console.export_text()
+    for asset in assessment.assets:
+        assert asset.id in text
+    blocked = [line for line in text.splitlines() if line.startswith("blocked: ")]
+    assert len(blocked) == assessment.totals.verdicts["blocked"]
+    assert any("s3://estate-customer-records: kms-key-unusable: " in line for line in blocked)
 
 
 def test_assessment_json_holds_to_the_committed_schema(estate):

@@ -79,23 +79,24 @@ def blockers(assessment: Assessment) -> list[tuple[Asset, list]]:
 
 
 def render_terminal(assessment: Assessment) -> Group:
-    """The summary ``exitkit assess`` prints: one row per asset, then the totals."""
+    """The summary ``exitkit assess`` prints: one row per asset, the blockers with their
+    reasons, then the totals."""
     regime = assessment.totals.applicable_regime
     table = Table(title=f"Exit readiness: {assessment.totals.assets} assets "
                         f"(target {assessment.target_catalog})", title_justify="left")
-    for column in ("asset", "verdict", "size", "exit time", f"cost ({regime})", "drills",
-                   "first reason"):
+    for column in ("asset", "verdict", "size", "exit time", f"cost ({regime})", "drills"):
         table.add_column(column, overflow="fold")
     for asset in assessment.assets:
-        worst = asset.findings[0].detail if asset.findings else "no finding"
         table.add_row(asset_label(asset), asset.verdict, size_text(asset.size),
                       time_text(asset.projection), applicable_cost(asset.projection, regime),
-                      coverage_text(asset), worst[:90] + ("…" if len(worst) > 90 else ""))
+                      coverage_text(asset))
     totals = assessment.totals
     costs = ", ".join(f"{e.regime} {_BOUND_MARK[totals.cost_bound]}{euros(e.total_eur)} EUR"
                       for e in totals.costs)
     coverage = assessment.coverage
-    lines = [
+    lines = [f"blocked: {asset_label(asset)}: {found[0].code}: {found[0].detail}"
+             for asset, found in blockers(assessment)]
+    lines += [
         f"verdicts: {totals.verdicts['blocked']} blocked, {totals.verdicts['needs work']} "
         f"need work, {totals.verdicts['portable']} portable; {totals.never_drilled} never "
         f"drilled",
