@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from exitkit.assess.model import Assessment
+from exitkit.assess.run import AssessOptions, assess
 from exitkit.drill.events import DrillObserver
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.probe import ProbeReport, run_probe
@@ -27,7 +29,8 @@ from exitkit.providers.contract import Capabilities
 from exitkit.providers.properties import CHECKSUM_ALGORITHMS
 from exitkit.providers.registry import label_of, open_source, open_target, profile_capabilities
 
-__all__ = ["DrillResult", "RestoreProgress", "restore_progress", "run_drill"]
+__all__ = ["AssessOptions", "AssessResult", "DrillResult", "RestoreProgress", "assess_estate",
+           "restore_progress", "run_drill"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +126,40 @@ def probe_target(spec_path: str | os.PathLike[str], output: str | os.PathLike[st
                        profile_capabilities(endpoint), kms_key_id)
     write_atomically(Path(output), report.model_dump_json(indent=2) + "\n")
     return report
+
+
+def assess_estate(options: AssessOptions, environ: Mapping[str, str] | None = None,
+                  output_dir: str | os.PathLike[str] | None = None) -> "AssessResult":
+    """Assess the estate *options* name (``exitkit assess``); with *output_dir*, write the
+    assessment (``assessment.json``) and the exit plan (``exit-plan.html``,
+    ``exit-plan.md``) there, each atomically.
+
+    Raises :class:`exitkit.errors.ExitkitError` for bad input (a state file's error names
+    file, line and field) and unreachable endpoints.
+    """
+    from exitkit.assess.plan import PLAN_FORMATS, render_plan
+
+    assessment = assess(options, environ)
+    written: list[Path] = []
+    if output_dir is not None:
+        directory = Path(output_dir)
+        documents = {"assessment.json": assessment.model_dump_json(indent=2) + "\n",
+                     **{f"exit-plan.{fmt}": render_plan(assessment, fmt)
+                        for fmt in PLAN_FORMATS}}
+        for name, text in documents.items():
+            write_atomically(directory / name, text)
+            written.append(directory / name)
+    return AssessResult(assessment, written)
+
+
+@dataclass(frozen=True)
+class AssessResult:
+    """An assessment and the files written for it."""
+
+    assessment: Assessment
+    files: list[Path]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no asset is blocked, 1 when one is."""
+        return self.assessment.exit_code

@@ -207,6 +207,10 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
          with_workload: Annotated[bool, typer.Option(
              "--with-workload", help="Also move a web workload (image, data) to a self-hosted "
                                      "registry and Podman, and prove it serves the data.")] = False,
+         with_assess: Annotated[bool, typer.Option(
+             "--assess", help="Instead: seed a varied estate (buckets, VMs, images, managed "
+                              "services) on moto_server, assess it, write the exit plan.")]
+         = False,
          ) -> None:
     """Run the demo drill on embedded loopback servers (moto_server -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
@@ -214,6 +218,8 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     say = (lambda _message: None) if quiet or as_json else (
         lambda message: stderr.print(message, markup=False))
+    if with_assess:
+        _assess_demo(results, quiet, as_json, say)
     done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
                                           with_workload=with_workload), quiet, as_json)
     worst = max(result.exit_code for result in done)
@@ -223,6 +229,20 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     for result in done[:-1]:
         _report(result, quiet, as_json, finish=False)
     _report(done[-1], quiet, as_json, exit_code=worst)
+
+
+def _assess_demo(results: Path, quiet: bool, as_json: bool, say: Callable[[str], None]) -> None:
+    """``demo --assess``: exit 0 once the plan is written (its blockers are the point)."""
+    from exitkit.assess.plan import render_terminal
+    from exitkit.embedded.assess_demo import run_assess_demo
+
+    result = _guarded(lambda bars: run_assess_demo(results, observer=bars, say=say), quiet,
+                      as_json)
+    if as_json:
+        sys.stdout.write(result.assessment.model_dump_json(indent=2) + "\n")
+    elif not quiet:
+        stdout.print(render_terminal(result.assessment))
+    raise typer.Exit(0)
 
 
 @app.command("version")
@@ -428,3 +448,75 @@ def report(
         sys.stdout.write(text)
     else:
         write_atomically(output, text)
+
+
+@app.command("assess")
+def assess(
+    endpoint: Annotated[str | None, typer.Option(
+        help="S3-compatible account endpoint URL (default: AWS for the region); the "
+             "account's other APIs (EC2, ECR, RDS, ...) are asked at the same URL.")] = None,
+    region: Annotated[str, typer.Option(help="Region to assess.")] = "us-east-1",
+    access_key_env: Annotated[str | None, typer.Option(
+        help="Name of the variable holding the access key (never the key).")] = None,
+    secret_key_env: Annotated[str | None, typer.Option(
+        help="Name of the variable holding the secret key.")] = None,
+    state: Annotated[list[Path] | None, typer.Option(
+        "--state", help="Terraform/OpenTofu state file (repeatable); alone, the offline "
+                        "mode: no credentials, no request.")] = None,
+    target: Annotated[str, typer.Option(help="Catalog entry of the exit target.")]
+    = "self-hosted",
+    vm_target: Annotated[str | None, typer.Option(
+        help="Catalog entry the VMs are sized for (default: the target, if it sells VMs).")]
+    = None,
+    source_catalog: Annotated[str | None, typer.Option(
+        help="Catalog entry that prices the source (default: AWS's for the region).")] = None,
+    catalog: CatalogOpt = None,
+    ledger: Annotated[Path | None, typer.Option(
+        "--ledger", envvar="EXITKIT_LEDGER", show_default=False,
+        help="Drill ledger: drill coverage and measured throughput.")] = None,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="Sample each bucket's listing (first 1,000 keys) instead of "
+                        "listing it all; sizes become lower bounds.")] = False,
+    output: Annotated[Path, typer.Option(
+        "--out", "-o", help="Directory for assessment.json, exit-plan.html and "
+                            "exit-plan.md.")] = Path("results"),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the assessment as JSON on stdout.")] = False,
+) -> None:
+    """Assess a whole estate's exit readiness and write its exit plan.
+
+    Inventories the account (buckets with their settings and sizes, EC2 instances, ECR
+    images, managed services) and/or state files, judges each asset (portable, needs work,
+    blocked), projects its exit time and cost, and shows which drills cover it. Exit 0
+    when nothing is blocked, 1 when an asset is blocked, 2 on bad input.
+    """
+    from pydantic import ValidationError
+
+    from exitkit.api import AssessOptions, assess_estate
+    from exitkit.assess.plan import render_terminal
+    from exitkit.drill.spec_base import Credentials
+
+    if (access_key_env is None) != (secret_key_env is None):
+        _fail("--access-key-env and --secret-key-env go together")
+    try:
+        credentials = Credentials(access_key_env=access_key_env,
+                                  secret_key_env=secret_key_env) if access_key_env else None
+    except ValidationError:
+        _fail("--access-key-env/--secret-key-env: give variable names (A-Z, 0-9, _)")
+    options = AssessOptions(
+        region=region, endpoint=endpoint, credentials=credentials,
+        state_files=tuple(map(str, state or ())), target_catalog=target,
+        vm_target_catalog=vm_target, source_catalog=source_catalog,
+        ledger=str(ledger) if ledger else None, quick=quick,
+        catalog_dirs=tuple(map(str, catalog or ())))
+    result = _guarded(lambda _bars: assess_estate(options, output_dir=output), True, as_json)
+    if as_json:
+        sys.stdout.write(result.assessment.model_dump_json(indent=2) + "\n")
+    else:
+        stdout.print(render_terminal(result.assessment))
+        for path in result.files:
+            stdout.print(f"written: {path}", markup=False, soft_wrap=True)
+    blocked = [a.id for a in result.assessment.assets if a.verdict == "blocked"]
+    if blocked:
+        stderr.print(f"exitkit: blocked: {', '.join(blocked)}", markup=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)

@@ -2,7 +2,8 @@
 
 User catalog directories come from ``EXITKIT_CATALOG`` (``:``-separated) and from the
 callers' ``extra_dirs``; a file there with the same ``name`` replaces the packaged one,
-and a ``fx.yaml`` there replaces the packaged exchange rates.
+and a ``fx.yaml`` there replaces the packaged exchange rates (a ``replacements.yaml``
+there, the table of replacements for managed services).
 """
 
 import os
@@ -10,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exitkit.catalog.model import CatalogEntry, ExchangeRates
+from exitkit.catalog.model import CatalogEntry, ExchangeRates, Replacements
 from exitkit.errors import ExitkitError
 from exitkit.resources import bundled_dir
 from exitkit.yamlfile import read_yaml
 
 CATALOG_ENV = "EXITKIT_CATALOG"
 FX_FILE = "fx.yaml"
+REPLACEMENTS_FILE = "replacements.yaml"
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Catalog:
     origins: dict[str, str] = field(default_factory=dict)
     fx: ExchangeRates = field(default_factory=lambda: ExchangeRates(rates={}))
     fx_origin: str = ""
+    replacements: Replacements = field(default_factory=lambda: Replacements(services={}))
+    replacements_origin: str = ""
 
     def get(self, name: str) -> CatalogEntry:
         """The entry called *name*; an ExitkitError lists the known names otherwise."""
@@ -63,6 +67,10 @@ def load_catalog(extra_dirs: Sequence[str | os.PathLike[str]] = ()) -> Catalog:
             if path.name == FX_FILE:
                 catalog.fx = document.validate(ExchangeRates)
                 catalog.fx_origin = str(path)
+                continue
+            if path.name == REPLACEMENTS_FILE:
+                catalog.replacements = document.validate(Replacements)
+                catalog.replacements_origin = str(path)
                 continue
             entry = document.validate(CatalogEntry)
             catalog.entries[entry.name] = entry

@@ -139,3 +139,30 @@ class ExchangeRates(Strict):
     """The catalog's exchange-rate file (``providers/fx.yaml``)."""
 
     rates: dict[str, ExchangeRate]
+
+
+class ReplacementOption(Strict):
+    """One EU-managed or self-hosted replacement for a proprietary managed service."""
+
+    name: str
+    kind: Literal["eu-managed", "self-hosted"]
+    operator: str = Field(description="who runs it: the EU provider, or 'you'")
+    jurisdiction: str = Field(description="where the operator is legally seated (ISO "
+                                          "country), 'own' for self-hosted")
+    source: str
+    as_of: date
+
+
+class ManagedServiceKind(Strict):
+    """A kind of proprietary managed service and the options that replace it."""
+
+    display_name: str
+    replacements: list[ReplacementOption] = Field(
+        default_factory=list, description="empty: no known replacement")
+    notes: str = ""
+
+
+class Replacements(Strict):
+    """The replacement table (``providers/replacements.yaml``), by service kind."""
+
+    services: dict[str, ManagedServiceKind]

@@ -75,6 +75,13 @@ def _source_entry(source: VmSource, catalog: Catalog) -> CatalogEntry | None:
     return catalog.for_endpoint(SOURCE_CATALOG_PROVIDER[source.provider], source.region)
 
 
+def plan_instance(instance: Ec2Instance, source: CatalogEntry | None, target: CatalogEntry,
+                  catalog: Catalog) -> VmPlanEntry:
+    """Plan one instance (inventoried, or read from a Terraform state by ``exitkit
+    assess``) for *target*, priced at *source* where given."""
+    return _plan_one(instance, source, target, catalog)
+
+
 def _plan_one(instance: Ec2Instance, source: CatalogEntry | None, target: CatalogEntry,
               catalog: Catalog) -> VmPlanEntry:
     image = image_plan(instance)
