@@ -7,6 +7,7 @@ The source is opened through the read-only contract; nothing here can write to i
 import getpass
 import socket
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -352,12 +353,8 @@ class DrillRun:
         self.estate_classes = count_classes(entry.info for entry in plan)
         if self.spec.verification.properties:
             self.census = Census()
-            options = self.spec.options
-            for head in head_all(source, (entry.info for entry in plan if
-                                          not entry.info.is_delete_marker),
-                                 options.concurrency, options.max_retries, clock.retried,
-                                 self.census):
-                self.census.add(head)
+            if self.verify_only:  # else the copy counts what its GETs read
+                self._count_properties(source, plan, clock)
         if self.keys.source_prefix:
             objects = size = 0
             tally = StorageClassTally()
@@ -369,9 +366,20 @@ class DrillRun:
         self._end(clock)
         return plan, estate
 
+    def _count_properties(self, source: ObjectSource, entries: Iterable[Entry],
+                          clock: PhaseClock) -> None:
+        """Count in the census the properties of *entries*, read with one HEAD each."""
+        options = self.spec.options
+        for head in head_all(source, (entry.info for entry in entries
+                                      if not entry.info.is_delete_marker),
+                             options.concurrency, options.max_retries, clock.retried,
+                             self.census):
+            self.census.add(head)
+
     def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
               outcome: CopyOutcome) -> None:
         """Copy the plan, except what a resumed run's journal shows is already on the target."""
+        everything = plan
         if self.resumed_from:
             on_target = self._entries(target, self.keys.target_prefix)
             outcome.resumed = still_in_place(plan, outcome.copied, on_target,
@@ -385,8 +393,13 @@ class DrillRun:
         outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
                                            self.restore_book, options.max_retries, clock.retried,
                                            self.observer)
+        outcome.census = self.census
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
                    clock, self.observer, outcome, self.property_plan)
+        if self.census is not None:  # what the copy did not read: one HEAD each
+            self._count_properties(source, (entry for entry in everything if entry.order
+                                            in outcome.resumed or entry.order
+                                            not in outcome.copied), clock)
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
