@@ -125,8 +125,9 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
         digests = DigestingStream(stream.chunks, expected_size=got.size,
                                   expected_md5=expected_md5, expected_sha256=expected_sha256,
                                   expected_multipart=expected_multipart, label=f"GET {info.key}")
-        result = target.put(target_key, iter(digests), got.size, wanted)
-    if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
+        result = target.put(target_key, digests, got.size, wanted)
+    if (digests.md5 is not None and is_plain_md5(result.etag) and result.parts == 1
+            and result.etag != digests.md5.hexdigest()):
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
     source_sums = dict(got.checksums or {})
     checked = sorted(set(source_sums) & set(result.checksums))

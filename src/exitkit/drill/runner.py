@@ -110,7 +110,7 @@ class DrillRun:
         spec_dir = Path(self.loaded.path).parent
         capabilities, self.capabilities_source = target_capabilities(self.loaded)
         target = open_target(spec.target, self.loaded.target_keys, options.part_size,
-                             capabilities)
+                             capabilities, options.concurrency)
         self.property_plan = property_plan(self.loaded, capabilities)
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
