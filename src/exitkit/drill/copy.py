@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from itertools import groupby
 from typing import TYPE_CHECKING
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver
 from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
@@ -160,13 +160,11 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
     collected, not raised, each with its class. With ``outcome.archived``, keys with
     archived versions wait for their restores (see :mod:`exitkit.drill.restore`)."""
     properties = properties or PropertyPlan()
-    on_read = None
-    if outcome.census is not None:
-        census, counting = outcome.census, threading.Lock()
+    census, counting = outcome.census, threading.Lock()
 
-        def on_read(info: ObjectInfo) -> None:
-            with counting:
-                census.add(info)
+    def count(info: ObjectInfo) -> None:
+        with counting:
+            census.add(info)
 
     def representable(groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
         for versions in groups:
@@ -187,7 +185,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
             target_key = keys.on_target(entry.relative)
             try:
                 copied = with_retries(lambda: copy_one(entry, source, target, target_key,
-                                                       properties, on_read),
+                                                       properties,
+                                                       count if census is not None else None),
                                          max_retries, clock.retried)
             except (TransientError, PermanentError) as exc:
                 results.append((entry, exc))

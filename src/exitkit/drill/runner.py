@@ -46,6 +46,7 @@ from exitkit.providers.archive import needs_restore
 from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import (endpoint_url, open_restorer, open_source, open_target,
                                         region_of)
+from exitkit.providers.retrying import RetryingRestorer, RetryingSource, RetryingTarget
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
@@ -99,6 +100,7 @@ class DrillRun:
         self.estate_classes = {}
         self.restore_book = {}
         self.census: Census | None = None
+        self._clock: PhaseClock | None = None
         self.property_plan = PropertyPlan()
         self.capabilities_source = ""
 
@@ -106,11 +108,14 @@ class DrillRun:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
         spec, options = self.spec, self.spec.options
-        source = open_source(spec.source, self.loaded.source_keys)
+        source = RetryingSource(open_source(spec.source, self.loaded.source_keys),
+                                options.max_retries, self._retried)
         spec_dir = Path(self.loaded.path).parent
         capabilities, self.capabilities_source = target_capabilities(self.loaded)
-        target = open_target(spec.target, self.loaded.target_keys, options.part_size,
-                             capabilities, options.concurrency)
+        target = RetryingTarget(open_target(spec.target, self.loaded.target_keys,
+                                            options.part_size, capabilities,
+                                            options.concurrency),
+                                options.max_retries, self._retried)
         self.property_plan = property_plan(self.loaded, capabilities)
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
@@ -334,7 +339,13 @@ class DrillRun:
     def _phase(self, name: str, total_objects: int | None, total_bytes: int | None,
                concurrency: int | None = None) -> PhaseClock:
         self.observer.phase_started(name, total_objects, total_bytes)
-        return PhaseClock(name, concurrency)
+        self._clock = PhaseClock(name, concurrency)
+        return self._clock
+
+    def _retried(self) -> None:
+        """Count a retry of an adapter's request in the phase that is running."""
+        if self._clock is not None:
+            self._clock.retried()
 
     def _end(self, clock: PhaseClock) -> None:
         self.phases.append(clock.finish())
@@ -369,11 +380,9 @@ class DrillRun:
     def _count_properties(self, source: ObjectSource, entries: Iterable[Entry],
                           clock: PhaseClock) -> None:
         """Count in the census the properties of *entries*, read with one HEAD each."""
-        options = self.spec.options
         for head in head_all(source, (entry.info for entry in entries
                                       if not entry.info.is_delete_marker),
-                             options.concurrency, options.max_retries, clock.retried,
-                             self.census):
+                             self.spec.options.concurrency, self.census):
             self.census.add(head)
 
     def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
@@ -390,9 +399,10 @@ class DrillRun:
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
-        outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
-                                           self.restore_book, options.max_retries, clock.retried,
-                                           self.observer)
+        restorer = open_restorer(source.inner)
+        outcome.archived = ArchivedObjects(
+            restorer and RetryingRestorer(restorer, options.max_retries, self._retried),
+            self.spec.restore, self.restore_book, self.observer)
         outcome.census = self.census
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
                    clock, self.observer, outcome, self.property_plan)
@@ -409,7 +419,7 @@ class DrillRun:
         options = self.spec.options
         try:
             record = cleanup_phase(target, outcome, self.keys.target_prefix, options.concurrency,
-                                   options.max_retries, clock, self.observer)
+                                   clock, self.observer)
         except (TransientError, PermanentError) as exc:
             self.errors.append(scrub(f"cleanup: {exc}"))
             record = CleanupRecord(requested=len(outcome.copied), deleted=0, failures=[],
