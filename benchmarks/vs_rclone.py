@@ -52,8 +52,11 @@ class TreeMemory:
     def poll(self) -> None:
         """Read VmHWM of every tool process now running under this process."""
         for child in psutil.Process().children(recursive=True):
-            if child.pid in self.servers or any(p.pid in self.servers
-                                                for p in child.parents()):
+            try:
+                if child.pid in self.servers or any(parent.pid in self.servers
+                                                    for parent in child.parents()):
+                    continue
+            except psutil.Error:  # it ended meanwhile
                 continue
             try:
                 status = Path(f"/proc/{child.pid}/status").read_text()
