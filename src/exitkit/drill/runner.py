@@ -365,7 +365,7 @@ class DrillRun:
         if self.spec.verification.properties:
             self.census = Census()
             if self.verify_only:  # else the copy counts what its GETs read
-                self._count_properties(source, plan, clock)
+                self._count_properties(source, plan)
         if self.keys.source_prefix:
             objects = size = 0
             tally = StorageClassTally()
@@ -377,8 +377,7 @@ class DrillRun:
         self._end(clock)
         return plan, estate
 
-    def _count_properties(self, source: ObjectSource, entries: Iterable[Entry],
-                          clock: PhaseClock) -> None:
+    def _count_properties(self, source: ObjectSource, entries: Iterable[Entry]) -> None:
         """Count in the census the properties of *entries*, read with one HEAD each."""
         for head in head_all(source, (entry.info for entry in entries
                                       if not entry.info.is_delete_marker),
@@ -409,7 +408,7 @@ class DrillRun:
         if self.census is not None:  # what the copy did not read: one HEAD each
             self._count_properties(source, (entry for entry in everything if entry.order
                                             in outcome.resumed or entry.order
-                                            not in outcome.copied), clock)
+                                            not in outcome.copied))
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
