@@ -28,9 +28,11 @@ from exitkit.evidence.store import record_filename, write_atomically, write_reco
 from exitkit.providers.contract import Capabilities
 from exitkit.providers.properties import CHECKSUM_ALGORITHMS
 from exitkit.providers.registry import label_of, open_source, open_target, profile_capabilities
+from exitkit.providers.retrying import RetryingSource
 
+#: The public API, re-exported by the ``exitkit`` package (pinned by tests/test_imports.py).
 __all__ = ["AssessOptions", "AssessResult", "DrillResult", "RestoreProgress", "assess_estate",
-           "restore_progress", "run_drill"]
+           "probe_target", "restore_progress", "run_drill", "scan_source"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def scan_source(spec_path: str | os.PathLike[str],
     capabilities, origin = target_capabilities(loaded)
     plan = property_plan(loaded, capabilities)
     source = open_source(loaded.spec.source, loaded.source_keys)
+    source = RetryingSource(source, loaded.spec.options.max_retries, source.requests.retried)
     return scan(loaded, source, capabilities, origin, plan), accepted_gaps(loaded)
 
 

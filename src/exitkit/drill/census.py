@@ -2,14 +2,13 @@
 them: the census behind the drill's inventory and ``exitkit scan``."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.errors import PermanentError
 from exitkit.evidence.properties_record import Count, KmsKeyDependency, PropertyCensus
 from exitkit.providers.contract import ObjectInfo, ObjectSource
 from exitkit.providers.properties import ObjectProperties
-from exitkit.providers.retry import with_retries
 
 
 class Census:
@@ -69,18 +68,18 @@ class Census:
 
 
 def head_all(source: ObjectSource, infos: Iterable[ObjectInfo], concurrency: int,
-             max_retries: int, retried: Callable[[], None],
              census: Census | None = None) -> Iterator[ObjectInfo]:
     """HEAD every listed object (version), at most 2x*concurrency* in flight; objects that
     vanished since the listing are skipped. Yields in completion order. The version id
     ``null`` (an unversioned bucket's only version) is not sent: stores such as moto
     refuse it on HEAD. A HEAD the store refuses for good (S3 answers 400 for an SSE-C
     object without its key) is counted in *census*'s ``refused``; the copy and
-    verification then report that object themselves."""
+    verification then report that object themselves. HEADs are retried by the source
+    (:class:`exitkit.providers.retrying.RetryingSource`), where it is opened."""
 
     def head(info: ObjectInfo) -> ObjectInfo | None:
         version = None if info.version_id in (None, "null") else info.version_id
-        return with_retries(lambda: source.head(info.key, version), max_retries, retried)
+        return source.head(info.key, version)
 
     for info, found, error in map_bounded(head, infos, concurrency):
         if isinstance(error, PermanentError) and census is not None:

@@ -1,20 +1,20 @@
 """The cleanup phase: delete everything the drill wrote on the target, and prove it."""
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.drill.copy import CopiedObject, CopyOutcome
 from exitkit.drill.events import DrillObserver
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.record import CleanupRecord, KeyProblem
 from exitkit.measure.timing import PhaseClock
 from exitkit.providers.contract import ObjectTarget
-from exitkit.providers.retry import with_retries
 
 PROBLEM_LIMIT = 1000
 
 
 def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concurrency: int,
-                  max_retries: int, clock: PhaseClock, observer: DrillObserver) -> CleanupRecord:
-    """Delete every object (version) the copy wrote, then list the prefix to prove it.
+                  clock: PhaseClock, observer: DrillObserver) -> CleanupRecord:
+    """Delete every object (version) the copy wrote, then list the prefix to prove it
+    (deletes are retried by the target, where it is opened).
 
     On a versioned target each written version is deleted by its id, so no delete
     marker is left in its place.
@@ -24,8 +24,7 @@ def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concu
 
     def delete(copied: CopiedObject) -> None:
         version = copied.target_version_id if versioned else None
-        with_retries(lambda: target.remove(copied.target_key, version), max_retries,
-                     clock.retried)
+        target.remove(copied.target_key, version)
 
     failures: list[KeyProblem] = []
     for copied, _result, error in map_bounded(delete, written, concurrency):

@@ -5,18 +5,19 @@ first, by one worker. Memory per worker is bounded by about two upload parts.
 """
 
 import base64
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 from typing import TYPE_CHECKING
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver
 from exitkit.drill.keys import KeyMap
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.record import KeyProblem
 from exitkit.measure.timing import PhaseClock
-from exitkit.providers.contract import Attributes, ObjectSource, ObjectTarget
+from exitkit.providers.contract import Attributes, ObjectInfo, ObjectSource, ObjectTarget
 from exitkit.providers.retry import with_retries
 from exitkit.verify.digest import DigestingStream, is_plain_md5, multipart_parts
 from exitkit.verify.classes import unrepresentable_reason
@@ -24,6 +25,7 @@ from exitkit.verify.entries import Entry
 from exitkit.verify.properties import PropertyPlan
 
 if TYPE_CHECKING:
+    from exitkit.drill.census import Census
     from exitkit.drill.restore import ArchivedObjects
 
 PROBLEM_LIMIT = 1000
@@ -50,7 +52,8 @@ class CopyOutcome:
 
     ``copied`` holds everything on the target (a drill keeps it in its on-disk journal),
     including what an interrupted run had copied and a resumed run found still in place:
-    ``resumed``, the size of each of those by (relative key, age).
+    ``resumed``, the size of each of those by (relative key, age). With a ``census``, every
+    object copied is counted there from its GET's headers.
     """
 
     copied: MutableMapping[tuple[str, int], CopiedObject] = field(default_factory=dict)
@@ -61,6 +64,7 @@ class CopyOutcome:
     resumed: dict[tuple[str, int], int] = field(default_factory=dict)
     problems: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
     archived: "ArchivedObjects | None" = None
+    census: "Census | None" = None
 
     def fail(self, entry: Entry, kind: str, reason: str) -> None:
         """Record that *entry* was not copied: its class (``failed`` or one of
@@ -92,13 +96,16 @@ def _expected_sha256(checksums: dict[str, str]) -> str | None:
 
 
 def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
-             target_key: str, plan: PropertyPlan) -> CopiedObject:
+             target_key: str, plan: PropertyPlan,
+             on_read: Callable[[ObjectInfo], None] | None = None) -> CopiedObject:
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
     The bytes are checked against the source's size, plain-MD5 ETag and SHA-256 checksum
     (when it gives them) before the write completes, and against its other full-object
     checksum after. The copy gets every property the target holds, mapped by *plan*
     (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
+    Once the copy succeeded, *on_read* gets what the GET's headers said of the object (the
+    same a HEAD says, so the property census needs no HEAD of its own).
     """
     info = entry.info
     with source.open(info.key, info.version_id) as stream:
@@ -118,8 +125,9 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
         digests = DigestingStream(stream.chunks, expected_size=got.size,
                                   expected_md5=expected_md5, expected_sha256=expected_sha256,
                                   expected_multipart=expected_multipart, label=f"GET {info.key}")
-        result = target.put(target_key, iter(digests), got.size, wanted)
-    if is_plain_md5(result.etag) and result.parts == 1 and result.etag != digests.md5.hexdigest():
+        result = target.put(target_key, digests, got.size, wanted)
+    if (digests.md5 is not None and is_plain_md5(result.etag) and result.parts == 1
+            and result.etag != digests.md5.hexdigest()):
         raise TransientError(f"PUT {target_key}: target stored different bytes (ETag mismatch)")
     source_sums = dict(got.checksums or {})
     checked = sorted(set(source_sums) & set(result.checksums))
@@ -127,6 +135,8 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
         if source_sums[algorithm] != result.checksums[algorithm]:
             raise TransientError(f"GET {info.key}: the bytes read differ from the source's "
                                  f"{algorithm.upper()} checksum")
+    if on_read is not None:
+        on_read(got)
     return CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
                           checksums=dict(got.checksums or {}), parts=result.parts,
@@ -150,6 +160,11 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
     collected, not raised, each with its class. With ``outcome.archived``, keys with
     archived versions wait for their restores (see :mod:`exitkit.drill.restore`)."""
     properties = properties or PropertyPlan()
+    census, counting = outcome.census, threading.Lock()
+
+    def count(info: ObjectInfo) -> None:
+        with counting:
+            census.add(info)
 
     def representable(groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
         for versions in groups:
@@ -170,7 +185,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
             target_key = keys.on_target(entry.relative)
             try:
                 copied = with_retries(lambda: copy_one(entry, source, target, target_key,
-                                                       properties),
+                                                       properties,
+                                                       count if census is not None else None),
                                          max_retries, clock.retried)
             except (TransientError, PermanentError) as exc:
                 results.append((entry, exc))

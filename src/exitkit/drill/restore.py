@@ -20,7 +20,7 @@ from time import monotonic
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.spec import Restore
 from exitkit.drill.units import duration_text
@@ -29,7 +29,6 @@ from exitkit.evidence.record import RestoreRecord, RestoreRequestRecord
 from exitkit.measure.timing import utc_now
 from exitkit.providers.archive import needs_restore, restore_advice
 from exitkit.providers.contract import Restorer, RestoreStatus
-from exitkit.providers.retry import with_retries
 from exitkit.verify.entries import Entry
 
 Order = tuple[str, int]
@@ -61,8 +60,6 @@ class ArchivedObjects:
     restorer: Restorer | None
     settings: Restore | None
     requests: MutableMapping[Order, RestoreRequest]
-    max_retries: int
-    on_retry: Callable[[], None]
     observer: DrillObserver = field(default_factory=SilentObserver)
     entries: dict[Order, Entry] = field(default_factory=dict)
     states: dict[Order, str] = field(default_factory=dict)
@@ -103,9 +100,8 @@ class ArchivedObjects:
         if self.settings is None or self.restorer is None:
             return self._set(entry, "none")
         info, settings = entry.info, self.settings
-        status = with_retries(lambda: self.restorer.request_restore(
-            info.key, _version(entry), settings.days, settings.tier), self.max_retries,
-            self.on_retry)
+        status = self.restorer.request_restore(info.key, _version(entry), settings.days,
+                                               settings.tier)
         self.requests[entry.order] = RestoreRequest(
             key=info.key, version_id=_version(entry), storage_class=info.storage_class or "",
             size=info.size, tier=settings.tier, requested_at=utc_now().isoformat())
@@ -121,9 +117,7 @@ class ArchivedObjects:
         if self.restorer is None:
             return RestoreStatus("none")
         try:
-            return with_retries(lambda: self.restorer.restore_status(entry.info.key,
-                                                                     _version(entry)),
-                                self.max_retries, self.on_retry)
+            return self.restorer.restore_status(entry.info.key, _version(entry))
         except (TransientError, PermanentError):
             return None
 

@@ -7,6 +7,7 @@ The source is opened through the read-only contract; nothing here can write to i
 import getpass
 import socket
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import (endpoint_url, open_restorer, open_settings_reader,
                                         open_settings_writer, open_source, open_target,
                                         region_of)
+from exitkit.providers.retrying import RetryingRestorer, RetryingSource, RetryingTarget
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
@@ -102,6 +104,7 @@ class DrillRun:
         self.estate_classes = {}
         self.restore_book = {}
         self.census: Census | None = None
+        self._clock: PhaseClock | None = None
         self.property_plan = PropertyPlan()
         self.capabilities_source = ""
         self.bucket_settings: CarriedSettings | None = None
@@ -110,11 +113,14 @@ class DrillRun:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
         spec, options = self.spec, self.spec.options
-        source = open_source(spec.source, self.loaded.source_keys)
+        source = RetryingSource(open_source(spec.source, self.loaded.source_keys),
+                                options.max_retries, self._retried)
         spec_dir = Path(self.loaded.path).parent
         capabilities, self.capabilities_source = target_capabilities(self.loaded)
-        target = open_target(spec.target, self.loaded.target_keys, options.part_size,
-                             capabilities)
+        target = RetryingTarget(open_target(spec.target, self.loaded.target_keys,
+                                            options.part_size, capabilities,
+                                            options.concurrency),
+                                options.max_retries, self._retried)
         self.property_plan = property_plan(self.loaded, capabilities)
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
@@ -374,7 +380,13 @@ class DrillRun:
     def _phase(self, name: str, total_objects: int | None, total_bytes: int | None,
                concurrency: int | None = None) -> PhaseClock:
         self.observer.phase_started(name, total_objects, total_bytes)
-        return PhaseClock(name, concurrency)
+        self._clock = PhaseClock(name, concurrency)
+        return self._clock
+
+    def _retried(self) -> None:
+        """Count a retry of an adapter's request in the phase that is running."""
+        if self._clock is not None:
+            self._clock.retried()
 
     def _end(self, clock: PhaseClock) -> None:
         self.phases.append(clock.finish())
@@ -393,12 +405,8 @@ class DrillRun:
         self.estate_classes = count_classes(entry.info for entry in plan)
         if self.spec.verification.properties:
             self.census = Census()
-            options = self.spec.options
-            for head in head_all(source, (entry.info for entry in plan if
-                                          not entry.info.is_delete_marker),
-                                 options.concurrency, options.max_retries, clock.retried,
-                                 self.census):
-                self.census.add(head)
+            if self.verify_only:  # else the copy counts what its GETs read
+                self._count_properties(source, plan)
         if self.keys.source_prefix:
             objects = size = 0
             tally = StorageClassTally()
@@ -410,9 +418,17 @@ class DrillRun:
         self._end(clock)
         return plan, estate
 
+    def _count_properties(self, source: ObjectSource, entries: Iterable[Entry]) -> None:
+        """Count in the census the properties of *entries*, read with one HEAD each."""
+        for head in head_all(source, (entry.info for entry in entries
+                                      if not entry.info.is_delete_marker),
+                             self.spec.options.concurrency, self.census):
+            self.census.add(head)
+
     def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
               outcome: CopyOutcome) -> None:
         """Copy the plan, except what a resumed run's journal shows is already on the target."""
+        everything = plan
         if self.resumed_from:
             on_target = self._entries(target, self.keys.target_prefix)
             outcome.resumed = still_in_place(plan, outcome.copied, on_target,
@@ -423,11 +439,17 @@ class DrillRun:
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
-        outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
-                                           self.restore_book, options.max_retries, clock.retried,
-                                           self.observer)
+        restorer = open_restorer(source.inner)
+        outcome.archived = ArchivedObjects(
+            restorer and RetryingRestorer(restorer, options.max_retries, self._retried),
+            self.spec.restore, self.restore_book, self.observer)
+        outcome.census = self.census
         copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
                    clock, self.observer, outcome, self.property_plan)
+        if self.census is not None:  # what the copy did not read: one HEAD each
+            self._count_properties(source, (entry for entry in everything if entry.order
+                                            in outcome.resumed or entry.order
+                                            not in outcome.copied))
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
@@ -437,7 +459,7 @@ class DrillRun:
         options = self.spec.options
         try:
             record = cleanup_phase(target, outcome, self.keys.target_prefix, options.concurrency,
-                                   options.max_retries, clock, self.observer)
+                                   clock, self.observer)
         except (TransientError, PermanentError) as exc:
             self.errors.append(scrub(f"cleanup: {exc}"))
             record = CleanupRecord(requested=len(outcome.copied), deleted=0, failures=[],

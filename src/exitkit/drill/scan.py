@@ -67,7 +67,6 @@ def scan(loaded: LoadedSpec, source: ObjectSource, capabilities: Capabilities,
     options = spec.options
     prefix = spec.source.prefix
     source.check()
-    retried = source.requests.retried
     try:
         versions = delete_markers = 0
         for info in source.list_versions(prefix):
@@ -96,8 +95,7 @@ def scan(loaded: LoadedSpec, source: ObjectSource, capabilities: Capabilities,
 
         census = Census()
         lost: dict[str, list] = {name: [0, 0, []] for name in PROPERTY_NAMES}
-        for head in head_all(source, listed(), options.concurrency, options.max_retries,
-                             retried, census):
+        for head in head_all(source, listed(), options.concurrency, census):
             census.add(head)
             attributes = head.attributes
             if attributes is None:

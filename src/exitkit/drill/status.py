@@ -12,7 +12,7 @@ from exitkit.drill.journal import journal_path, read_journal_with_restores
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import ExitkitError
 from exitkit.providers.registry import open_restorer, open_source
-from exitkit.providers.retry import with_retries
+from exitkit.providers.retrying import RetryingRestorer
 
 
 @dataclass
@@ -41,6 +41,7 @@ def restore_progress(spec_path: str | os.PathLike[str], results_dir: str | os.Pa
                            f"interrupted or unfinished run in {results_dir}")
     header, copied, restores = read_journal_with_restores(path)
     restorer = open_restorer(open_source(loaded.spec.source, loaded.source_keys))
+    restorer = restorer and RetryingRestorer(restorer, max_retries, lambda: None)
     progress = RestoreProgress(drill=header.drill, run_id=header.run_id,
                                requested=len(restores))
     for order, request in sorted(restores.items()):
@@ -49,9 +50,7 @@ def restore_progress(spec_path: str | os.PathLike[str], results_dir: str | os.Pa
         elif restorer is None:
             state = "pending"
         else:
-            status = with_retries(lambda: restorer.restore_status(request.key,
-                                                                  request.version_id),
-                                  max_retries, lambda: None)
+            status = restorer.restore_status(request.key, request.version_id)
             state = "ready" if status.state == "ready" else "pending"
         setattr(progress, state, getattr(progress, state) + 1)
         progress.keys.append({"key": request.key, "version_id": request.version_id,

@@ -12,7 +12,7 @@ modify its source by construction.
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from exitkit.providers.properties import NO_PROPERTIES, ObjectProperties
 
@@ -119,6 +119,18 @@ class ObjectStream:
 
     info: ObjectInfo
     chunks: Iterator[bytes]
+
+
+@runtime_checkable
+class KnownDigests(Protocol):
+    """Chunks handed to :meth:`ObjectTarget.put` that digest themselves as they pass (see
+    :class:`exitkit.verify.digest.DigestingStream`): once ``finished``, ``md5`` (or None)
+    and ``sha256`` are those of every byte, so a one-part write need not hash them again."""
+
+    md5: Any
+    sha256: Any
+    size: int
+    finished: bool
 
 
 @dataclass(frozen=True)

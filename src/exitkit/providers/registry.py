@@ -127,9 +127,11 @@ def profile_capabilities(endpoint: Endpoint) -> Capabilities:
 
 
 def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
-                capabilities: Capabilities | None = None) -> ObjectTarget:
+                capabilities: Capabilities | None = None,
+                concurrency: int = 1) -> ObjectTarget:
     """Return a writable adapter for the drill's target, with *capabilities* (measured by
-    a probe) instead of its profile's when given."""
+    a probe) instead of its profile's when given. Its writes hold at most two upload parts
+    per *concurrency* in memory, together."""
     if endpoint.provider == "local":
         store = LocalStore(endpoint.path, endpoint.bucket)
         store.capabilities = capabilities or store.capabilities
@@ -137,7 +139,7 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
     profile = S3_PROFILES[endpoint.provider]
     return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                    capabilities or profile.capabilities, part_size, region_of(endpoint),
-                   profile.location_constraint)
+                   profile.location_constraint, part_buffers=2 * concurrency)
 
 
 def _settings_client(endpoint: Endpoint, keys: Keys):

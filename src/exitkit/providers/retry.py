@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
+from tenacity import (RetryCallState, Retrying, retry_if_exception, stop_after_attempt,
                       stop_after_delay, wait_random_exponential)
 
 from exitkit.errors import TransientError
@@ -23,11 +23,17 @@ def _wait(state: RetryCallState) -> float:
     return max(_backoff(state), min(asked, MAX_RETRY_AFTER_S))
 
 
+def _retryable(error: BaseException) -> bool:
+    """A TransientError that no inner retry (:mod:`exitkit.providers.retrying`) gave up on."""
+    return isinstance(error, TransientError) and not getattr(error, "exhausted", False)
+
+
 def with_retries(call: Callable[[], Result], max_retries: int,
                  on_retry: Callable[[], None]) -> Result:
-    """Run *call*, retrying TransientError up to *max_retries* times; other errors fail fast."""
+    """Run *call*, retrying TransientError up to *max_retries* times; other errors fail
+    fast, and so does an error a retrying adapter already retried to its limit."""
     retrying = Retrying(
-        retry=retry_if_exception_type(TransientError),
+        retry=retry_if_exception(_retryable),
         wait=_wait,
         stop=stop_after_attempt(max_retries + 1) | stop_after_delay(MAX_RETRY_SECONDS),
         before_sleep=lambda _state: on_retry(),

@@ -30,12 +30,15 @@ def are_plain_md5(etags: list[str | None]) -> bool:
 
 
 class DigestingStream:
-    """Iterate chunks while computing MD5, SHA-256 and length.
+    """An iterator of chunks that computes MD5, SHA-256 and length as they pass.
 
     When the expected size (and, if known, the expected MD5 or SHA-256, hex, or multipart
     ETag with its part size) do not match at the end of the stream, iteration raises
     TransientError, so a consumer writing these bytes never completes a short or damaged
-    object.
+    object. Each byte is hashed once: the whole-object MD5 is left out (``md5`` is None)
+    when a multipart ETag is checked instead, and once the stream has ended (``finished``)
+    a writer may use ``md5`` and ``sha256`` for a one-part upload instead of hashing the
+    same bytes again (:class:`exitkit.providers.contract.KnownDigests`).
     """
 
     def __init__(self, chunks: Iterable[bytes], expected_size: int | None = None,
@@ -50,14 +53,24 @@ class DigestingStream:
         self._part_filled = 0
         self._part_digests: list[bytes] = []
         self._label = label
-        self.md5 = hashlib.md5()
+        self.md5 = hashlib.md5() if expected_md5 or not expected_multipart else None
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.finished = False
+        self._stream = self._digest()
 
     def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._stream)
+
+    def _digest(self) -> Iterator[bytes]:
+        md5, sha256 = self.md5, self.sha256
         for chunk in self._chunks:
-            self.md5.update(chunk)
-            self.sha256.update(chunk)
+            if md5 is not None:
+                md5.update(chunk)
+            sha256.update(chunk)
             self.size += len(chunk)
             if self._expected_multipart:
                 self._hash_parts(chunk, self._expected_multipart[1])
@@ -70,6 +83,7 @@ class DigestingStream:
             raise TransientError(f"{self._label}: content does not match its SHA-256 checksum")
         if self._expected_multipart and self.multipart_etag() != self._expected_multipart[0]:
             raise TransientError(f"{self._label}: content does not match its multipart ETag")
+        self.finished = True
 
     def _hash_parts(self, chunk: bytes, part_size: int) -> None:
         view = memoryview(chunk)

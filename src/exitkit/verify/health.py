@@ -1,14 +1,19 @@
 """Wait for a started workload to pass its health check, within its deadline."""
 
+from __future__ import annotations
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
 
-from exitkit.drill.workload_spec import HealthCheck
 from exitkit.errors import EndpointError
 from exitkit.evidence.workload_record import HealthRecord
+
+if TYPE_CHECKING:  # the spec's section; verify/ imports nothing from drill/
+    from exitkit.drill.workload_spec import HealthCheck
 
 PROBE_TIMEOUT_S = 2.0
 

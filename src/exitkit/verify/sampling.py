@@ -11,17 +11,22 @@ the whole stratum where it is too small for sampling to help. Selection does not
 listing order, so a later run with the recorded seed draws the same keys.
 """
 
+from __future__ import annotations
+
 import hashlib
 import heapq
 import math
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from exitkit.drill.spec import Sample
 from exitkit.providers.contract import ObjectInfo
 from exitkit.verify.bounds import planned_size
 from exitkit.verify.entries import Entry
+
+if TYPE_CHECKING:  # the spec's section; verify/ imports nothing from drill/
+    from exitkit.drill.spec import Sample
 
 _SCALE = float(2**64)
 _EVERY = 2.0  # a cutoff above every score: the whole stratum is drawn

@@ -5,15 +5,20 @@ hashed (SHA-256) and must agree. Only objects up to :data:`MAX_OBJECT_BYTES` are
 the first ones in key order, so the check stays quick on any estate.
 """
 
+from __future__ import annotations
+
 import hashlib
 from itertools import islice
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import requests
 
-from exitkit.drill.workload_spec import DataCheck
 from exitkit.evidence.workload_record import DataCheckRecord, ServedObject
 from exitkit.providers.contract import ObjectSource
+
+if TYPE_CHECKING:  # the spec's section; verify/ imports nothing from drill/
+    from exitkit.drill.workload_spec import DataCheck
 
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 FETCH_TIMEOUT_S = 30

@@ -18,17 +18,16 @@ checksum, or tags and metadata a target cannot hold) is ``property_lost``, or
 ``property_lost_accepted`` when the spec accepts every property it lost.
 """
 
+from __future__ import annotations
+
 import base64
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from operator import and_, attrgetter, eq
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from exitkit.drill.concurrency import map_bounded
-from exitkit.drill.copy import CopiedObject
-from exitkit.drill.events import DrillObserver
-from exitkit.drill.keys import KeyMap
+from exitkit.concurrency import map_bounded
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.properties_record import AcceptedGapRecord
@@ -47,6 +46,11 @@ from exitkit.verify.merge import Run, merge_runs
 from exitkit.verify.properties import PROPERTY_NAMES, PropertyPlan, property_losses
 from exitkit.verify.sample_evidence import StratumTally, sample_record
 from exitkit.verify.sampling import Sampler
+
+if TYPE_CHECKING:  # what the drill hands over; verify/ imports nothing from drill/
+    from exitkit.drill.copy import CopiedObject
+    from exitkit.drill.events import DrillObserver
+    from exitkit.drill.keys import KeyMap
 
 DIFFERENCE_LIMIT = 1000
 

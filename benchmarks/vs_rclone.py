@@ -1,0 +1,249 @@
+"""Benchmark: exitkit against rclone on the same loopback servers, side by side.
+
+Starts moto_server (source) and SeaweedFS (target) on loopback, seeds two datasets into
+the source (the demo estate of --objects mixed objects, and one --large-size object),
+measures SeaweedFS's single-stream ingest (one presigned PUT of the large object's size
+from memory), then copies each dataset with ``exitkit drill run`` (copy and verify,
+default options, concurrency 8) and with ``rclone copy -M`` (through rclone-python,
+``--transfers 8 --checkers 8``), alternating, into a fresh target bucket each run. It
+prints the median of --runs runs of wall time, CPU time (user + sys of the tool's
+process tree, from ``RUSAGE_CHILDREN``) and peak RSS (polled, VmHWM), with ratios.
+
+    python benchmarks/vs_rclone.py --runs 3
+"""
+
+import argparse
+import http.client
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+from rclone_python import rclone
+
+from drillbench import write_spec
+from exitkit.drill.units import parse_size
+from exitkit.embedded.seed import demo_objects, put_object, seed_bucket
+from exitkit.embedded.servers import MotoServer, SeaweedServer
+from exitkit.providers.boto import s3_client
+
+CONCURRENCY = 8
+
+
+def _rusage_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class TreeMemory:
+    """Peak RSS of the child processes of this process that are not the servers."""
+
+    def __init__(self, servers: set[int]) -> None:
+        self.servers, self.peak_kib = servers, 0
+
+    def poll(self) -> None:
+        """Read VmHWM of every tool process now running under this process."""
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if child.pid in self.servers or any(parent.pid in self.servers
+                                                    for parent in child.parents()):
+                    continue
+            except psutil.Error:  # it ended meanwhile
+                continue
+            try:
+                status = Path(f"/proc/{child.pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+
+
+def measured(run, servers: set[int]) -> dict:
+    """Run *run* (which starts a child process and waits for it): wall, CPU, peak RSS."""
+    import threading
+
+    memory, done = TreeMemory(servers), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            memory.poll()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    cpu, started = _rusage_cpu(), time.monotonic()
+    watcher.start()
+    try:
+        extra = run() or {}
+    finally:
+        done.set()
+        watcher.join()
+    return {"wall_s": time.monotonic() - started, "cpu_s": _rusage_cpu() - cpu,
+            "peak_rss_mib": memory.peak_kib / 1024, **extra}
+
+
+def run_exitkit(tmp: Path, source, target, source_bucket: str, target_bucket: str) -> dict:
+    """``exitkit drill run`` of *source_bucket* into a new *target_bucket*; the copy
+    phase's rate (bytes/s) from its record."""
+    spec = tmp / f"{target_bucket}.yaml"
+    env = write_spec(spec, target_bucket, source, target,
+                     f"{{concurrency: {CONCURRENCY}}}")
+    text = spec.read_text().replace("bench-source", source_bucket).replace("bench-target",
+                                                                           target_bucket)
+    spec.write_text(text)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
+    results = tmp / "results"
+    done = subprocess.run([sys.executable, "-m", "exitkit", "drill", "run", str(spec), "--json",
+                           "--results", str(results)], env=env, capture_output=True)
+    record = json.loads(done.stdout)
+    if record["verdict"] != "passed":
+        raise SystemExit(f"exitkit drill did not pass: {record['verdict']} {record['errors']}")
+    copy = next(phase for phase in record["phases"] if phase["name"] == "copy")
+    return {"copy_bytes_per_s": copy["bytes_per_s"]}
+
+
+def rclone_env(source, target) -> None:
+    """Configure the remotes ``src:`` and ``dst:`` through rclone's environment."""
+    for name, server, provider in (("SRC", source, "Other"), ("DST", target, "SeaweedFS")):
+        os.environ.update({
+            f"RCLONE_CONFIG_{name}_TYPE": "s3", f"RCLONE_CONFIG_{name}_PROVIDER": provider,
+            f"RCLONE_CONFIG_{name}_ACCESS_KEY_ID": server.access_key,
+            f"RCLONE_CONFIG_{name}_SECRET_ACCESS_KEY": server.secret_key,
+            f"RCLONE_CONFIG_{name}_ENDPOINT": server.endpoint,
+            f"RCLONE_CONFIG_{name}_REGION": "us-east-1",
+        })
+
+
+def run_rclone(source_bucket: str, target_bucket: str) -> None:
+    """``rclone copy -M`` of *source_bucket* into a new *target_bucket*."""
+    rclone.copy(f"src:{source_bucket}", f"dst:{target_bucket}", show_progress=False,
+                args=["-M", "--transfers", str(CONCURRENCY), "--checkers", str(CONCURRENCY)])
+
+
+def single_stream_ingest(target, size: int) -> float:
+    """Bytes per second of one presigned PUT of *size* bytes (from memory) to the target."""
+    client = s3_client(target.endpoint, target.access_key, target.secret_key)
+    url = urlsplit(client.generate_presigned_url(
+        "put_object", Params={"Bucket": "ingest", "Key": "probe.bin"}, ExpiresIn=600))
+    body = os.urandom(size)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+    started = time.monotonic()
+    connection.request("PUT", f"{url.path}?{url.query}", body=body,
+                       headers={"Content-Length": str(size)})
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.monotonic() - started
+    if response.status != 200:
+        raise SystemExit(f"ingest probe: HTTP {response.status}")
+    client.delete_object(Bucket="ingest", Key="probe.bin")
+    return size / elapsed
+
+
+def empty_bucket(client, bucket: str) -> None:
+    """Delete *bucket* and what it holds, so runs do not fill the disk."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    client.delete_bucket(Bucket=bucket)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=1514)
+    parser.add_argument("--large-size", default="256MiB")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    args = parser.parse_args()
+    large = parse_size(args.large_size)
+    with MotoServer() as source, SeaweedServer() as target, \
+            tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        servers = {source.process.pid, target.process.pid}
+        client = s3_client(source.endpoint, source.access_key, source.secret_key)
+        objects = list(demo_objects(args.objects))
+        seed_bucket(client, "mixed", objects)
+        client.create_bucket(Bucket="large")
+        put_object(client, "large", _large_object(large))
+        s3_client(target.endpoint, target.access_key, target.secret_key).create_bucket(
+            Bucket="ingest")
+        ingest = statistics.median(single_stream_ingest(target, large) for _ in range(3))
+        datasets = {"mixed": (len(objects), sum(len(o.body) for o in objects)),
+                    "large": (1, large)}
+        rclone_env(source, target)
+        target_client = s3_client(target.endpoint, target.access_key, target.secret_key)
+        figures: dict[str, dict[str, list[dict]]] = {}
+        for run in range(args.runs):
+            for dataset in datasets:
+                order = ("exitkit", "rclone") if run % 2 == 0 else ("rclone", "exitkit")
+                for tool in order:
+                    bucket = f"{tool}-{dataset}-{run}"
+                    call = ((lambda: run_exitkit(tmp, source, target, dataset, bucket))
+                            if tool == "exitkit" else (lambda: run_rclone(dataset, bucket)))
+                    result = measured(call, servers)
+                    figures.setdefault(dataset, {}).setdefault(tool, []).append(result)
+                    print(f"run {run + 1} {dataset:5} {tool:7} wall {result['wall_s']:6.1f} s "
+                          f"cpu {result['cpu_s']:6.1f} s rss {result['peak_rss_mib']:6.1f} MiB",
+                          file=sys.stderr)
+                    empty_bucket(target_client, bucket)
+    report(figures, datasets, ingest, args.json)
+
+
+def _large_object(size: int):
+    from exitkit.embedded.seed import SeedObject
+
+    return SeedObject("large/object.bin", os.urandom(size), "application/octet-stream",
+                      {"origin": "benchmark"}, multipart=True)
+
+
+def report(figures, datasets, ingest: float, as_json: bool) -> None:
+    """Print medians, ratios and whether each target of issue #16 is met."""
+    medians = {dataset: {tool: {name: statistics.median(run[name] for run in runs)
+                                for name in runs[0]} for tool, runs in tools.items()}
+               for dataset, tools in figures.items()}
+    if as_json:
+        print(json.dumps({"ingest_mib_s": ingest / 2**20, "datasets": datasets,
+                          "medians": medians, "runs": figures}, indent=2))
+    print(f"SeaweedFS single-stream ingest: {ingest / 2**20:.1f} MiB/s")
+    print("| dataset | tool | wall s | CPU s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for dataset, tools in medians.items():
+        objects, size = datasets[dataset]
+        label = f"{dataset} ({objects} objects, {size / 2**20:.1f} MiB)"
+        for tool in ("exitkit", "rclone"):
+            m = tools[tool]
+            print(f"| {label} | {tool} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} | "
+                  f"{m['peak_rss_mib']:.1f} |")
+        ours, theirs = tools["exitkit"], tools["rclone"]
+        print(f"| {label} | ratio exitkit/rclone | {ours['wall_s'] / theirs['wall_s']:.2f} | "
+              f"{ours['cpu_s'] / theirs['cpu_s']:.2f} | "
+              f"{ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f} |")
+    mixed, big = medians["mixed"], medians["large"]
+    large_rate = big["exitkit"]["copy_bytes_per_s"]
+    checks = [
+        ("CPU per object <= rclone's (mixed)", mixed["exitkit"]["cpu_s"]
+         <= mixed["rclone"]["cpu_s"]),
+        ("CPU per byte <= 1.5x rclone's (large)", big["exitkit"]["cpu_s"]
+         <= 1.5 * big["rclone"]["cpu_s"]),
+        (f"large-object copy at >= 80% of single-stream ingest (copy phase, "
+         f"{large_rate / 2**20:.1f} MiB/s = {100 * large_rate / ingest:.0f}%)",
+         large_rate >= 0.8 * ingest),
+        ("wall time ahead of rclone (mixed)", mixed["exitkit"]["wall_s"]
+         < mixed["rclone"]["wall_s"]),
+        ("wall time ahead of rclone (large)", big["exitkit"]["wall_s"]
+         < big["rclone"]["wall_s"]),
+    ]
+    for name, met in checks:
+        print(f"{'met    ' if met else 'NOT MET'}  {name}")
+
+
+if __name__ == "__main__":
+    main()
