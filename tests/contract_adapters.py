@@ -73,9 +73,18 @@ def local_directory(request: pytest.FixtureRequest, bucket: str) -> ContractAdap
     return _opened("local", None, bucket, path=str(base))
 
 
+def azure_on_azurite(request: pytest.FixtureRequest, bucket: str) -> ContractAdapter:
+    """The Azure Blob adapter on Azurite, with the account key."""
+    server = request.getfixturevalue("azurite")
+    keys = Keys(SecretStr(server.account), SecretStr(server.account_key))
+    return _opened("azure-blob", keys, bucket, endpoint=server.blob_endpoint,
+                   credentials=UNUSED_CREDENTIALS)
+
+
 #: Every adapter under contract, by the name the suite's test ids show.
 ADAPTERS: dict[str, Factory] = {
     "s3-moto": s3_on_moto,
     "s3-seaweedfs": s3_on_seaweedfs,
     "local": local_directory,
+    "azure-azurite": azure_on_azurite,
 }
