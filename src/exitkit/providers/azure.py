@@ -243,9 +243,13 @@ def _status_error(response, what: str) -> Exception:
     if code in ("AuthenticationFailed", "InvalidAuthenticationInfo", "NoAuthenticationInformation"):
         return PermanentError(f"{what}: {code} (HTTP {status}); check the credentials (account "
                               f"key or SAS token)")
-    if code.startswith("Authorization"):
+    if code.startswith("Authorization") and code.endswith("Mismatch"):
         return PermanentError(f"{what}: access denied (HTTP {status} {code}); the credentials "
                               f"lack permission: check the SAS permissions or the role")
+    if status == 403:  # AuthorizationFailure: Azurite's answer to a wrong key, too
+        return PermanentError(f"{what}: access denied (HTTP 403{' ' + code if code else ''}); "
+                              f"check the credentials (account key or SAS token) and what they "
+                              f"may do")
     return error_for_status(status, what, response.headers.get("retry-after"), code or None)
 
 
@@ -300,12 +304,13 @@ class AzureSource:
         return with_retries(call, LISTING_RETRIES, self.requests.retried)
 
     def _container_status(self) -> int:
-        """HTTP status of Get Container Properties (200 or 404); else an EndpointError."""
+        """HTTP status of a one-blob List Blobs (200 or 404); else an EndpointError. A
+        listing, not Get Container Properties, which a container SAS may not send."""
         what = f"container {self.bucket}"
 
         def head_container():
-            response = self._request(what, f"/{self.bucket}", method="HEAD",
-                                     params={"restype": "container"})
+            response = self._request(what, f"/{self.bucket}", params={
+                "restype": "container", "comp": "list", "maxresults": "1"})
             if response.status in RETRYABLE_STATUSES:
                 raise _status_error(response, what)
             return response
