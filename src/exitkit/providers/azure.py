@@ -491,7 +491,8 @@ class AzureStore(AzureSource):
         "content_type": "the probe writes it on that refused object; it is held "
                         "(tests/test_azure.py)",
         "storage_classes": "the probe writes S3 class names; Azure's tiers (COOL, COLD, "
-                           f"ARCHIVE) are measured by tests/test_azure.py; {ARCHIVE_CLASSES_UNPROBED}"})}
+                           "ARCHIVE) are measured by tests/test_azure.py; "
+                           + ARCHIVE_CLASSES_UNPROBED})}
 
     def __init__(self, label: str, container: str,
                  make_driver: Callable[[], AzureBlobsStorageDriver], capabilities: Capabilities,
