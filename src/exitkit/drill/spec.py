@@ -5,7 +5,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from exitkit.drill.spec_base import Credentials, Duration, Euros, Percent, Size, Strict
+from exitkit.drill.spec_base import (Credentials, Duration, Euros, Percent, Size, Strict,
+                                     refuse_sas)
 from exitkit.drill.vm_spec import VmSection
 from exitkit.drill.workload_spec import Workloads
 
@@ -14,7 +15,7 @@ SPEC_VERSION = 1
 S3_PROVIDERS = ("aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
                 "s3-compatible")
 ProviderKind = Literal["aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner",
-                       "ionos", "s3-compatible", "local"]
+                       "ionos", "s3-compatible", "local", "azure-blob"]
 
 
 class Endpoint(Strict):
@@ -39,8 +40,13 @@ class Endpoint(Strict):
                 raise ValueError("provider 'local' needs 'path' (a base directory)")
         elif self.credentials is None:
             raise ValueError(f"provider {self.provider!r} needs 'credentials'")
-        if self.provider in ("minio", "seaweedfs", "s3-compatible") and not self.endpoint:
+        if self.provider in ("minio", "seaweedfs", "s3-compatible", "azure-blob") and \
+                not self.endpoint:
             raise ValueError(f"provider {self.provider!r} needs 'endpoint'")
+        if self.provider != "azure-blob":
+            refuse_sas(self.credentials, f"provider {self.provider!r}")
+        elif self.requester_pays:
+            raise ValueError("'requester_pays' is an S3 setting; provider 'azure-blob' has none")
         return self
 
 
@@ -97,6 +103,11 @@ class EvidenceStore(Strict):
     prefix: str = ""
     credentials: Credentials
     object_lock: ObjectLock | None = None
+
+    @model_validator(mode="after")
+    def _no_sas(self) -> "EvidenceStore":
+        refuse_sas(self.credentials, "an evidence store")
+        return self
 
 
 class Evidence(Strict):

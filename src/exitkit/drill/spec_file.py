@@ -26,6 +26,7 @@ class Keys:
 
     access_key: SecretStr
     secret_key: SecretStr
+    sas: bool = False  # secret_key holds an Azure SAS token, not a key
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
     if endpoint is None or endpoint.credentials is None:
         return None
     values = []
-    for field in ("access_key_env", "secret_key_env"):
+    sas = endpoint.credentials.sas_token_env is not None
+    for field in ("access_key_env", "sas_token_env" if sas else "secret_key_env"):
         variable = getattr(endpoint.credentials, field)
         value = environ.get(variable)
         if not value:
@@ -118,7 +120,7 @@ def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
                                  f"environment variable {variable} is not set")
         register_secret(value)
         values.append(SecretStr(value))
-    return Keys(*values)
+    return Keys(*values, sas=sas)
 
 
 def _secret(document: YamlDocument, loc: tuple[str, ...], variable: str,

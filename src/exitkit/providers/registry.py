@@ -13,6 +13,8 @@ from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
 from exitkit.providers.boto import s3_client
 from exitkit.providers.bucket_settings import BucketSettingsReader, BucketSettingsWriter
+from exitkit.providers.azure import CAPABILITIES as AZURE_CAPABILITIES
+from exitkit.providers.azure import AzureRestorer, AzureSource, AzureStore, blob_driver_factory
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
 from exitkit.providers.local import CAPABILITIES as LOCAL_CAPABILITIES
 from exitkit.providers.local import LocalSource, LocalStore
@@ -72,10 +74,16 @@ S3_PROFILES: dict[str, S3Profile] = {
 }
 
 
+#: Azure Blob Storage: the region its prices default to (the endpoint names the account).
+AZURE_REGION = "westeurope"
+
+
 def endpoint_url(endpoint: Endpoint) -> str:
     """The URL a spec endpoint resolves to (its own, or the provider's default)."""
     if endpoint.provider == "local":
         return f"file://{endpoint.path}"
+    if endpoint.provider == "azure-blob":
+        return endpoint.endpoint
     profile = S3_PROFILES[endpoint.provider]
     template = endpoint.endpoint or profile.endpoint
     return template.format(region=endpoint.region or profile.region)
@@ -85,6 +93,8 @@ def region_of(endpoint: Endpoint) -> str | None:
     """The region the endpoint signs with (None for local)."""
     if endpoint.provider == "local":
         return None
+    if endpoint.provider == "azure-blob":
+        return endpoint.region or AZURE_REGION
     return endpoint.region or S3_PROFILES[endpoint.provider].region
 
 
@@ -104,10 +114,31 @@ def _driver_factory(endpoint: Endpoint, keys: Keys):
                    keys.secret_key.get_secret_value(), secure, host, port, region_of(endpoint))
 
 
+def _azure_driver_factory(endpoint: Endpoint, keys: Keys):
+    """Drivers for an Azure endpoint: ``https://<account>.blob.core.windows.net``, or a
+    path-style one (Azurite: ``http://host:port/<account>``; the account's name comes from
+    the credentials, the path's last segment is that name)."""
+    url = endpoint_url(endpoint).rstrip("/")
+    base, _, named = url.rpartition("/") if url.count("/") > 2 else (url, "", "")
+    account = keys.access_key.get_secret_value()
+    if named and named != account:
+        raise EndpointError(label_of(endpoint), f"the endpoint's path names account "
+                                                f"{named!r}, the credentials another")
+    try:
+        secure, host, port = split_endpoint(base)
+    except ValueError as exc:
+        raise EndpointError(label_of(endpoint), str(exc)) from None
+    return blob_driver_factory(keys.access_key.get_secret_value(),
+                               keys.secret_key.get_secret_value(), keys.sas, secure, host, port)
+
+
 def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
     """Return a read-only adapter for the drill's source."""
     if endpoint.provider == "local":
         return LocalSource(endpoint.path, endpoint.bucket)
+    if endpoint.provider == "azure-blob":
+        return AzureSource(label_of(endpoint), endpoint.bucket,
+                           _azure_driver_factory(endpoint, keys))
     profile = S3_PROFILES[endpoint.provider]
     return S3Source(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                     profile.capabilities, endpoint.requester_pays)
@@ -116,6 +147,8 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
 def open_restorer(source: ObjectSource) -> Restorer | None:
     """The restores of *source*'s archived objects, or None for a store without archive
     classes (a directory)."""
+    if isinstance(source, AzureSource):
+        return AzureRestorer(source)
     return S3Restorer(source) if isinstance(source, S3Source) else None
 
 
@@ -123,6 +156,8 @@ def profile_capabilities(endpoint: Endpoint) -> Capabilities:
     """What the provider's profile declares it holds."""
     if endpoint.provider == "local":
         return LOCAL_CAPABILITIES
+    if endpoint.provider == "azure-blob":
+        return AZURE_CAPABILITIES
     return S3_PROFILES[endpoint.provider].capabilities
 
 
@@ -136,6 +171,10 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
         store = LocalStore(endpoint.path, endpoint.bucket)
         store.capabilities = capabilities or store.capabilities
         return store
+    if endpoint.provider == "azure-blob":
+        return AzureStore(label_of(endpoint), endpoint.bucket,
+                          _azure_driver_factory(endpoint, keys),
+                          capabilities or AZURE_CAPABILITIES, part_size)
     profile = S3_PROFILES[endpoint.provider]
     return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                    capabilities or profile.capabilities, part_size, region_of(endpoint),
