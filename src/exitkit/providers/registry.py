@@ -12,6 +12,10 @@ from exitkit.drill.spec import Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
+from exitkit.providers.gcs import CAPABILITIES as GCS_CAPABILITIES
+from exitkit.providers.gcs import GcsSource, GcsStore, gcs_client_factory
+from exitkit.providers.rclone import PROFILE_CAPABILITIES as RCLONE_CAPABILITIES
+from exitkit.providers.rclone import RcloneSource, RcloneStore, remote_label
 from exitkit.providers.local import CAPABILITIES as LOCAL_CAPABILITIES
 from exitkit.providers.local import LocalSource, LocalStore
 from exitkit.providers.s3 import DRIVERS, S3Restorer, S3Source, S3Store, split_endpoint
@@ -70,19 +74,30 @@ S3_PROFILES: dict[str, S3Profile] = {
 }
 
 
+#: Where GCS's JSON API answers unless the spec names another endpoint (an emulator).
+GCS_ENDPOINT = "https://storage.googleapis.com"
+
+
 def endpoint_url(endpoint: Endpoint) -> str:
     """The URL a spec endpoint resolves to (its own, or the provider's default)."""
     if endpoint.provider == "local":
         return f"file://{endpoint.path}"
+    if endpoint.provider == "gcs":
+        return endpoint.endpoint or GCS_ENDPOINT
+    if endpoint.provider == "rclone":
+        return remote_label(endpoint.rclone)
     profile = S3_PROFILES[endpoint.provider]
     template = endpoint.endpoint or profile.endpoint
     return template.format(region=endpoint.region or profile.region)
 
 
 def region_of(endpoint: Endpoint) -> str | None:
-    """The region the endpoint signs with (None for local)."""
-    if endpoint.provider == "local":
+    """The region the endpoint signs with (None for local and rclone; for GCS the
+    bucket's location as the spec states it)."""
+    if endpoint.provider in ("local", "rclone"):
         return None
+    if endpoint.provider == "gcs":
+        return endpoint.region
     return endpoint.region or S3_PROFILES[endpoint.provider].region
 
 
@@ -106,6 +121,11 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
     """Return a read-only adapter for the drill's source."""
     if endpoint.provider == "local":
         return LocalSource(endpoint.path, endpoint.bucket)
+    if endpoint.provider == "gcs":
+        return GcsSource(label_of(endpoint), endpoint.bucket,
+                         gcs_client_factory(endpoint_url(endpoint), keys))
+    if endpoint.provider == "rclone":
+        return RcloneSource(label_of(endpoint), endpoint.rclone, endpoint.bucket, keys)
     profile = S3_PROFILES[endpoint.provider]
     return S3Source(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                     profile.capabilities, endpoint.requester_pays)
@@ -121,6 +141,10 @@ def profile_capabilities(endpoint: Endpoint) -> Capabilities:
     """What the provider's profile declares it holds."""
     if endpoint.provider == "local":
         return LOCAL_CAPABILITIES
+    if endpoint.provider == "gcs":
+        return GCS_CAPABILITIES
+    if endpoint.provider == "rclone":
+        return RCLONE_CAPABILITIES
     return S3_PROFILES[endpoint.provider].capabilities
 
 
@@ -132,6 +156,13 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
         store = LocalStore(endpoint.path, endpoint.bucket)
         store.capabilities = capabilities or store.capabilities
         return store
+    if endpoint.provider == "gcs":
+        return GcsStore(label_of(endpoint), endpoint.bucket,
+                        gcs_client_factory(endpoint_url(endpoint), keys),
+                        capabilities or GCS_CAPABILITIES)
+    if endpoint.provider == "rclone":
+        return RcloneStore(label_of(endpoint), endpoint.rclone, endpoint.bucket, keys,
+                           capabilities)
     profile = S3_PROFILES[endpoint.provider]
     return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                    capabilities or profile.capabilities, part_size, region_of(endpoint),
