@@ -91,6 +91,30 @@ class Capabilities:
     storage_classes: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class Conformance:
+    """How one adapter keeps this contract, stated beside its class and checked promise by
+    promise against a real server by tests/test_contract.py.
+
+    Every adapter keeps every promise of this module (head and remove of a missing key,
+    put visible only once complete, listing order as declared, a source without write
+    methods). ``deviations`` names each :class:`Capabilities` field where ``exitkit probe``
+    measures something other than the adapter declares, with the reason (a limit of the
+    probe, or a deliberate under-claim); every other field is declared exactly as measured.
+    A declaration never claims more than the store holds.
+    """
+
+    deviations: Mapping[str, str] = field(default_factory=dict)
+
+
+#: Why a probe-measured capability may differ from a declaration without the declaration
+#: being wrong; adapters cite these in their :class:`Conformance`.
+ARCHIVE_CLASSES_UNPROBED = ("the probe writes no archive class (reading one back needs a "
+                            "restore), so those are declared from the provider's documentation")
+KMS_UNPROBED = ("measured only with a KMS key (target.encryption.kms_key_id), which the "
+                "contract suite does not have")
+
+
 def key_problem(key: str, capabilities: Capabilities) -> str | None:
     """Why a store with *capabilities* cannot hold *key* as it is, or None when it can.
 

@@ -19,7 +19,8 @@ from libcloud.storage.types import ContainerDoesNotExistError, ObjectDoesNotExis
 
 from exitkit.errors import EndpointError, PermanentError
 from exitkit.measure.requests import RequestCounter
-from exitkit.providers.contract import Attributes, Capabilities, ObjectInfo, ObjectStream, PutResult
+from exitkit.providers.contract import (Attributes, Capabilities, Conformance, ObjectInfo,
+                                        ObjectStream, PutResult)
 
 READ_CHUNK = 1024 * 1024
 PARTIAL_DIR = ".exitkit-partial"
@@ -101,6 +102,12 @@ class LocalSource:
 
 class LocalStore(LocalSource):
     """A writable directory target: source view plus put and remove."""
+
+    #: How a directory keeps providers/contract.py (checked by tests/test_contract.py).
+    conformance = {"local": Conformance({
+        "max_key_bytes": "the probe tries keys of at most 1,024 bytes; a path holds 4,096",
+        "storage_classes": "the probe counts STANDARD as held by every store; a directory "
+                           "has no classes"})}
 
     def prepare(self, create: bool, versioned: bool = False, object_lock: bool = False) -> None:
         """Make sure the bucket directory exists; create it when *create* is true.

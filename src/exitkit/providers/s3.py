@@ -49,7 +49,8 @@ from libcloud.storage.drivers.s3 import (BaseS3Connection, BaseS3StorageDriver, 
 from libcloud.utils.files import read_in_chunks
 
 from exitkit.errors import EndpointError, PermanentError, TransientError, UnreadableError
-from exitkit.providers.contract import (SYSTEM_HEADERS, Attributes, Capabilities, ObjectInfo,
+from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, KMS_UNPROBED, SYSTEM_HEADERS,
+                                        Attributes, Capabilities, Conformance, ObjectInfo,
                                         ObjectStream, PutResult, RestoreStatus)
 from exitkit.measure.requests import RequestCounter
 from exitkit.providers.checksums import RunningChecksum, checksum_of
@@ -519,6 +520,16 @@ class S3Restorer:
 
 class S3Store(S3Source):
     """An S3 bucket a drill may write to: the source view plus put and remove."""
+
+    #: How each S3 profile keeps providers/contract.py, as tests/test_contract.py measures
+    #: it (moto stands in for aws-s3, SeaweedFS for seaweedfs).
+    conformance = {
+        "aws-s3": Conformance({"storage_classes": ARCHIVE_CLASSES_UNPROBED,
+                               "sse_kms": KMS_UNPROBED}),
+        "seaweedfs": Conformance({"storage_classes": "SeaweedFS reads back every class name "
+                                  "it is sent but stores all objects alike; the profile "
+                                  "claims only STANDARD and STANDARD_IA"}),
+    }
 
     def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
                  capabilities: Capabilities, part_size: int, region: str,
