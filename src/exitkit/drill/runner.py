@@ -16,6 +16,8 @@ from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
+from exitkit.drill.rclone_engine import (ENGINE_METADATA, rclone_copy_phase,
+                                         refuse_unsupported_engine)
 from exitkit.drill.restore import ArchivedObjects
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
@@ -45,6 +47,7 @@ from exitkit.providers.archive import needs_restore
 from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import (endpoint_url, open_restorer, open_source, open_target,
                                         region_of)
+from exitkit.providers.rclone_config import rclone_version
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
@@ -104,6 +107,7 @@ class DrillRun:
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
+        refuse_unsupported_engine(self.loaded)
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
         spec_dir = Path(self.loaded.path).parent
@@ -382,11 +386,18 @@ class DrillRun:
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
-        outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
-                                           self.restore_book, options.max_retries, clock.retried,
-                                           self.observer)
-        copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
-                   clock, self.observer, outcome, self.property_plan)
+        if options.engine == "rclone":
+            spec, loaded = self.spec, self.loaded
+            rclone_copy_phase(plan, spec.source, loaded.source_keys, spec.target,
+                              loaded.target_keys, target.capabilities, self.keys,
+                              options.concurrency, options.max_retries, clock, self.observer,
+                              outcome)
+        else:
+            outcome.archived = ArchivedObjects(open_restorer(source), self.spec.restore,
+                                               self.restore_book, options.max_retries,
+                                               clock.retried, self.observer)
+            copy_phase(plan, source, target, self.keys, options.concurrency,
+                       options.max_retries, clock, self.observer, outcome, self.property_plan)
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
@@ -423,6 +434,7 @@ class DrillRun:
             manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
             properties=self.property_plan if settings.properties else None,
             accepted_gaps=self._accepted_gaps(),
+            engine_metadata=ENGINE_METADATA if options.engine == "rclone" else frozenset(),
         )
         try:
             verification = verify_phase(source, target, scope, options.concurrency,
@@ -468,7 +480,8 @@ class DrillRun:
             inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan),
                                 storage_classes=count_classes(e.info for e in plan))
             if plan is not None else None,
-            copy=None if self.verify_only else _copy_summary(copied, self.resumed_from),
+            copy=None if self.verify_only else _copy_summary(copied, self.resumed_from,
+                                                             options.engine),
             verification=verification,
             requests=requests,
             cleanup=cleanup,
@@ -483,8 +496,11 @@ class DrillRun:
         )
 
 
-def _copy_summary(outcome: CopyOutcome, resumed_from: str | None) -> CopySummary:
+def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
+                  engine: str = "exitkit") -> CopySummary:
     return CopySummary(
+        engine=engine,
+        engine_version=rclone_version() if engine == "rclone" else None,
         resumed_from=resumed_from,
         resumed_objects=len(outcome.resumed),
         resumed_bytes=sum(outcome.resumed.values()),

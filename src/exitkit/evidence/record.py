@@ -14,7 +14,7 @@ from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
-RECORD_SCHEMA_VERSION = "1.5"
+RECORD_SCHEMA_VERSION = "1.6"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -172,6 +172,11 @@ class CopySummary(Model):
     failures: list[KeyProblem]
     unrepresentable: list[KeyProblem]
     restore: RestoreRecord | None = None
+    engine: Literal["exitkit", "rclone"] = Field(default="exitkit", description="what copied "
+                                                 "the bytes (options.engine); exitkit "
+                                                 "inventoried and verified either way")
+    engine_version: str | None = Field(default=None, description="the copier's version, "
+                                       "e.g. 'rclone v1.75.2' (None for exitkit's own copy)")
 
 
 class CleanupRecord(Model):

@@ -234,7 +234,10 @@ class GcsSource:
         blob = self._blob(key)
         if blob is None:
             raise PermanentError(f"GET {key}: object does not exist")
-        reader = blob.open("rb", chunk_size=READ_CHUNK, raw_download=True)
+        # a blob built here, not the one fetched: that one downloads from the mediaLink the
+        # server sent, which gcp-storage-emulator mis-quotes for keys holding "%" (measured)
+        pinned = self._bucket().blob(key, generation=blob.generation)
+        reader = pinned.open("rb", chunk_size=READ_CHUNK, raw_download=True)
         try:
             yield ObjectStream(info_of(blob, key), self._chunks(reader, key))
         finally:
