@@ -9,7 +9,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from exitkit.providers.boto import s3_client
-from exitkit.embedded.servers import GcsEmulator, MotoServer, RcloneSftpServer, SeaweedServer
+from exitkit.embedded.servers import (AzuriteServer, GcsEmulator, MotoServer, RcloneSftpServer,
+                                     SeaweedServer)
 
 _names = itertools.count()
 RECORD_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "record.schema.json"
@@ -94,6 +95,13 @@ def moto():
 def seaweed():
     """A self-hosted SeaweedFS S3 target for the whole session."""
     with SeaweedServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite's Blob service (Azure Blob Storage) for the whole session."""
+    with AzuriteServer() as server:
         yield server
 
 

@@ -89,6 +89,14 @@ def rclone_sftp_remote(request: pytest.FixtureRequest, bucket: str) -> ContractA
     return _opened("rclone", keys, bucket, rclone=remote)
 
 
+def azure_on_azurite(request: pytest.FixtureRequest, bucket: str) -> ContractAdapter:
+    """The Azure Blob adapter on Azurite, with the account key."""
+    server = request.getfixturevalue("azurite")
+    keys = Keys(SecretStr(server.account), SecretStr(server.account_key))
+    return _opened("azure-blob", keys, bucket, endpoint=server.blob_endpoint,
+                   credentials=UNUSED_CREDENTIALS)
+
+
 #: Every adapter under contract, by the name the suite's test ids show.
 ADAPTERS: dict[str, Factory] = {
     "s3-moto": s3_on_moto,
@@ -96,4 +104,5 @@ ADAPTERS: dict[str, Factory] = {
     "local": local_directory,
     "gcs-emulator": gcs_on_emulator,
     "rclone-sftp": rclone_sftp_remote,
+    "azure-azurite": azure_on_azurite,
 }

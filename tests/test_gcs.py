@@ -162,6 +162,9 @@ def test_gcs_to_seaweedfs_keeps_the_classes_of_the_same_s3_drill(
     assert gcs_record.verification.counts["matched"] == len(gcs_objects) - len(PATH_TROUBLE)
     assert gcs_record.verification.methods == {"etag-md5": len(gcs_objects) - len(PATH_TROUBLE)}
     assert gcs_record.copy_summary.engine == "exitkit"
+    # ARCHIVE on GCS is read at once: no restore, no restore latency (Azure's is restored)
+    assert gcs_record.copy_summary.restore is None
+    assert gcs_record.projection is None or gcs_record.projection.restore_tier is None
     written = bucket_contents(minio_client(seaweed), gcs_target)
     expected = {obj.key: obj for obj in gcs_objects if obj.key not in PATH_TROUBLE}
     assert sorted(written) == sorted(expected)

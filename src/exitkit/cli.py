@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -201,21 +202,39 @@ def probe(spec: SpecArg, output: Annotated[Path | None, typer.Option(
               f"{report.prefix}; delete them by hand", 1)
 
 
+class DemoSource(str, Enum):
+    """The cloud ``exitkit demo`` leaves."""
+
+    aws = "aws"
+    azure = "azure"
+
+
 @app.command("demo")
 def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json: JsonOpt = False,
          objects: Annotated[int, typer.Option(min=1, help="About how many objects to seed.")] = 2000,
          with_workload: Annotated[bool, typer.Option(
              "--with-workload", help="Also move a web workload (image, data) to a self-hosted "
                                      "registry and Podman, and prove it serves the data.")] = False,
+         source: Annotated[DemoSource, typer.Option(
+             "--source", help="The cloud to leave: aws (moto_server) or azure (Azurite).")
+         ] = DemoSource.aws,
          ) -> None:
-    """Run the demo drill on embedded loopback servers (moto_server -> SeaweedFS)."""
+    """Run the demo drill on embedded loopback servers (moto_server or Azurite -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     say = (lambda _message: None) if quiet or as_json else (
         lambda message: stderr.print(message, markup=False))
-    done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
-                                          with_workload=with_workload), quiet, as_json)
+    if source is DemoSource.azure:
+        if with_workload:
+            _fail("--with-workload runs with --source aws only", 2)
+        from exitkit.embedded.azure_demo import run_azure_demo
+
+        done = _guarded(lambda bars: run_azure_demo(results, objects, observer=bars, say=say),
+                        quiet, as_json)
+    else:
+        done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
+                                              with_workload=with_workload), quiet, as_json)
     worst = max(result.exit_code for result in done)
     if as_json and len(done) > 1:  # one JSON document: the records in the order they ran
         sys.stdout.write("[" + ",\n".join(result.record.to_json() for result in done) + "]\n")

@@ -103,6 +103,7 @@ class DrillRun:
         self.census: Census | None = None
         self.property_plan = PropertyPlan()
         self.capabilities_source = ""
+        self.source_restorable = True
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -110,6 +111,7 @@ class DrillRun:
         refuse_unsupported_engine(self.loaded)
         spec, options = self.spec, self.spec.options
         source = open_source(spec.source, self.loaded.source_keys)
+        self.source_restorable = open_restorer(source) is not None
         spec_dir = Path(self.loaded.path).parent
         capabilities, self.capabilities_source = target_capabilities(self.loaded)
         target = open_target(spec.target, self.loaded.target_keys, options.part_size,
@@ -285,8 +287,9 @@ class DrillRun:
         if copy_phase_record is None or estate is None:
             return None
         restore = self.spec.restore
+        archived = self.estate_classes if self.source_restorable else {}  # GCS needs none
         return project(copy_phase_record, *estate, self.spec.options.concurrency,
-                       self.spec.projection.hosts, self.estate_classes,
+                       self.spec.projection.hosts, archived,
                        restore.tier if restore else None)
 
     def _cost(self, catalog: Catalog, prices, source: ObjectSource, target: ObjectSource,
@@ -309,7 +312,8 @@ class DrillRun:
         days = projection.duration_on_hosts_s / 86400 if projection else 0.0
         full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days, restores=tuple(
             Restores(name, tier, count.objects, count.bytes)
-            for name, count in self.estate_classes.items() if tier and needs_restore(name)))
+            for name, count in self.estate_classes.items()
+            if tier and needs_restore(name, self.source_restorable)))
         return cost_report(CostModel(catalog, *prices), drill, full_exit, on,
                            [f"the drill copy is kept {self.spec.cost.keep_days:g} days"])
 
@@ -435,6 +439,7 @@ class DrillRun:
             properties=self.property_plan if settings.properties else None,
             accepted_gaps=self._accepted_gaps(),
             engine_metadata=ENGINE_METADATA if options.engine == "rclone" else frozenset(),
+            source_restorable=self.source_restorable,
         )
         try:
             verification = verify_phase(source, target, scope, options.concurrency,

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from exitkit.drill.spec_base import ENV_NAME, Credentials, Duration, Euros, Percent, Size, Strict
+from exitkit.drill.spec_base import (ENV_NAME, Credentials, Duration, Euros, Percent, Size,
+                                     Strict, refuse_sas)
 from exitkit.drill.vm_spec import VmSection
 from exitkit.drill.workload_spec import Workloads
 
@@ -15,7 +16,7 @@ SPEC_VERSION = 1
 S3_PROVIDERS = ("aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
                 "s3-compatible")
 ProviderKind = Literal["aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner",
-                       "ionos", "s3-compatible", "local", "gcs", "rclone"]
+                       "ionos", "s3-compatible", "local", "azure-blob", "gcs", "rclone"]
 
 
 class ServiceAccount(Strict):
@@ -80,8 +81,13 @@ class Endpoint(Strict):
                 raise ValueError("provider 'local' needs 'path' (a base directory)")
         elif self.credentials is None and self.provider not in ("gcs", "rclone"):
             raise ValueError(f"provider {self.provider!r} needs 'credentials'")
-        if self.provider in ("minio", "seaweedfs", "s3-compatible") and not self.endpoint:
+        if self.provider in ("minio", "seaweedfs", "s3-compatible", "azure-blob") and \
+                not self.endpoint:
             raise ValueError(f"provider {self.provider!r} needs 'endpoint'")
+        if self.provider != "azure-blob" and isinstance(self.credentials, Credentials):
+            refuse_sas(self.credentials, f"provider {self.provider!r}")
+        elif self.requester_pays:
+            raise ValueError("'requester_pays' is an S3 setting; provider 'azure-blob' has none")
         return self
 
 
@@ -138,6 +144,11 @@ class EvidenceStore(Strict):
     prefix: str = ""
     credentials: Credentials
     object_lock: ObjectLock | None = None
+
+    @model_validator(mode="after")
+    def _no_sas(self) -> "EvidenceStore":
+        refuse_sas(self.credentials, "an evidence store")
+        return self
 
 
 class Evidence(Strict):

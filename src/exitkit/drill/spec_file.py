@@ -30,6 +30,7 @@ class Keys:
 
     access_key: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
+    sas: bool = False  # secret_key holds an Azure SAS token, not a key
     secrets: Mapping[str, SecretStr] = field(default_factory=dict)
 
 
@@ -138,7 +139,8 @@ def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
         return Keys(secrets={"service_account": _secret(
             document, (*loc, "credentials", "service_account_env"), variable, environ)})
     values = []
-    for field in ("access_key_env", "secret_key_env"):
+    sas = endpoint.credentials.sas_token_env is not None
+    for field in ("access_key_env", "sas_token_env" if sas else "secret_key_env"):
         variable = getattr(endpoint.credentials, field)
         value = environ.get(variable)
         if not value:
@@ -146,7 +148,7 @@ def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
                                  f"environment variable {variable} is not set")
         register_secret(value)
         values.append(SecretStr(value))
-    return Keys(*values)
+    return Keys(*values, sas=sas)
 
 
 def _secret(document: YamlDocument, loc: tuple[str, ...], variable: str,

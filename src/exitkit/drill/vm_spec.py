@@ -6,9 +6,9 @@ The plan itself is made by :mod:`exitkit.drill.vm_plan`.
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from exitkit.drill.spec_base import Credentials, Strict
+from exitkit.drill.spec_base import Credentials, Strict, refuse_sas
 
 
 class VmSource(Strict):
@@ -21,6 +21,11 @@ class VmSource(Strict):
     credentials: Credentials
     catalog: str | None = Field(default=None, description="catalog entry for source prices; "
                                 "default: the AWS entry for the region")
+
+    @model_validator(mode="after")
+    def _no_sas(self) -> "VmSource":
+        refuse_sas(self.credentials, "aws-ec2")
+        return self
 
 
 class VmSection(Strict):

@@ -1,4 +1,5 @@
-"""Start and stop real S3 servers on loopback: moto_server (AWS-like) and SeaweedFS.
+"""Start and stop real storage servers on loopback: moto_server (AWS-like), SeaweedFS and
+Azurite (Azure Blob Storage).
 
 Used by ``exitkit demo`` and by the test suite. Each server runs in its own process
 group on free ports, is waited for until its port answers, and is stopped (and waited
@@ -225,3 +226,36 @@ class RcloneSftpServer(LoopbackServer):
     def environment(self) -> dict[str, str]:
         """The password goes in the environment, not argv."""
         return {**os.environ, "RCLONE_PASS": self.password}
+
+
+class AzuriteServer(LoopbackServer):
+    """Azurite's Blob service (npm ``azurite``) with its one well-known development account.
+
+    The account and key are Azurite's published defaults (``devstoreaccount1``), not a
+    secret; the endpoint names the account in its path, as Azurite expects.
+    """
+
+    name = "azurite"
+    account = "devstoreaccount1"
+    account_key = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr"
+                   "/KBHBeksoGMGw==")
+
+    def command(self) -> list[str]:
+        """``azurite-blob`` on loopback, data in the work directory, no telemetry."""
+        executable = shutil.which("azurite-blob")
+        if not executable:
+            raise ExitkitError("azurite-blob not found; install it: npm install -g azurite "
+                               "(scripts/setup-tests does)")
+        return [executable, "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
+                "--location", str(self.workdir / "data"), "--silent", "--skipApiVersionCheck",
+                "--loose", "--disableTelemetry"]
+
+    @property
+    def blob_endpoint(self) -> str:
+        """The account's Blob endpoint URL (path-style, as Azurite serves it)."""
+        return f"{self.endpoint}/{self.account}"
+
+    def connection_string(self) -> str:
+        """The connection string the azure-storage-blob SDK takes (an independent client)."""
+        return (f"DefaultEndpointsProtocol=http;AccountName={self.account};"
+                f"AccountKey={self.account_key};BlobEndpoint={self.blob_endpoint};")

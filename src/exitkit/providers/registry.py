@@ -11,6 +11,8 @@ from functools import partial
 from exitkit.drill.spec import Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
+from exitkit.providers.azure import CAPABILITIES as AZURE_CAPABILITIES
+from exitkit.providers.azure import AzureRestorer, AzureSource, AzureStore, blob_driver_factory
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
 from exitkit.providers.gcs import CAPABILITIES as GCS_CAPABILITIES
 from exitkit.providers.gcs import GcsSource, GcsStore, gcs_client_factory
@@ -76,6 +78,8 @@ S3_PROFILES: dict[str, S3Profile] = {
 
 #: Where GCS's JSON API answers unless the spec names another endpoint (an emulator).
 GCS_ENDPOINT = "https://storage.googleapis.com"
+#: Azure Blob Storage: the region its prices default to (the endpoint names the account).
+AZURE_REGION = "westeurope"
 
 
 def endpoint_url(endpoint: Endpoint) -> str:
@@ -86,6 +90,8 @@ def endpoint_url(endpoint: Endpoint) -> str:
         return endpoint.endpoint or GCS_ENDPOINT
     if endpoint.provider == "rclone":
         return remote_label(endpoint.rclone)
+    if endpoint.provider == "azure-blob":
+        return endpoint.endpoint
     profile = S3_PROFILES[endpoint.provider]
     template = endpoint.endpoint or profile.endpoint
     return template.format(region=endpoint.region or profile.region)
@@ -98,6 +104,8 @@ def region_of(endpoint: Endpoint) -> str | None:
         return None
     if endpoint.provider == "gcs":
         return endpoint.region
+    if endpoint.provider == "azure-blob":
+        return endpoint.region or AZURE_REGION
     return endpoint.region or S3_PROFILES[endpoint.provider].region
 
 
@@ -117,6 +125,20 @@ def _driver_factory(endpoint: Endpoint, keys: Keys):
                    keys.secret_key.get_secret_value(), secure, host, port, region_of(endpoint))
 
 
+def _azure_driver_factory(endpoint: Endpoint, keys: Keys):
+    """Drivers for an Azure endpoint: ``https://<account>.blob.core.windows.net``, or a
+    path-style one (Azurite: ``http://host:port/<account>``; the account's name comes from
+    the credentials, the path's last segment is that name)."""
+    url = endpoint_url(endpoint).rstrip("/")
+    try:
+        secure, host, port = split_endpoint(url.rsplit("/", 1)[0] if url.count("/") > 2
+                                            else url)
+    except ValueError as exc:
+        raise EndpointError(label_of(endpoint), str(exc)) from None
+    return blob_driver_factory(keys.access_key.get_secret_value(),
+                               keys.secret_key.get_secret_value(), keys.sas, secure, host, port)
+
+
 def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
     """Return a read-only adapter for the drill's source."""
     if endpoint.provider == "local":
@@ -126,6 +148,9 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
                          gcs_client_factory(endpoint_url(endpoint), keys))
     if endpoint.provider == "rclone":
         return RcloneSource(label_of(endpoint), endpoint.rclone, endpoint.bucket, keys)
+    if endpoint.provider == "azure-blob":
+        return AzureSource(label_of(endpoint), endpoint.bucket,
+                           _azure_driver_factory(endpoint, keys))
     profile = S3_PROFILES[endpoint.provider]
     return S3Source(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                     profile.capabilities, endpoint.requester_pays)
@@ -134,6 +159,8 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
 def open_restorer(source: ObjectSource) -> Restorer | None:
     """The restores of *source*'s archived objects, or None for a store without archive
     classes (a directory)."""
+    if isinstance(source, AzureSource):
+        return AzureRestorer(source)
     return S3Restorer(source) if isinstance(source, S3Source) else None
 
 
@@ -145,6 +172,8 @@ def profile_capabilities(endpoint: Endpoint) -> Capabilities:
         return GCS_CAPABILITIES
     if endpoint.provider == "rclone":
         return RCLONE_CAPABILITIES
+    if endpoint.provider == "azure-blob":
+        return AZURE_CAPABILITIES
     return S3_PROFILES[endpoint.provider].capabilities
 
 
@@ -163,6 +192,10 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
     if endpoint.provider == "rclone":
         return RcloneStore(label_of(endpoint), endpoint.rclone, endpoint.bucket, keys,
                            capabilities)
+    if endpoint.provider == "azure-blob":
+        return AzureStore(label_of(endpoint), endpoint.bucket,
+                          _azure_driver_factory(endpoint, keys),
+                          capabilities or AZURE_CAPABILITIES, part_size)
     profile = S3_PROFILES[endpoint.provider]
     return S3Store(label_of(endpoint), endpoint.bucket, _driver_factory(endpoint, keys),
                    capabilities or profile.capabilities, part_size, region_of(endpoint),

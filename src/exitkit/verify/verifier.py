@@ -275,6 +275,7 @@ class VerifyScope:
     properties: PropertyPlan | None = None
     accepted_gaps: Mapping[str, str] = field(default_factory=dict)
     engine_metadata: frozenset[str] = frozenset()
+    source_restorable: bool = True
 
 
 def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
@@ -331,7 +332,8 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
             record(tgt, Check("extra", detail="on the target only"))
         elif tgt is None:
             kind, reason = absent_class(src, scope.keys.on_target(src.relative),
-                                        target.capabilities, scope.known)
+                                        target.capabilities, scope.known,
+                                        scope.source_restorable)
             record(src, Check(kind, detail=reason))
         elif src.info.size != tgt.info.size:
             record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
