@@ -165,6 +165,13 @@ def test_gcs_to_seaweedfs_keeps_the_classes_of_the_same_s3_drill(
     # ARCHIVE on GCS is read at once: no restore, no restore latency (Azure's is restored)
     assert gcs_record.copy_summary.restore is None
     assert gcs_record.projection is None or gcs_record.projection.restore_tier is None
+    listed = {line.item: line for estimate in gcs_record.cost.drill if estimate.regime == "list"
+              for line in estimate.lines}
+    for storage_class, per_gb in (("NEARLINE", 0.01), ("COLDLINE", 0.02), ("ARCHIVE", 0.05)):
+        read = sum(len(obj.body) for obj in gcs_objects
+                   if obj.storage_class == storage_class and obj.key not in PATH_TROUBLE)
+        line = listed[f"source retrieval on read ({storage_class})"]
+        assert (line.quantity, line.unit_price) == (round(read / 2**30, 6), per_gb)
     written = bucket_contents(minio_client(seaweed), gcs_target)
     expected = {obj.key: obj for obj in gcs_objects if obj.key not in PATH_TROUBLE}
     assert sorted(written) == sorted(expected)

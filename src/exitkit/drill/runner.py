@@ -303,7 +303,9 @@ class DrillRun:
                       source_writes=counted_source.writes, target_reads=counted_target.reads,
                       target_writes=counted_target.writes,
                       stored_bytes=sum(obj.size for obj in copied.copied.values()),
-                      stored_days=self.spec.cost.keep_days)
+                      stored_days=self.spec.cost.keep_days,
+                      class_reads=tuple((name, count.bytes) for name, count in count_classes(
+                          entry.info for entry in plan if entry.order in copied.copied).items()))
         archived = copied.archived
         drill = replace(drill, restores=tuple(
             Restores(storage_class, tier, requests, size) for (storage_class, tier),
@@ -313,7 +315,8 @@ class DrillRun:
         full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days, restores=tuple(
             Restores(name, tier, count.objects, count.bytes)
             for name, count in self.estate_classes.items()
-            if tier and needs_restore(name, self.source_restorable)))
+            if tier and needs_restore(name, self.source_restorable)),
+            class_reads=tuple((name, count.bytes) for name, count in self.estate_classes.items()))
         return cost_report(CostModel(catalog, *prices), drill, full_exit, on,
                            [f"the drill copy is kept {self.spec.cost.keep_days:g} days"])
 
