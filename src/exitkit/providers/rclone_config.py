@@ -45,8 +45,15 @@ def _run(args: list[str], stdin: str | None = None) -> str:
 
 @functools.cache
 def rclone_version() -> str:
-    """The first line of ``rclone version`` (``rclone v1.75.2``)."""
-    return _run(["version"]).splitlines()[0].strip()
+    """``rclone v1.75.2``: the version rclone-python reads from the binary in use.
+
+    rclone-python serves this one-off query; the data paths run the binary themselves,
+    because rclone-python joins arguments into one shell string (keys with spaces or quotes
+    would break) and keeps one process-wide configuration (no per-remote environment)."""
+    from rclone_python import rclone
+
+    rclone.set_executable_file(rclone_binary())
+    return f"rclone {rclone.version()}"
 
 
 @functools.cache
