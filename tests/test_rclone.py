@@ -6,6 +6,7 @@ import hashlib
 import pytest
 
 from exitkit.api import run_drill
+from exitkit.drill.spec_file import load_spec
 from exitkit.errors import SpecError
 from exitkit.providers.rclone_config import obscure
 from tests.estates import PATH_TROUBLE, estate
@@ -162,3 +163,43 @@ def test_the_rclone_engine_refuses_what_it_cannot_copy_as_planned(
     with pytest.raises(SpecError, match="verification.versions: options.engine rclone copies "
                                         "current objects only"):
         run_drill(spec, tmp_path / "out", environ=server_env)
+
+
+REMOTE_SPEC = """\
+version: 1
+name: remote-spec
+source:
+  provider: gcs
+  bucket: corp-archive
+  credentials: {{service_account_env: GCS_KEY}}
+target:
+  provider: rclone
+  bucket: exits
+{remote}"""
+
+
+@pytest.mark.parametrize("remote, problem", [
+    ("", ":7: target: provider 'rclone' needs 'rclone' (the remote), and only it"),
+    ("  rclone: {type: sftp, config: r.conf, remote: x}\n",
+     ":10: target.rclone: give either 'type' (with 'parameters') or 'config' and 'remote'"),
+    ("  rclone: {type: sftp, secret_env: {pass: not-a-name}}\n",
+     ":10: target.rclone: secret_env.pass: not an environment variable name"),
+    ("  rclone: {type: sftp, secret_env: {pass: SFTP_PASS}}\n",
+     ":10: target.rclone.secret_env.pass: environment variable SFTP_PASS is not set"),
+])
+def test_a_bad_remote_is_one_line_naming_line_and_field(tmp_path, remote, problem):
+    path = tmp_path / "spec.yaml"
+    path.write_text(REMOTE_SPEC.format(remote=remote), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, {"GCS_KEY": '{"type": "service_account"}'})
+    assert str(caught.value) == f"{path}{problem}"
+
+
+def test_secrets_resolve_by_name_and_an_rclone_conf_is_anchored_to_the_spec(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(REMOTE_SPEC.format(remote="  rclone: {config: conf/rclone.conf, "
+                                              "remote: files}\n"), encoding="utf-8")
+    loaded = load_spec(path, {"GCS_KEY": "/secure/key.json"})
+    assert loaded.spec.target.rclone.config == str(tmp_path / "conf" / "rclone.conf")
+    assert loaded.source_keys.secrets["service_account"].get_secret_value() == "/secure/key.json"
+    assert "/secure/key.json" not in repr(loaded)
