@@ -179,3 +179,54 @@ def test_gcs_to_seaweedfs_keeps_the_classes_of_the_same_s3_drill(
         assert hashlib.sha256(written[key]["body"]).digest() == hashlib.sha256(obj.body).digest()
         assert written[key]["metadata"] == obj.metadata
         assert written[key]["content_type"] == obj.content_type
+
+
+TO_GCS_SPEC = """\
+version: 1
+name: s3-to-gcs
+source:
+  provider: aws-s3
+  endpoint: ${{SRC_ENDPOINT}}
+  region: us-east-1
+  bucket: {source}
+  credentials: {{access_key_env: SRC_KEY, secret_key_env: SRC_SECRET}}
+target:
+  provider: gcs
+  endpoint: ${{GCS_ENDPOINT}}
+  region: europe-west4
+  bucket: {target}
+  create_bucket: true
+options: {{concurrency: 4, max_retries: 2}}
+"""
+
+
+def test_s3_to_gcs_keeps_every_key_setting_and_byte(gcs_emulator, gcs_client, moto,
+                                                     source_client, bucket_name, server_env,
+                                                     tmp_path):
+    objects = estate(seed=16)  # flat keys: GCS holds the keys a path-keyed store cannot
+    source, target = bucket_name("s3"), bucket_name("gcstgt")
+    source_client.create_bucket(Bucket=source)
+    settings = {"CacheControl": "cache-control", "ContentDisposition": "content-disposition",
+                "ContentEncoding": "content-encoding", "ContentLanguage": "content-language"}
+    for obj in objects:
+        source_client.put_object(Bucket=source, Key=obj.key, Body=obj.body,
+                                 ContentType=obj.content_type, Metadata=obj.metadata,
+                                 **{name: obj.headers[header] for name, header in
+                                    settings.items() if header in obj.headers})
+    spec = tmp_path / "to-gcs.yaml"
+    spec.write_text(TO_GCS_SPEC.format(source=source, target=target), encoding="utf-8")
+    record = run_drill(spec, tmp_path / "out", environ={
+        **server_env, "GCS_ENDPOINT": gcs_emulator.endpoint}).record
+    assert record.verdict == "passed", record.errors
+    assert record.verification.counts["matched"] == len(objects)
+    assert record.verification.methods == {"etag-md5": len(objects)}
+    stored = {blob.name: blob for blob in gcs_client.list_blobs(target)}
+    assert sorted(stored) == sorted(obj.key for obj in objects)
+    for obj in objects:
+        blob = stored[obj.key]  # as listed: a download rewrites it from the GET's headers
+        assert (blob.content_type, blob.metadata or {}) == (obj.content_type, obj.metadata)
+        assert {header: getattr(blob, name) for header, name in CONTENT_SETTINGS.items()
+                if getattr(blob, name)} == obj.headers
+        fresh = gcs_client.bucket(target).blob(obj.key)  # the listed mediaLink is mis-quoted
+        assert hashlib.sha256(fresh.download_as_bytes(raw_download=True)).digest() == \
+            hashlib.sha256(obj.body).digest()
