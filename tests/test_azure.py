@@ -23,6 +23,7 @@ from exitkit.providers.azure import (CAPABILITIES, MAX_BLOCKS, AzureRestorer, Az
 from exitkit.providers.contract import Attributes
 from exitkit.providers.properties import ObjectProperties
 from exitkit.providers.registry import open_restorer, open_source, open_target
+from exitkit.redaction import scrub
 
 MIB = 1024 * 1024
 CREDS = Credentials(access_key_env="UNUSED_ACCOUNT", secret_key_env="UNUSED_KEY")
@@ -243,6 +244,13 @@ def test_a_sas_token_reads_and_writes_and_a_wrong_key_names_the_endpoint(azurite
     assert "wrong-account-key" not in str(caught.value) and str(wrong.secret_key) not in str(
         caught.value)
     assert azurite.blob_endpoint in str(caught.value)
+
+
+def test_sas_and_shared_key_signatures_are_scrubbed():
+    text = ("GET http://127.0.0.1/acct/c/k?sv=2021-12-02&sig=abc%2Fdef%3D&se=2027 failed; "
+            "Authorization: SharedKey devstoreaccount1:q0Zc+/9x=")
+    assert scrub(text) == ("GET http://127.0.0.1/acct/c/k?sv=2021-12-02&sig=***&se=2027 "
+                           "failed; Authorization: SharedKey devstoreaccount1:***")
 
 
 def test_credentials_come_from_variable_names_and_sas_is_azure_only(tmp_path, azurite):

@@ -1,8 +1,8 @@
 """Keep secrets out of every log line, record, report and error message.
 
 Secret values are registered when credentials are resolved; :func:`scrub` replaces any
-registered value, and anything shaped like an AWS signature or presigned-URL parameter,
-with ``***``.
+registered value, and anything shaped like an AWS signature or presigned-URL parameter or
+an Azure SAS or SharedKey signature, with ``***``.
 """
 
 import re
@@ -19,6 +19,8 @@ _SIGNATURE_PATTERNS = (
     re.compile(r"(X-Amz-Credential=)[^&\s\"']+", re.IGNORECASE),
     re.compile(r"(X-Amz-Security-Token=)[^&\s\"']+", re.IGNORECASE),
     re.compile(r"(Credential=)[^,\s/]+", re.IGNORECASE),
+    re.compile(r"([?&]sig=)[^&\s\"']+", re.IGNORECASE),  # an Azure SAS token's signature
+    re.compile(r"(SharedKey [^:\s]+:)[A-Za-z0-9+/=]+"),  # an Azure SharedKey signature
 )
 
 

@@ -92,12 +92,21 @@ def _expected_sha256(checksums: dict[str, str]) -> str | None:
     return base64.b64decode(value).hex() if value else None
 
 
+def _expected_md5(etag: str | None, checksums: dict[str, str]) -> str | None:
+    """The hex MD5 the source states: a plain-MD5 ETag (S3), else the Content-MD5 the
+    provider stored with the object (Azure)."""
+    if is_plain_md5(etag):
+        return etag
+    value = checksums.get("md5")
+    return base64.b64decode(value).hex() if value else None
+
+
 def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
              target_key: str, plan: PropertyPlan) -> CopiedObject:
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
-    The bytes are checked against the source's size, plain-MD5 ETag and SHA-256 checksum
-    (when it gives them) before the write completes, and against its other full-object
+    The bytes are checked against the source's size, plain-MD5 ETag or stored Content-MD5,
+    and SHA-256 checksum (when it gives them) before the write completes, and against its other full-object
     checksum after. The copy gets every property the target holds, mapped by *plan*
     (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
     """
@@ -110,7 +119,7 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
             attributes = replace(attributes, tags=tags)
         wanted = replace(attributes, properties=plan.for_target(attributes.properties,
                                                                 target.capabilities))
-        expected_md5 = got.etag if is_plain_md5(got.etag) else None
+        expected_md5 = _expected_md5(got.etag, dict(got.checksums or {}))
         expected_sha256 = _expected_sha256(dict(got.checksums or {}))
         expected_multipart = None
         if not expected_sha256 and multipart_parts(got.etag):

@@ -17,6 +17,8 @@ addressing; this adapter fixes the gaps found against Azurite:
   asks for ``identity`` and reads urllib3's raw stream undecoded (the stored bytes).
 * libcloud's listing objects drop the access tier, Content-MD5 and tag count, and its
   HEAD objects keep metadata only; the adapter reads listing XML and headers itself.
+  Get Blob answers without the access tier (Get Blob Properties has it): a read adds one
+  Get Blob Properties for it, so a copy keeps the tier.
 * libcloud uploads in blocks of a fixed, process-wide 4 MiB (``LIBCLOUD_AZURE_UPLOAD_
   CHUNK_SIZE_MB``), which caps a blob at 195 GiB under the 50,000-block limit, sends no
   Content-MD5 per block and writes content settings other than Content-Type only through
@@ -381,10 +383,24 @@ class AzureSource:
             raise _status_error(response, f"GET {key}")
         raw = response.iter_content.__self__
         try:
-            yield ObjectStream(_info_from_headers(key, response.headers),
-                               self._chunks(raw.raw, key))
+            info = _info_from_headers(key, response.headers)
+            if "x-ms-access-tier" not in response.headers:
+                info = self._with_tier(key, info)
+            yield ObjectStream(info, self._chunks(raw.raw, key))
         finally:
             raw.close()
+
+    def _with_tier(self, key: str, info: ObjectInfo) -> ObjectInfo:
+        """*info* with the access tier Get Blob leaves out, from Get Blob Properties."""
+        head = self.head(key)
+        if head is None:
+            raise PermanentError(f"GET {key}: object vanished while read")
+        properties = info.attributes.properties
+        attributes = Attributes(info.attributes.content_type, info.attributes.headers,
+                                info.attributes.metadata,
+                                properties=ObjectProperties(storage_class=head.storage_class,
+                                                            encryption=properties.encryption))
+        return info._replace(attributes=attributes, storage_class=head.storage_class)
 
     def _chunks(self, raw, key: str) -> Iterator[bytes]:
         try:

@@ -65,7 +65,7 @@ class DigestingStream:
         if self._expected_size is not None and self.size != self._expected_size:
             raise TransientError(f"{self._label}: read {self.size} of {self._expected_size} bytes")
         if self._expected_md5 and self.md5.hexdigest() != self._expected_md5:
-            raise TransientError(f"{self._label}: content does not match its ETag (MD5)")
+            raise TransientError(f"{self._label}: content does not match its MD5 (ETag or Content-MD5)")
         if self._expected_sha256 and self.sha256.hexdigest() != self._expected_sha256:
             raise TransientError(f"{self._label}: content does not match its SHA-256 checksum")
         if self._expected_multipart and self.multipart_etag() != self._expected_multipart[0]:
