@@ -10,16 +10,15 @@ user and password, reaches the remote through environment variables only (see
 :mod:`exitkit.providers.rclone_config`), and stops when the adapter is collected or the
 process exits.
 
-What the adapter holds is what rclone reports for the remote (``operations/fsinfo``): its
-hashes become proofs (MD5 as the ETag, so ``etag-md5`` proves it against an S3 copy;
-SHA-1, SHA-256, CRC32 as full-object checksums) and a path-keyed remote (every non-bucket
-backend) takes path keys; bytes are all it keeps of an object (no content type,
+What the adapter holds is what rclone reports for the remote (``operations/fsinfo``): one
+of its hashes becomes the proof (MD5 as the ETag, so ``etag-md5`` proves it against an S3
+copy; else SHA-256, SHA-1 or CRC32 as a full-object checksum), and a path-keyed remote
+(every non-bucket backend) takes path keys; bytes are all it keeps of an object (no content type,
 metadata, tags or classes), and the drill reports those as gaps.
 """
 
 import base64
 import json
-import os
 import secrets
 import socket
 import subprocess
@@ -47,6 +46,7 @@ PARTIAL_DIR = ".exitkit-partial"
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
 REQUEST_TIMEOUT_S = 300
+POOL_SIZE = 256  # connections to the rcd: up to one per worker (options.concurrency <= 256)
 #: Hashes rclone may report, by its name, with the contract's checksum name; md5 is the ETag.
 CHECKSUM_HASHES = {"sha256": "sha256", "sha1": "sha1", "crc32": "crc32"}
 #: What a remote is declared to hold before rclone is asked: bytes under path keys, as a
@@ -74,15 +74,21 @@ def remote_config(remote, keys, name: str) -> RemoteConfig:
     return configured_remote(name, remote.config, remote.remote)
 
 
+def proof_hash(fsinfo: Mapping) -> str | None:
+    """The one hash exitkit asks of the remote (some compute it by reading the file): MD5
+    where the backend has it (it serves as the ETag), else SHA-256, SHA-1 or CRC32."""
+    held = set(fsinfo.get("Hashes") or ())
+    return next((name for name in ("md5", *CHECKSUM_HASHES) if name in held), None)
+
+
 def capabilities_from(fsinfo: Mapping) -> Capabilities:
     """What a remote holds, from rclone's ``operations/fsinfo``: flat or path keys, and
-    the hashes it reports as full-object checksums."""
+    the hash read as a full-object checksum when it is not MD5 (the ETag)."""
     bucket_based = fsinfo.get("Features", {}).get("BucketBased", False)
-    held = set(fsinfo.get("Hashes") or ())
+    chosen = proof_hash(fsinfo)
     return replace(BUCKET_CAPABILITIES if bucket_based else PROFILE_CAPABILITIES,
-                   additional_checksums=frozenset(name for rclone_name, name
-                                                  in CHECKSUM_HASHES.items()
-                                                  if rclone_name in held))
+                   additional_checksums=frozenset({CHECKSUM_HASHES[chosen]})
+                   if chosen in CHECKSUM_HASHES else frozenset())
 
 
 def _free_port() -> int:
@@ -100,6 +106,8 @@ class RcloneDaemon:
         self._auth = ("exitkit", secrets.token_hex(16))
         self._lock = threading.Lock()
         self._session = requests.Session()
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+        self._session.mount("http://", pool)
         self.url = ""
 
     def ensure_started(self) -> None:
@@ -238,8 +246,8 @@ class RcloneSource:
             fsinfo = self._call("operations/fsinfo", f"remote {self.label}", fs=self.fs)
         except (TransientError, PermanentError) as exc:
             raise EndpointError(self.label, str(exc)) from None
-        hashes = set(fsinfo.get("Hashes") or ())
-        self._hash_types = [name for name in ("md5", *CHECKSUM_HASHES) if name in hashes][:2]
+        chosen = proof_hash(fsinfo)
+        self._hash_types = [chosen] if chosen else []
         if not self._measured:
             self.capabilities = capabilities_from(fsinfo)
 
@@ -373,7 +381,7 @@ class RcloneStore(RcloneSource):
         digest mismatch found there) would otherwise leave a complete-looking object."""
         scratch = f"{PARTIAL_DIR}/{secrets.token_hex(16)}"
         try:
-            sent = self._upload(scratch, chunks)
+            sent = self._upload(scratch, chunks, f"PUT {key}")
             stored = self.head(scratch, hashes=False)
             if stored is None or stored.size != sent:
                 raise TransientError(f"PUT {key}: the remote stored "
@@ -392,7 +400,7 @@ class RcloneStore(RcloneSource):
         except (TransientError, PermanentError):
             pass
 
-    def _upload(self, key: str, chunks: Iterator[bytes]) -> int:
+    def _upload(self, key: str, chunks: Iterator[bytes], what: str) -> int:
         """operations/uploadfile of *chunks* to *key*; the bytes sent."""
         directory, _, name = key.rpartition("/")
         boundary = f"exitkit-{secrets.token_hex(16)}"
@@ -413,7 +421,7 @@ class RcloneStore(RcloneSource):
 
         self.requests.count("PUT")
         try:
-            self._daemon.upload(self.fs, directory, name, body(), boundary, f"PUT {key}")
+            self._daemon.upload(self.fs, directory, name, body(), boundary, what)
         except Exception:
             if failed:  # say the source failed, not the remote
                 raise failed[0] from None
