@@ -155,8 +155,10 @@ def rclone_copy_phase(plan: list[Entry], source: Endpoint, source_keys: Keys | N
                                   check=False)
         except OSError as exc:
             raise PermanentError(f"rclone copy: {type(exc).__name__}") from None
-        with log.open(encoding="utf-8", errors="replace") as lines:
-            failed = _failures(lines)
+        failed = {}
+        if log.exists():  # rclone writes it once it runs
+            with log.open(encoding="utf-8", errors="replace") as lines:
+                failed = _failures(lines)
     if done.returncode != 0 and not failed:
         tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
         raise TransientError(f"rclone copy failed: {tail[0][:300]}")
