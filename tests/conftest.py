@@ -9,7 +9,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from exitkit.providers.boto import s3_client
-from exitkit.embedded.servers import AzuriteServer, MotoServer, SeaweedServer
+from exitkit.embedded.servers import (AzuriteServer, GcsEmulator, MotoServer, RcloneSftpServer,
+                                     SeaweedServer)
 
 _names = itertools.count()
 RECORD_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "record.schema.json"
@@ -243,4 +244,18 @@ def docker_client(docker_env):
 def public_seaweed():
     """A SeaweedFS target whose objects anyone may read (a website bucket)."""
     with SeaweedServer(public_read=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """gcp-storage-emulator: a Google Cloud Storage JSON API for the whole session."""
+    with GcsEmulator() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rclone_sftp():
+    """``rclone serve sftp`` of a fresh directory, for rclone remotes, for the session."""
+    with RcloneSftpServer() as server:
         yield server

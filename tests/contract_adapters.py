@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
-from exitkit.drill.spec import Credentials, Endpoint, TargetEndpoint
+from exitkit.drill.spec import Credentials, Endpoint, RcloneRemote, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.providers.contract import Conformance, ObjectSource, ObjectTarget
 from exitkit.providers.registry import open_source, open_target
@@ -74,6 +74,22 @@ def local_directory(request: pytest.FixtureRequest, bucket: str) -> ContractAdap
     return _opened("local", None, bucket, path=str(base))
 
 
+def gcs_on_emulator(request: pytest.FixtureRequest, bucket: str) -> ContractAdapter:
+    """The GCS adapter on gcp-storage-emulator (anonymous, as the emulator takes it)."""
+    server = request.getfixturevalue("gcs_emulator")
+    return _opened("gcs", None, bucket, endpoint=server.endpoint)
+
+
+def rclone_sftp_remote(request: pytest.FixtureRequest, bucket: str) -> ContractAdapter:
+    """The rclone adapter on an SFTP remote (``rclone serve sftp``), password by variable."""
+    server = request.getfixturevalue("rclone_sftp")
+    remote = RcloneRemote(type="sftp", parameters={"host": "127.0.0.1", "port": str(server.port),
+                                                   "user": server.user},
+                          secret_env={"pass": "UNUSED_SFTP_PASS"})
+    keys = Keys(secrets={"pass": SecretStr(server.password)})
+    return _opened("rclone", keys, bucket, rclone=remote)
+
+
 def azure_on_azurite(request: pytest.FixtureRequest, bucket: str) -> ContractAdapter:
     """The Azure Blob adapter on Azurite, with the account key."""
     server = request.getfixturevalue("azurite")
@@ -87,5 +103,7 @@ ADAPTERS: dict[str, Factory] = {
     "s3-moto": s3_on_moto,
     "s3-seaweedfs": s3_on_seaweedfs,
     "local": local_directory,
+    "gcs-emulator": gcs_on_emulator,
+    "rclone-sftp": rclone_sftp_remote,
     "azure-azurite": azure_on_azurite,
 }

@@ -62,6 +62,9 @@ class Prices(Strict):
     compute_hour: Price | None = None
     retrieval: dict[str, dict[Literal["bulk", "standard", "expedited"], RetrievalPrice]] = Field(
         default_factory=dict, description="restores, by archived storage class and tier")
+    read_retrieval_gb: dict[str, Price] = Field(
+        default_factory=dict, description="per GB read from a storage class that bills "
+        "every read, with no restore (GCS Nearline, Coldline, Archive)")
 
 
 class ExitWaiver(Strict):

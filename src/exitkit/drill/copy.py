@@ -44,6 +44,7 @@ class CopiedObject:
     target_key: str = ""
     target_version_id: str | None = None
     validated: bool = False  # the bytes read matched the source's ETag or SHA-256 checksum
+    engine: str = "exitkit"  # what copied it; only exitkit's copy read what it records
 
 
 @dataclass

@@ -74,7 +74,8 @@ class ArchivedObjects:
         """Pass on each key's versions that can be copied now; hold back the others
         (requesting their restores)."""
         for versions in groups:
-            archived = [entry for entry in versions if needs_restore(entry.info.storage_class)]
+            archived = [entry for entry in versions if needs_restore(
+                entry.info.storage_class, self.restorer is not None)]
             states = [self._admit(entry) for entry in archived]
             if "none" in states:
                 self._unavailable.append(versions)

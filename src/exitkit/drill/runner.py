@@ -19,6 +19,8 @@ from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
 from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
+from exitkit.drill.rclone_engine import (ENGINE_METADATA, rclone_copy_phase,
+                                         refuse_unsupported_engine)
 from exitkit.drill.restore import ArchivedObjects
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
@@ -51,6 +53,7 @@ from exitkit.providers.registry import (endpoint_url, open_restorer, open_settin
                                         open_settings_writer, open_source, open_target,
                                         region_of)
 from exitkit.providers.retrying import RetryingRestorer, RetryingSource, RetryingTarget
+from exitkit.providers.rclone_config import rclone_version
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry, current_entries, version_entries
 from exitkit.verify.sampling import Sampler
@@ -108,13 +111,16 @@ class DrillRun:
         self.property_plan = PropertyPlan()
         self.capabilities_source = ""
         self.bucket_settings: CarriedSettings | None = None
+        self.source_restorable = True
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
         _refuse_overlap(self.loaded)
+        refuse_unsupported_engine(self.loaded)
         spec, options = self.spec, self.spec.options
         source = RetryingSource(open_source(spec.source, self.loaded.source_keys),
                                 options.max_retries, self._retried)
+        self.source_restorable = open_restorer(source.inner) is not None
         spec_dir = Path(self.loaded.path).parent
         capabilities, self.capabilities_source = target_capabilities(self.loaded)
         target = RetryingTarget(open_target(spec.target, self.loaded.target_keys,
@@ -328,8 +334,9 @@ class DrillRun:
         if copy_phase_record is None or estate is None:
             return None
         restore = self.spec.restore
+        archived = self.estate_classes if self.source_restorable else {}  # GCS needs none
         return project(copy_phase_record, *estate, self.spec.options.concurrency,
-                       self.spec.projection.hosts, self.estate_classes,
+                       self.spec.projection.hosts, archived,
                        restore.tier if restore else None)
 
     def _cost(self, catalog: Catalog, prices, source: ObjectSource, target: ObjectSource,
@@ -343,7 +350,9 @@ class DrillRun:
                       source_writes=counted_source.writes, target_reads=counted_target.reads,
                       target_writes=counted_target.writes,
                       stored_bytes=sum(obj.size for obj in copied.copied.values()),
-                      stored_days=self.spec.cost.keep_days)
+                      stored_days=self.spec.cost.keep_days,
+                      class_reads=tuple((name, count.bytes) for name, count in count_classes(
+                          entry.info for entry in plan if entry.order in copied.copied).items()))
         archived = copied.archived
         drill = replace(drill, restores=tuple(
             Restores(storage_class, tier, requests, size) for (storage_class, tier),
@@ -352,7 +361,9 @@ class DrillRun:
         days = projection.duration_on_hosts_s / 86400 if projection else 0.0
         full_exit = scaled_usage(drill, len(plan), *estate, stored_days=days, restores=tuple(
             Restores(name, tier, count.objects, count.bytes)
-            for name, count in self.estate_classes.items() if tier and needs_restore(name)))
+            for name, count in self.estate_classes.items()
+            if tier and needs_restore(name, self.source_restorable)),
+            class_reads=tuple((name, count.bytes) for name, count in self.estate_classes.items()))
         return cost_report(CostModel(catalog, *prices), drill, full_exit, on,
                            [f"the drill copy is kept {self.spec.cost.keep_days:g} days"])
 
@@ -439,17 +450,25 @@ class DrillRun:
         clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
                             self.spec.options.concurrency)
         options = self.spec.options
-        restorer = open_restorer(source.inner)
-        outcome.archived = ArchivedObjects(
-            restorer and RetryingRestorer(restorer, options.max_retries, self._retried),
-            self.spec.restore, self.restore_book, self.observer)
-        outcome.census = self.census
-        copy_phase(plan, source, target, self.keys, options.concurrency, options.max_retries,
-                   clock, self.observer, outcome, self.property_plan)
+        if options.engine == "rclone":
+            spec, loaded = self.spec, self.loaded
+            rclone_copy_phase(plan, spec.source, loaded.source_keys, spec.target,
+                              loaded.target_keys, target.capabilities, self.keys,
+                              options.concurrency, options.max_retries, clock, self.observer,
+                              outcome)
+        else:
+            restorer = open_restorer(source.inner)
+            outcome.archived = ArchivedObjects(
+                restorer and RetryingRestorer(restorer, options.max_retries, self._retried),
+                self.spec.restore, self.restore_book, self.observer)
+            outcome.census = self.census
+            copy_phase(plan, source, target, self.keys, options.concurrency,
+                       options.max_retries, clock, self.observer, outcome, self.property_plan)
         if self.census is not None:  # what the copy did not read: one HEAD each
-            self._count_properties(source, (entry for entry in everything if entry.order
-                                            in outcome.resumed or entry.order
-                                            not in outcome.copied))
+            read_by_copy = outcome.census is not None
+            self._count_properties(source, (entry for entry in everything if not read_by_copy
+                                            or entry.order in outcome.resumed
+                                            or entry.order not in outcome.copied))
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
@@ -486,6 +505,8 @@ class DrillRun:
             manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
             properties=self.property_plan if settings.properties else None,
             accepted_gaps=self._accepted_gaps(),
+            engine_metadata=ENGINE_METADATA if options.engine == "rclone" else frozenset(),
+            source_restorable=self.source_restorable,
         )
         try:
             verification = verify_phase(source, target, scope, options.concurrency,
@@ -533,7 +554,8 @@ class DrillRun:
             inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan),
                                 storage_classes=count_classes(e.info for e in plan))
             if plan is not None else None,
-            copy=None if self.verify_only else _copy_summary(copied, self.resumed_from),
+            copy=None if self.verify_only else _copy_summary(copied, self.resumed_from,
+                                                             options.engine),
             verification=verification,
             requests=requests,
             cleanup=cleanup,
@@ -549,8 +571,11 @@ class DrillRun:
         )
 
 
-def _copy_summary(outcome: CopyOutcome, resumed_from: str | None) -> CopySummary:
+def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
+                  engine: str = "exitkit") -> CopySummary:
     return CopySummary(
+        engine=engine,
+        engine_version=rclone_version() if engine == "rclone" else None,
         resumed_from=resumed_from,
         resumed_objects=len(outcome.resumed),
         resumed_bytes=sum(outcome.resumed.values()),

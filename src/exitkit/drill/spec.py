@@ -1,12 +1,13 @@
 """The drill spec model: what to copy from where to where, and what must hold afterwards."""
 
+import re
 from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from exitkit.drill.spec_base import (Credentials, Duration, Euros, Percent, Size, Strict,
-                                     refuse_sas)
+from exitkit.drill.spec_base import (ENV_NAME, Credentials, Duration, Euros, Percent, Size,
+                                     Strict, refuse_sas)
 from exitkit.drill.vm_spec import VmSection
 from exitkit.drill.workload_spec import Workloads
 
@@ -15,7 +16,40 @@ SPEC_VERSION = 1
 S3_PROVIDERS = ("aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner", "ionos",
                 "s3-compatible")
 ProviderKind = Literal["aws-s3", "minio", "seaweedfs", "ovhcloud", "scaleway", "hetzner",
-                       "ionos", "s3-compatible", "local", "azure-blob"]
+                       "ionos", "s3-compatible", "local", "azure-blob", "gcs", "rclone"]
+
+
+class ServiceAccount(Strict):
+    """Google Cloud credentials: the name of the environment variable that holds a
+    service-account key (its JSON text, or the path of its JSON file)."""
+
+    service_account_env: str = Field(pattern=ENV_NAME)
+
+
+class RcloneRemote(Strict):
+    """An rclone remote: defined here (``type`` and ``parameters``, secrets by environment
+    variable name in ``secret_env``) or named in an rclone.conf (``config`` and ``remote``)."""
+
+    type: str | None = Field(default=None, description="rclone backend, e.g. sftp, webdav, "
+                             "drive, onedrive, swift, smb")
+    parameters: dict[str, str] = Field(default_factory=dict, description="backend options "
+                                       "as in rclone.conf (no secrets)")
+    secret_env: dict[str, str] = Field(default_factory=dict, description="backend option -> "
+                                       "environment variable that holds its value")
+    config: str | None = Field(default=None, description="rclone.conf path, relative to the "
+                               "spec")
+    remote: str | None = Field(default=None, description="remote name in that rclone.conf")
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> "RcloneRemote":
+        if bool(self.type) == bool(self.config and self.remote):
+            raise ValueError("give either 'type' (with 'parameters') or 'config' and 'remote'")
+        if self.config and (self.parameters or self.secret_env):
+            raise ValueError("a remote from 'config' takes no 'parameters' or 'secret_env'")
+        for option, variable in self.secret_env.items():
+            if not re.fullmatch(ENV_NAME, variable):
+                raise ValueError(f"secret_env.{option}: not an environment variable name")
+        return self
 
 
 class Endpoint(Strict):
@@ -27,7 +61,9 @@ class Endpoint(Strict):
     bucket: str = Field(min_length=1)
     prefix: str = ""
     path: str | None = Field(default=None, description="base directory, for provider 'local'")
-    credentials: Credentials | None = None
+    credentials: Credentials | ServiceAccount | None = None
+    rclone: RcloneRemote | None = Field(default=None, description="the remote, for provider "
+                                        "'rclone' (bucket is the path on it)")
     catalog: str | None = Field(default=None, description="catalog entry for prices; default "
                                                           "from provider and region")
     requester_pays: bool = Field(default=False, description="read a Requester Pays bucket, "
@@ -35,15 +71,20 @@ class Endpoint(Strict):
 
     @model_validator(mode="after")
     def _provider_fields(self) -> "Endpoint":
+        if (self.provider == "rclone") != (self.rclone is not None):
+            raise ValueError("provider 'rclone' needs 'rclone' (the remote), and only it")
+        if isinstance(self.credentials, ServiceAccount) != (self.provider == "gcs"
+                                                              and self.credentials is not None):
+            raise ValueError("'service_account_env' credentials are for provider 'gcs'")
         if self.provider == "local":
             if not self.path:
                 raise ValueError("provider 'local' needs 'path' (a base directory)")
-        elif self.credentials is None:
+        elif self.credentials is None and self.provider not in ("gcs", "rclone"):
             raise ValueError(f"provider {self.provider!r} needs 'credentials'")
         if self.provider in ("minio", "seaweedfs", "s3-compatible", "azure-blob") and \
                 not self.endpoint:
             raise ValueError(f"provider {self.provider!r} needs 'endpoint'")
-        if self.provider != "azure-blob":
+        if self.provider != "azure-blob" and isinstance(self.credentials, Credentials):
             refuse_sas(self.credentials, f"provider {self.provider!r}")
         elif self.requester_pays:
             raise ValueError("'requester_pays' is an S3 setting; provider 'azure-blob' has none")
@@ -122,6 +163,9 @@ class Options(Strict):
     concurrency: int = Field(default=8, ge=1, le=256)
     part_size: Size = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
     max_retries: int = Field(default=5, ge=0, le=50)
+    engine: Literal["exitkit", "rclone"] = Field(
+        default="exitkit", description="what copies: exitkit's own streaming copy, or "
+        "'rclone copy' (exitkit still inventories, verifies, times and records)")
 
 
 class Restore(Strict):

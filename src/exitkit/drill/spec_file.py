@@ -7,12 +7,13 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from exitkit.drill.spec import DrillSpec, Endpoint, EvidenceStore
+from exitkit.drill.spec import DrillSpec, Endpoint, EvidenceStore, ServiceAccount
 from exitkit.drill.vm_spec import VmSource
 from exitkit.redaction import register_secret
 from exitkit.yamlfile import YamlDocument, read_yaml
@@ -22,11 +23,15 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 @dataclass(frozen=True)
 class Keys:
-    """Resolved credentials for one endpoint; the values never leave this object unmasked."""
+    """Resolved credentials for one endpoint; the values never leave this object unmasked.
 
-    access_key: SecretStr
-    secret_key: SecretStr
+    S3 endpoints have an access and a secret key; ``secrets`` holds the other named
+    secrets: a GCS ``service_account`` key, an rclone remote's secret options."""
+
+    access_key: SecretStr = SecretStr("")
+    secret_key: SecretStr = SecretStr("")
     sas: bool = False  # secret_key holds an Azure SAS token, not a key
+    secrets: Mapping[str, SecretStr] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,9 @@ def load_spec(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
     """
     environ = os.environ if environ is None else environ
     document = read_yaml(path, "drill spec")
-    spec = document.validate(DrillSpec, _expand(document, document.data, (), environ))
+    spec = _anchor_rclone_configs(
+        document.validate(DrillSpec, _expand(document, document.data, (), environ)),
+        Path(document.path).parent)
     return LoadedSpec(
         spec=spec,
         path=document.path,
@@ -105,11 +112,32 @@ def _expand(document: YamlDocument, value: Any, loc: tuple[str, ...],
     return _ENV_REFERENCE.sub(substitute, value)
 
 
+def _anchor_rclone_configs(spec: DrillSpec, spec_dir: Path) -> DrillSpec:
+    """The spec with each rclone.conf path made absolute (it is relative to the spec)."""
+    sides = {}
+    for side in ("source", "target"):
+        endpoint = getattr(spec, side)
+        remote = endpoint.rclone
+        if remote is not None and remote.config:
+            anchored = remote.model_copy(update={"config": str(spec_dir / remote.config)})
+            sides[side] = endpoint.model_copy(update={"rclone": anchored})
+    return spec.model_copy(update=sides) if sides else spec
+
+
 def _resolve_keys(document: YamlDocument, loc: tuple[str, ...],
                   endpoint: Endpoint | EvidenceStore | VmSource | None,
                   environ: Mapping[str, str]) -> Keys | None:
+    remote = getattr(endpoint, "rclone", None)
+    if remote is not None:
+        return Keys(secrets={option: _secret(document, (*loc, "rclone", "secret_env", option),
+                                             variable, environ)
+                             for option, variable in remote.secret_env.items()})
     if endpoint is None or endpoint.credentials is None:
         return None
+    if isinstance(endpoint.credentials, ServiceAccount):
+        variable = endpoint.credentials.service_account_env
+        return Keys(secrets={"service_account": _secret(
+            document, (*loc, "credentials", "service_account_env"), variable, environ)})
     values = []
     sas = endpoint.credentials.sas_token_env is not None
     for field in ("access_key_env", "sas_token_env" if sas else "secret_key_env"):

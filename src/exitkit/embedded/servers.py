@@ -194,6 +194,40 @@ class SeaweedServer(LoopbackServer):
         return (0, 10000)
 
 
+class GcsEmulator(LoopbackServer):
+    """gcp-storage-emulator: Google Cloud Storage's JSON API, kept in memory."""
+
+    name = "gcs-emulator"
+
+    def command(self) -> list[str]:
+        """``gcp-storage-emulator start`` on :attr:`port`, data in memory."""
+        return [find_executable("gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+                "--port", str(self.port), "--in-memory"]
+
+
+class RcloneSftpServer(LoopbackServer):
+    """``rclone serve sftp`` of a local directory, with one user and a random password;
+    :attr:`root` is the directory it serves (read it directly as the independent client)."""
+
+    name = "rclone-sftp"
+    user = "exitkit"
+
+    def __init__(self) -> None:
+        self.password = secrets.token_hex(16)
+        super().__init__()
+        self.root = self.workdir / "root"
+        self.root.mkdir()
+
+    def command(self) -> list[str]:
+        """Serve :attr:`root` over SFTP on loopback."""
+        return [find_executable("rclone"), "serve", "sftp", str(self.root), "--addr",
+                f"127.0.0.1:{self.port}", "--user", self.user, "--config", ""]
+
+    def environment(self) -> dict[str, str]:
+        """The password goes in the environment, not argv."""
+        return {**os.environ, "RCLONE_PASS": self.password}
+
+
 class AzuriteServer(LoopbackServer):
     """Azurite's Blob service (npm ``azurite``) with its one well-known development account.
 

@@ -173,6 +173,11 @@ class CopySummary(Model):
     failures: list[KeyProblem]
     unrepresentable: list[KeyProblem]
     restore: RestoreRecord | None = None
+    engine: Literal["exitkit", "rclone"] = Field(default="exitkit", description="what copied "
+                                                 "the bytes (options.engine); exitkit "
+                                                 "inventoried and verified either way")
+    engine_version: str | None = Field(default=None, description="the copier's version, "
+                                       "e.g. 'rclone v1.75.2' (None for exitkit's own copy)")
 
 
 class CleanupRecord(Model):

@@ -42,6 +42,7 @@ class Usage:
     stored_bytes: int
     stored_days: float
     restores: tuple["Restores", ...] = ()
+    class_reads: tuple[tuple[str, int], ...] = ()  # (storage class, bytes read from it)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class CostModel:
                        * prices_t.storage_gb_month.price),
         ]
         lines += self._restore_lines(usage)
+        lines += self._read_retrieval_lines(usage)
         return CostEstimate(regime=regime, total_eur=round(sum(l.amount_eur for l in lines), 8),
                             lines=lines)
 
@@ -147,6 +149,19 @@ class CostModel:
                     source=price.source, as_of=price.as_of, note=note))
         return lines
 
+    def _read_retrieval_lines(self, usage: Usage) -> list[CostLine]:
+        """Per-GB fees for reading classes that bill every read (GCS Nearline, Coldline,
+        Archive), at list price under every regime, as restores are."""
+        lines = []
+        for storage_class, size in usage.class_reads:
+            price = self.source.prices.read_retrieval_gb.get(storage_class)
+            if price is None or not size:
+                continue
+            lines.append(self._line(self.source, f"source retrieval on read ({storage_class})",
+                                    size / GB, "GB", price, size / GB * price.price,
+                                    "storage-class read fee; list price under every regime"))
+        return lines
+
     def retrieval_price(self, restore: "Restores") -> RetrievalPrice | None:
         """The source catalog's price for *restore*'s class and tier, if it has one."""
         return self.source.prices.retrieval.get(restore.storage_class, {}).get(restore.tier)
@@ -158,16 +173,18 @@ class CostModel:
 
 
 def scaled_usage(drill: Usage, drill_objects: int, estate_objects: int, estate_bytes: int,
-                 stored_days: float, restores: tuple[Restores, ...] = ()) -> Usage:
-    """The full exit's usage: the estate's bytes, requests per object as measured, and
-    *restores* of the estate's archived objects."""
+                 stored_days: float, restores: tuple[Restores, ...] = (),
+                 class_reads: tuple[tuple[str, int], ...] = ()) -> Usage:
+    """The full exit's usage: the estate's bytes, requests per object as measured,
+    *restores* of the estate's archived objects and *class_reads*, its bytes per class."""
     factor = estate_objects / drill_objects if drill_objects else 0.0
     return Usage(egress_bytes=estate_bytes,
                  source_reads=round(drill.source_reads * factor),
                  source_writes=round(drill.source_writes * factor),
                  target_reads=round(drill.target_reads * factor),
                  target_writes=round(drill.target_writes * factor),
-                 stored_bytes=estate_bytes, stored_days=stored_days, restores=restores)
+                 stored_bytes=estate_bytes, stored_days=stored_days, restores=restores,
+                 class_reads=class_reads)
 
 
 def cost_report(model: CostModel, drill: Usage, full_exit: Usage, on: date,

@@ -33,9 +33,12 @@ RESTORE_HOURS: dict[tuple[str, str], tuple[float, float]] = {
 }
 
 
-def needs_restore(storage_class: str | None) -> bool:
-    """Whether objects listed in *storage_class* need a restore before they can be read."""
-    return storage_class in ARCHIVED_CLASSES
+def needs_restore(storage_class: str | None, restorable: bool = True) -> bool:
+    """Whether objects listed in *storage_class* need a restore before they can be read.
+
+    Never in a store without restores (*restorable* False): Google Cloud Storage's
+    ``ARCHIVE`` class, which shares its name with Azure's Archive tier, is read at once."""
+    return restorable and storage_class in ARCHIVED_CLASSES
 
 
 def restore_hours(storage_class: str, tier: str) -> float | None:

@@ -16,6 +16,10 @@ from exitkit.providers.bucket_settings import BucketSettingsReader, BucketSettin
 from exitkit.providers.azure import CAPABILITIES as AZURE_CAPABILITIES
 from exitkit.providers.azure import AzureRestorer, AzureSource, AzureStore, blob_driver_factory
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
+from exitkit.providers.gcs import CAPABILITIES as GCS_CAPABILITIES
+from exitkit.providers.gcs import GcsSource, GcsStore, gcs_client_factory
+from exitkit.providers.rclone import PROFILE_CAPABILITIES as RCLONE_CAPABILITIES
+from exitkit.providers.rclone import RcloneSource, RcloneStore, remote_label
 from exitkit.providers.local import CAPABILITIES as LOCAL_CAPABILITIES
 from exitkit.providers.local import LocalSource, LocalStore
 from exitkit.providers.s3 import DRIVERS, S3Restorer, S3Source, S3Store, split_endpoint
@@ -74,6 +78,8 @@ S3_PROFILES: dict[str, S3Profile] = {
 }
 
 
+#: Where GCS's JSON API answers unless the spec names another endpoint (an emulator).
+GCS_ENDPOINT = "https://storage.googleapis.com"
 #: Azure Blob Storage: the region its prices default to (the endpoint names the account).
 AZURE_REGION = "westeurope"
 
@@ -82,6 +88,10 @@ def endpoint_url(endpoint: Endpoint) -> str:
     """The URL a spec endpoint resolves to (its own, or the provider's default)."""
     if endpoint.provider == "local":
         return f"file://{endpoint.path}"
+    if endpoint.provider == "gcs":
+        return endpoint.endpoint or GCS_ENDPOINT
+    if endpoint.provider == "rclone":
+        return remote_label(endpoint.rclone)
     if endpoint.provider == "azure-blob":
         return endpoint.endpoint
     profile = S3_PROFILES[endpoint.provider]
@@ -90,9 +100,12 @@ def endpoint_url(endpoint: Endpoint) -> str:
 
 
 def region_of(endpoint: Endpoint) -> str | None:
-    """The region the endpoint signs with (None for local)."""
-    if endpoint.provider == "local":
+    """The region the endpoint signs with (None for local and rclone; for GCS the
+    bucket's location as the spec states it)."""
+    if endpoint.provider in ("local", "rclone"):
         return None
+    if endpoint.provider == "gcs":
+        return endpoint.region
     if endpoint.provider == "azure-blob":
         return endpoint.region or AZURE_REGION
     return endpoint.region or S3_PROFILES[endpoint.provider].region
@@ -136,6 +149,11 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
     """Return a read-only adapter for the drill's source."""
     if endpoint.provider == "local":
         return LocalSource(endpoint.path, endpoint.bucket)
+    if endpoint.provider == "gcs":
+        return GcsSource(label_of(endpoint), endpoint.bucket,
+                         gcs_client_factory(endpoint_url(endpoint), keys))
+    if endpoint.provider == "rclone":
+        return RcloneSource(label_of(endpoint), endpoint.rclone, endpoint.bucket, keys)
     if endpoint.provider == "azure-blob":
         return AzureSource(label_of(endpoint), endpoint.bucket,
                            _azure_driver_factory(endpoint, keys))
@@ -156,6 +174,10 @@ def profile_capabilities(endpoint: Endpoint) -> Capabilities:
     """What the provider's profile declares it holds."""
     if endpoint.provider == "local":
         return LOCAL_CAPABILITIES
+    if endpoint.provider == "gcs":
+        return GCS_CAPABILITIES
+    if endpoint.provider == "rclone":
+        return RCLONE_CAPABILITIES
     if endpoint.provider == "azure-blob":
         return AZURE_CAPABILITIES
     return S3_PROFILES[endpoint.provider].capabilities
@@ -171,6 +193,13 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
         store = LocalStore(endpoint.path, endpoint.bucket)
         store.capabilities = capabilities or store.capabilities
         return store
+    if endpoint.provider == "gcs":
+        return GcsStore(label_of(endpoint), endpoint.bucket,
+                        gcs_client_factory(endpoint_url(endpoint), keys),
+                        capabilities or GCS_CAPABILITIES)
+    if endpoint.provider == "rclone":
+        return RcloneStore(label_of(endpoint), endpoint.rclone, endpoint.bucket, keys,
+                           capabilities)
     if endpoint.provider == "azure-blob":
         return AzureStore(label_of(endpoint), endpoint.bucket,
                           _azure_driver_factory(endpoint, keys),

@@ -25,15 +25,17 @@ def unrepresentable_reason(target_key: str, age: int, capabilities: Capabilities
 
 
 def absent_class(entry: Entry, target_key: str, capabilities: Capabilities,
-                 known: Mapping[tuple[str, int], tuple[str, str]]) -> tuple[str, str]:
+                 known: Mapping[tuple[str, int], tuple[str, str]],
+                 restorable: bool = True) -> tuple[str, str]:
     """(class, reason) of a source *entry* missing from the target; *known* holds what the
-    copy established per (relative key, age)."""
+    copy established per (relative key, age); *restorable* is False for a source without
+    restores (see :func:`needs_restore`)."""
     found = known.get(entry.order)
     if found is not None:
         return found
     reason = unrepresentable_reason(target_key, entry.age, capabilities)
     if reason is not None:
         return "unrepresentable", reason
-    if needs_restore(entry.info.storage_class):
+    if needs_restore(entry.info.storage_class, restorable):
         return "archived", restore_advice(entry.info.storage_class)
     return "missing", "not on the target"

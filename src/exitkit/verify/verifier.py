@@ -89,7 +89,8 @@ class SourceView:
 
     def __init__(self, source: ObjectSource, entry: Entry, copied: CopiedObject | None) -> None:
         self._source, self._entry = source, entry
-        self.copied = copied if copied and copied.source_etag == entry.info.etag else None
+        self.copied = (copied if copied and copied.engine == "exitkit"
+                       and copied.source_etag == entry.info.etag else None)
         self._head: ObjectInfo | None = None
 
     def head(self) -> ObjectInfo:
@@ -136,11 +137,12 @@ class PairChecker:
 
     def __init__(self, source: ObjectSource, target: ObjectSource,
                  copied: Mapping[tuple[str, int], CopiedObject], compare_metadata: bool,
-                 plan: PropertyPlan | None = None, accepted: frozenset[str] = frozenset()
-                 ) -> None:
+                 plan: PropertyPlan | None = None, accepted: frozenset[str] = frozenset(),
+                 engine_metadata: frozenset[str] = frozenset()) -> None:
         self.source, self.target, self.copied = source, target, copied
         self.compare_metadata = compare_metadata
         self.plan, self.accepted = plan, accepted
+        self.engine_metadata = engine_metadata
 
     def __call__(self, pair: tuple[Entry, Entry]) -> Check:
         src, tgt = pair
@@ -163,7 +165,8 @@ class PairChecker:
             if target_head is None:
                 return Check("missing", detail="vanished from the target during verification")
             source_attributes = view.attributes()
-            target_attributes = self._attributes(tgt, target_head)
+            target_attributes = _without_engine_metadata(
+                self._attributes(tgt, target_head), source_attributes, self.engine_metadata)
             if self.compare_metadata:
                 problems = attribute_differences(source_attributes, target_attributes,
                                                  self.target.capabilities)
@@ -211,6 +214,17 @@ class PairChecker:
         with self.target.open(tgt.info.key, tgt.info.version_id) as stream:
             target_digest = sha256_of(stream.chunks)
         return _compare("sha256", "sha256", source_digest, target_digest)
+
+
+def _without_engine_metadata(target: Attributes, source: Attributes,
+                             engine_metadata: frozenset[str]) -> Attributes:
+    """*target* without the user metadata the copy engine wrote itself (keys the source
+    does not have)."""
+    added = engine_metadata & set(target.metadata) - set(source.metadata)
+    if not added:
+        return target
+    return replace(target, metadata={name: value for name, value in target.metadata.items()
+                                     if name not in added})
 
 
 NOT_SAMPLED = Check("not_sampled")
@@ -264,6 +278,8 @@ class VerifyScope:
     manifest: ManifestWriter
     properties: PropertyPlan | None = None
     accepted_gaps: Mapping[str, str] = field(default_factory=dict)
+    engine_metadata: frozenset[str] = frozenset()
+    source_restorable: bool = True
 
 
 def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
@@ -272,7 +288,8 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
     """Compare source and target in scope and return the verification summary."""
     tally = Tally()
     checker = PairChecker(source, target, scope.copied, scope.compare_metadata,
-                          scope.properties, frozenset(scope.accepted_gaps))
+                          scope.properties, frozenset(scope.accepted_gaps),
+                          scope.engine_metadata)
     with_versions = scope.versions == "all"
     progress = BatchedProgress(clock, observer, "verify")
     sampling = scope.sampler.sample is not None
@@ -319,7 +336,8 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
             record(tgt, Check("extra", detail="on the target only"))
         elif tgt is None:
             kind, reason = absent_class(src, scope.keys.on_target(src.relative),
-                                        target.capabilities, scope.known)
+                                        target.capabilities, scope.known,
+                                        scope.source_restorable)
             record(src, Check(kind, detail=reason))
         elif src.info.size != tgt.info.size:
             record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
@@ -409,6 +427,10 @@ def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verifica
     unheld = unheld_fields(target.capabilities, per_object=scope.properties is not None)
     if unheld and scope.compare_metadata:
         gaps.append(f"the target keeps no {', '.join(unheld)}; not verified")
+    if scope.engine_metadata and scope.compare_metadata:
+        gaps.append(f"user metadata the copy engine writes itself "
+                    f"({', '.join(sorted(scope.engine_metadata))}) is not compared where the "
+                    f"source has none")
     if tally.counts["unrepresentable"]:
         gaps.append(f"{tally.counts['unrepresentable']} objects or versions cannot be "
                     "represented on the target")

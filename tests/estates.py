@@ -1,0 +1,62 @@
+"""Small estates that look like real buckets, generated from tables with a seeded RNG:
+pre-compressed web assets (Content-Encoding, stored bytes), documents with content
+settings and custom metadata, storage classes, and keys that stress every layer
+(unicode, spaces, ``+``, ``%``, ``#``, ``?``, ``~``, long and empty path segments)."""
+
+import random
+from dataclasses import dataclass, field
+
+from exitkit.embedded.seed import ENCODED_ASSETS
+
+#: (key template, content type, content settings) of a department's documents.
+DOCUMENTS = (
+    ("finance/ledger/2026/q{n}/entries {n}.csv", "text/csv", {"cache-control": "no-cache"}),
+    ("hr/contracts/ünïcode/çontract-{n}.pdf", "application/pdf",
+     {"content-disposition": 'attachment; filename="contract.pdf"'}),
+    ("web/i18n/{n}/nl-NL strings.json", "application/json", {"content-language": "nl-NL"}),
+    ("odd/plus+and%25percent/{n}.bin", "application/octet-stream", {}),
+    ("odd/hash#and?query ~{n}.txt", "text/plain; charset=utf-8", {}),
+    ("photos/2026/日本/{n}.jpg", "image/jpeg", {"cache-control": "public, max-age=86400"}),
+)
+#: Custom metadata as exports and backup tools write it (lower-case names).
+METADATA = ({"department": "finance", "classification": "internal"},
+            {"retention-years": "10"}, {}, {"source-system": "sap-export", "batch": "42"})
+#: Keys a path-keyed store cannot hold: a 300-byte segment, an empty segment.
+PATH_TROUBLE = ("deep/" + "long-segment-" * 23 + "x/report.pdf", "legacy//double-slash.txt")
+
+
+@dataclass(frozen=True)
+class EstateObject:
+    """One object of a generated estate."""
+
+    key: str
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+
+
+def estate(seed: int, classes: tuple[str, ...] = ("STANDARD",),
+           path_trouble: bool = True) -> list[EstateObject]:
+    """About 20 objects: every encoded web asset, two documents per template, and (with
+    *path_trouble*) the keys a path-keyed target cannot hold; classes cycle *classes*."""
+    rng = random.Random(seed)
+    objects = []
+    for name, content_type, encoding, encoder in ENCODED_ASSETS:
+        raw = rng.randbytes(rng.randint(200, 4000))
+        body = encoder(raw) if encoder else raw
+        objects.append(EstateObject(f"site/static/{name}", body, content_type,
+                                    {"content-encoding": encoding}))
+    for template, content_type, headers in DOCUMENTS:
+        for _ in range(2):
+            key = template.format(n=rng.randint(1, 9999))
+            objects.append(EstateObject(key, rng.randbytes(rng.randint(0, 30_000)),
+                                        content_type, dict(headers), dict(rng.choice(METADATA))))
+    if path_trouble:
+        objects += [EstateObject(key, rng.randbytes(100), "application/pdf")
+                    for key in PATH_TROUBLE]
+    unique = list({obj.key: obj for obj in objects}.values())
+    return [EstateObject(obj.key, obj.body, obj.content_type, obj.headers, obj.metadata,
+                         classes[index % len(classes)])
+            for index, obj in enumerate(unique)]
