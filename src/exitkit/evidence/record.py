@@ -9,12 +9,13 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from exitkit.evidence.listing_record import ListingRecord
 from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
-RECORD_SCHEMA_VERSION = "1.5"
+RECORD_SCHEMA_VERSION = "1.6"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -414,6 +415,9 @@ class DrillRecord(Model):
     vms: VmPlan | None = Field(default=None, description="the VM migration plan")
     properties: PropertiesRecord | None = Field(
         default=None, description="source property census, target capabilities, mappings")
+    listing: ListingRecord | None = Field(
+        default=None, description="the listing source (LIST or an inventory report) and "
+                                  "the report's staleness check (schema 1.6)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
