@@ -6,8 +6,11 @@ survives a crash.
 
 * :class:`PlanStore` is the plan: the entries in scope, in (relative key, age) order, with
   their totals and storage classes counted on the way in;
-* :class:`SpillMap` is a mapping by (relative key, age) with JSON values, for what the
-  copy establishes per object (problems, unrepresentable keys, resumed copies).
+* :class:`SpillMap` is a mapping by (relative key, age) with JSON (or pickled) values,
+  for what the copy establishes per object (problems, unrepresentable keys, resumed
+  copies, archived entries and their restore states);
+* :class:`SpillList` is an append-only list (pickled items), for the keys held back
+  while their archived objects are restored.
 """
 
 import json
@@ -39,14 +42,19 @@ class PlanStore:
 
     def extend(self, entries: Iterable[Entry]) -> None:
         """Append *entries* (after every entry added so far, in order)."""
+        def rows() -> Iterator[tuple[bytes]]:
+            for entry in entries:
+                info = entry[2]
+                self.objects += 1
+                self.bytes += info.size
+                self._classes.add("all", info)
+                yield (pickle.dumps(tuple(entry), pickle.HIGHEST_PROTOCOL),)
+
         self._db.execute("BEGIN")
-        for entry in entries:
-            self._db.execute("INSERT INTO plan VALUES (?)", (pickle.dumps(
-                tuple(entry), pickle.HIGHEST_PROTOCOL),))
-            self.objects += 1
-            self.bytes += entry.info.size
-            self._classes.add("all", entry.info)
-        self._db.execute("COMMIT")
+        try:
+            self._db.executemany("INSERT INTO plan VALUES (?)", rows())
+        finally:
+            self._db.execute("COMMIT")
 
     def add(self, entry: Entry) -> None:
         """Append one entry (after every entry added so far)."""
@@ -77,9 +85,14 @@ class PlanStore:
 
 class SpillMap(MutableMapping[Order, Value], Generic[Value]):
     """A thread-safe mapping by (relative key, age) on disk; values go through JSON (a
-    tuple comes back as a tuple), iteration is in key order."""
+    tuple comes back as a tuple) or, when *pickled*, pickle; iteration is in key order
+    (``in_key_order``)."""
 
-    def __init__(self) -> None:
+    in_key_order = True
+
+    def __init__(self, pickled: bool = False) -> None:
+        self._encode, self._decode = ((_pickled, pickle.loads) if pickled
+                                      else (_json, _decoded))
         self._db = scratch_database()
         self._db.execute("CREATE TABLE map (relative TEXT, age INTEGER, value TEXT, "
                          "PRIMARY KEY (relative, age)) WITHOUT ROWID")
@@ -88,7 +101,7 @@ class SpillMap(MutableMapping[Order, Value], Generic[Value]):
     def __setitem__(self, order: Order, value: Value) -> None:
         with self._mutex:
             self._db.execute("INSERT OR REPLACE INTO map VALUES (?, ?, ?)",
-                             (*order, json.dumps(value, ensure_ascii=False)))
+                             (*order, self._encode(value)))
 
     def __getitem__(self, order: Order) -> Value:
         with self._mutex:
@@ -96,7 +109,7 @@ class SpillMap(MutableMapping[Order, Value], Generic[Value]):
                                    order).fetchone()
         if row is None:
             raise KeyError(order)
-        return _decoded(row[0])
+        return self._decode(row[0])
 
     def __contains__(self, order: object) -> bool:
         if not isinstance(order, tuple) or len(order) != 2:
@@ -128,7 +141,7 @@ class SpillMap(MutableMapping[Order, Value], Generic[Value]):
                     "SELECT relative, age, value FROM map WHERE (relative, age) > (?, ?) "
                     "ORDER BY relative, age LIMIT ?", (*after, PAGE)).fetchall()
             for relative, age, value in rows:
-                yield (relative, age), _decoded(value)
+                yield (relative, age), self._decode(value)
             if len(rows) < PAGE:
                 return
             after = rows[-1][0], rows[-1][1]
@@ -141,6 +154,49 @@ class SpillMap(MutableMapping[Order, Value], Generic[Value]):
     def close(self) -> None:
         """Delete the map's file."""
         self._db.close()
+
+
+class SpillList(Generic[Value]):
+    """An append-only list on disk (items pickled), iterated in the order appended."""
+
+    def __init__(self) -> None:
+        self._db = scratch_database()
+        self._db.execute("CREATE TABLE list (item BLOB)")
+        self._mutex = threading.Lock()
+        self._length = 0
+
+    def append(self, item: Value) -> None:
+        """Add *item* at the end."""
+        with self._mutex:
+            self._db.execute("INSERT INTO list VALUES (?)", (_pickled(item),))
+            self._length += 1
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[Value]:
+        after = 0
+        while True:
+            with self._mutex:
+                rows = self._db.execute("SELECT rowid, item FROM list WHERE rowid > ? "
+                                        "ORDER BY rowid LIMIT ?", (after, PAGE)).fetchall()
+            for _rowid, blob in rows:
+                yield pickle.loads(blob)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def close(self) -> None:
+        """Delete the list's file."""
+        self._db.close()
+
+
+def _pickled(value: Any) -> bytes:
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _decoded(text: str) -> Any:
