@@ -9,6 +9,7 @@ import socket
 import uuid
 from dataclasses import replace
 from datetime import date, timedelta
+from itertools import islice
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from exitkit import __version__
 from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
-from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
+from exitkit.drill.copy import PROBLEM_LIMIT, CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.restore import ArchivedObjects
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
@@ -577,7 +578,8 @@ def _copy_summary(outcome: CopyOutcome, resumed_from: str | None) -> CopySummary
         failures=outcome.failures,
         unrepresentable=[KeyProblem(key=key if age == 0 else f"{key} ({age} older)",
                                     reason=reason)
-                         for (key, age), reason in outcome.unrepresentable.items()],
+                         for (key, age), reason in islice(outcome.unrepresentable.items(),
+                                                          PROBLEM_LIMIT)],
         restore=outcome.archived.record(outcome.copied)
         if outcome.archived and (outcome.archived.entries or outcome.archived.requests) else None,
     )

@@ -69,6 +69,8 @@ def check_staleness(reported: Callable[[], Iterator[ObjectInfo]], source: Object
 
     try:
         for info, found, error in map_bounded(head, drawn, concurrency):
+            if isinstance(error, PermanentError):
+                continue  # refused for good (an SSE-C object without its key): the copy says
             if error is not None:
                 raise error
             if found is None:
@@ -100,6 +102,19 @@ def _prefixes(drawn: list[ObjectInfo], count: int, scope_prefix: str) -> list[st
     return chosen
 
 
+def _rows_under(reported: Iterator[ObjectInfo], prefix: str,
+                last: str | None) -> Iterator[ObjectInfo]:
+    """The report's rows under *prefix* (up to *last* when given); stops reading the
+    report once past them (it comes in key order)."""
+    for info in reported:
+        if info.key.startswith(prefix):
+            if last is not None and info.key > last:
+                return
+            yield info
+        elif info.key > prefix:
+            return
+
+
 def _compare_prefix(prefix: str, reported: Iterator[ObjectInfo], source: ObjectSource,
                     findings: _Findings) -> int:
     """LIST *prefix* (up to LIST_LIMIT keys) and merge it with the report's rows under it,
@@ -107,8 +122,7 @@ def _compare_prefix(prefix: str, reported: Iterator[ObjectInfo], source: ObjectS
     listing = sorted(islice(source.list(prefix), LIST_LIMIT), key=lambda info: info.key)
     complete = len(listing) < LIST_LIMIT
     last = listing[-1].key if listing else ""
-    rows = (info for info in reported if info.key.startswith(prefix)
-            and (complete or info.key <= last))
+    rows = _rows_under(reported, prefix, None if complete else last)
     in_bucket = iter(listing)
     found = next(in_bucket, None)
     for row in rows:
