@@ -15,9 +15,11 @@ from urllib.parse import quote_plus
 import pyarrow
 import pyarrow.parquet
 import pytest
+from rich.console import Console
 
 from exitkit.api import run_drill
 from exitkit.errors import SpecError
+from exitkit.evidence.summary import render_summary
 from tests.helpers import digests, minio_client
 
 PREFIXES = ("logs/2026/", "media/", "exports/q4/")
@@ -164,6 +166,11 @@ def test_a_stale_report_is_caught_and_every_stale_key_classed(
     assert result.exit_code == 1
     assert verification.counts["failed"] == 3 and verification.counts["size_differs"] == 2
     assert any("inventory report is stale" in gap for gap in verification.gaps)
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_summary(result.record))
+    shown = console.export_text()
+    assert "Report staleness: 3 gone, 2 not_in_report, 2 changed" in shown
+    assert "Listed from the inventory report of 2026-12-01" in shown
 
 
 def test_a_damaged_report_or_a_bad_manifest_stops_the_drill(
