@@ -484,7 +484,8 @@ class DrillRun:
         clock = self._phase("verify", len(plan), None, self.spec.options.concurrency)
         settings, options = self.spec.verification, self.spec.options
         scope = VerifyScope(
-            source_entries=self._entries(self.listed, self.keys.source_prefix),
+            source_entries=(iter(plan) if isinstance(self.listed, ReportListing)  # the same rows
+                            else self._entries(self.listed, self.keys.source_prefix)),
             target_entries=self._entries(target, self.keys.target_prefix),
             copied=copied.copied,
             known=self._journaled_problems() if self.verify_only else copied.known_classes(),
