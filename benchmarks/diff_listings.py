@@ -112,7 +112,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scope = VerifyScope(
             source_entries=current_entries(source, ""), target_entries=current_entries(target, ""),
-            copied={}, known={}, keys=KeyMap("", ""), sampler=Sampler(None, []), versions="latest",
+            copied={}, known={}, keys=KeyMap("", ""), sampler=Sampler(None, [], 8 << 20),
+            versions="latest",
             compare_metadata=False, differences=SideFile(Path(tmp), "bench.differences.jsonl"),
             manifest=ManifestWriter(Path(tmp), "bench.manifest.jsonl"))
         started = time.monotonic()

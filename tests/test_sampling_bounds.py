@@ -97,7 +97,7 @@ def test_few_huge_objects_are_their_own_stratum_and_are_all_checked():
     sample = Sample(max_defect_rate="0.1%", confidence="99%", seed=42,
                     storage_classes=["GLACIER"])
     sampler = Sampler(sample, estate(sizes, classes), 8 * MIB)
-    assert {name: len(s.sizes) for name, s in sampler.strata.items()} == {
+    assert {name: s.objects for name, s in sampler.strata.items()} == {
         "small": 19_990, "class:GLACIER small": 10, "large": 4}
     # each stratum planned at 1 - 0.01/3 (Bonferroni), so the three hold together at 99%
     assert sampler.strata["small"].planned == planned_size(0.001, 1 - 0.01 / 3, 19_990)

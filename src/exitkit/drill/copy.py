@@ -53,17 +53,18 @@ class CopyOutcome:
 
     ``copied`` holds everything on the target (a drill keeps it in its on-disk journal),
     including what an interrupted run had copied and a resumed run found still in place:
-    ``resumed``, the size of each of those by (relative key, age). With a ``census``, every
-    object copied is counted there from its GET's headers.
+    ``resumed``, the size of each of those by (relative key, age). A drill passes
+    disk-backed mappings (:class:`exitkit.drill.spill.SpillMap`) for the per-object ones.
+    With a ``census``, every object copied is counted there from its GET's headers.
     """
 
     copied: MutableMapping[tuple[str, int], CopiedObject] = field(default_factory=dict)
     failures: list[KeyProblem] = field(default_factory=list)
-    unrepresentable: dict[tuple[str, int], str] = field(default_factory=dict)
+    unrepresentable: MutableMapping[tuple[str, int], str] = field(default_factory=dict)
     failed: int = 0
     unreadable: dict[str, int] = field(default_factory=dict)
-    resumed: dict[tuple[str, int], int] = field(default_factory=dict)
-    problems: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    resumed: MutableMapping[tuple[str, int], int] = field(default_factory=dict)
+    problems: MutableMapping[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
     archived: "ArchivedObjects | None" = None
     census: "Census | None" = None
 
@@ -78,17 +79,37 @@ class CopyOutcome:
             self.failures.append(KeyProblem(key=entry.label, reason=reason,
                                             kind=None if kind == "failed" else kind))
 
-    def known_classes(self) -> dict[tuple[str, int], tuple[str, str]]:
-        """(class, reason) of every entry the copy did not put on the target."""
-        known = {order: ("unrepresentable", reason)
-                 for order, reason in self.unrepresentable.items()}
-        known.update(self.problems)
-        return known
+    def known_classes(self) -> Mapping[tuple[str, int], tuple[str, str]]:
+        """(class, reason) of every entry the copy did not put on the target: a view
+        over ``problems`` and ``unrepresentable``, which may live on disk."""
+        return KnownClasses(self.problems, self.unrepresentable)
 
     @property
     def multipart_objects(self) -> int:
         """How many objects went up as multipart uploads."""
         return sum(1 for obj in self.copied.values() if obj.parts > 1)
+
+
+class KnownClasses(Mapping[tuple[str, int], tuple[str, str]]):
+    """(class, reason) by (relative key, age): the copy's problems, else ``unrepresentable``
+    with the reason the target cannot hold the key."""
+
+    def __init__(self, problems: Mapping[tuple[str, int], tuple[str, str]],
+                 unrepresentable: Mapping[tuple[str, int], str]) -> None:
+        self._problems, self._unrepresentable = problems, unrepresentable
+
+    def __getitem__(self, order: tuple[str, int]) -> tuple[str, str]:
+        found = self._problems.get(order)
+        if found is not None:
+            return found
+        return "unrepresentable", self._unrepresentable[order]
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        yield from self._problems
+        yield from (order for order in self._unrepresentable if order not in self._problems)
+
+    def __len__(self) -> int:
+        return sum(1 for _order in self)
 
 
 def _expected_sha256(checksums: dict[str, str]) -> str | None:
@@ -233,16 +254,30 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
 
 
 def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], CopiedObject],
-                   on_target: Iterable[Entry], versions: bool) -> dict[tuple[str, int], int]:
-    """The journaled copies a resumed run need not repeat, with their sizes: the source
-    version is the one that was copied (same ETag and size) and the target still lists it
-    with that size (and, when *versions* are listed, the version that was written)."""
-    unchanged = {}
+                   on_target: Iterable[Entry], versions: bool,
+                   into: MutableMapping[tuple[str, int], int] | None = None
+                   ) -> MutableMapping[tuple[str, int], int]:
+    """The journaled copies a resumed run need not repeat, with their sizes, put *into* a
+    mapping (a new dict by default): the source version is the one that was copied (same
+    ETag and size) and the target still lists it with that size (and, when *versions* are
+    listed, the version that was written).
+
+    *plan* and *on_target* come in (relative key, age) order and are merged as they
+    stream; the journal is asked per planned entry the target still lists.
+    """
+    found = {} if into is None else into
+    targets = iter(on_target)
+    target = next(targets, None)
     for entry in plan:
+        while target is not None and target.order < entry.order:
+            target = next(targets, None)
+        if target is None:
+            break
+        if target.order != entry.order:
+            continue
         copied = journaled.get(entry.order)
-        if copied and copied.source_etag == entry.info.etag and copied.size == entry.info.size:
-            unchanged[entry.order] = (copied.size,
-                                      copied.target_version_id if versions else None)
-    return {entry.order: entry.info.size for entry in on_target
-            if unchanged.get(entry.order) == (entry.info.size,
-                                              entry.info.version_id if versions else None)}
+        if (copied and copied.source_etag == entry.info.etag
+                and copied.size == entry.info.size == target.info.size
+                and (not versions or copied.target_version_id == target.info.version_id)):
+            found[entry.order] = entry.info.size
+    return found

@@ -186,6 +186,8 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
 class RestoreBook(MutableMapping[Order, RestoreRequest]):
     """The journal's restores by (relative key, age); each new one is committed at once."""
 
+    in_key_order = True  # iteration pages through the table in (relative key, age) order
+
     def __init__(self, journal: CopyJournal) -> None:
         self._journal = journal
 
@@ -213,10 +215,16 @@ class RestoreBook(MutableMapping[Order, RestoreRequest]):
             return self._journal._db.execute("SELECT count(*) FROM restores").fetchone()[0]
 
     def __iter__(self) -> Iterator[Order]:
-        with self._journal._mutex:
-            rows = self._journal._db.execute("SELECT relative, age FROM restores "
-                                             "ORDER BY relative, age").fetchall()
-        return iter([tuple(row) for row in rows])
+        after: Order = ("", -1)
+        while True:
+            with self._journal._mutex:
+                rows = self._journal._db.execute(
+                    "SELECT relative, age FROM restores WHERE (relative, age) > (?, ?) "
+                    "ORDER BY relative, age LIMIT 1000", after).fetchall()
+            yield from (tuple(row) for row in rows)
+            if len(rows) < 1000:
+                return
+            after = tuple(rows[-1])
 
 
 def read_journal(path: Path) -> tuple[JournalHeader, dict[Order, CopiedObject]]:

@@ -13,9 +13,11 @@ Whatever is still not readable then (or without a ``restore`` section) gets the 
 ``archived`` with its storage class and the remedy.
 """
 
+import heapq
 from collections.abc import Callable, Container, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, groupby
 from time import monotonic
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
@@ -23,6 +25,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponenti
 from exitkit.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.spec import Restore
+from exitkit.drill.spill import SpillList, SpillMap
 from exitkit.drill.units import duration_text
 from exitkit.errors import PermanentError, TransientError
 from exitkit.evidence.record import RestoreRecord, RestoreRequestRecord
@@ -61,14 +64,15 @@ class ArchivedObjects:
     settings: Restore | None
     requests: MutableMapping[Order, RestoreRequest]
     observer: DrillObserver = field(default_factory=SilentObserver)
-    entries: dict[Order, Entry] = field(default_factory=dict)
-    states: dict[Order, str] = field(default_factory=dict)
+    entries: MutableMapping[Order, Entry] = field(
+        default_factory=lambda: SpillMap(pickled=True))
+    states: MutableMapping[Order, str] = field(default_factory=SpillMap)
     requested: int = 0
     requested_before: int = 0
     found_restored: int = 0
     waited_s: float = 0.0
-    _waiting: list[tuple[list[Entry], list[Entry]]] = field(default_factory=list)
-    _unavailable: list[list[Entry]] = field(default_factory=list)
+    _waiting: SpillList[tuple[list[Entry], list[Entry]]] = field(default_factory=SpillList)
+    _unavailable: SpillList[list[Entry]] = field(default_factory=SpillList)
 
     def readable(self, groups: Iterable[list[Entry]]) -> Iterator[list[Entry]]:
         """Pass on each key's versions that can be copied now; hold back the others
@@ -134,17 +138,19 @@ class ArchivedObjects:
             f"Ctrl-C keeps the requests for 'exitkit drill run --resume'"))
 
         def poll() -> int:
-            waiting = [entry for _versions, entries in self._waiting for entry in entries]
+            waiting = (entry for _versions, entries in self._waiting for entry in entries)
             for entry, status, _error in map_bounded(self._status, waiting, POLL_WORKERS):
                 self.states[entry.order] = status.state if status else "unknown"
-            ready, still = [], []
+            ready, still = SpillList(), SpillList()
             for versions, entries in self._waiting:
                 entries = [entry for entry in entries
                            if self.states[entry.order] not in ("ready", "unknown")]
                 (still.append((versions, entries)) if entries else ready.append(versions))
+            self._waiting.close()
             self._waiting = still
-            if ready:
+            if len(ready):
                 copy(ready)
+            ready.close()
             return len(still)
 
         Retrying(retry=retry_if_result(bool), reraise=True,
@@ -156,7 +162,7 @@ class ArchivedObjects:
 
     def not_copied(self) -> Iterator[tuple[Entry, str, str]]:
         """Each entry held back for good, with its class and reason."""
-        for versions in self._unavailable + [versions for versions, _ in self._waiting]:
+        for versions in chain(self._unavailable, (versions for versions, _ in self._waiting)):
             for entry in versions:
                 if entry.order in self.entries:
                     yield entry, "archived", self._reason(entry)
@@ -179,11 +185,12 @@ class ArchivedObjects:
 
     def record(self, done: Container[Order]) -> RestoreRecord:
         """The restore part of the record, given what is now on the target."""
-        orders = sorted(set(self.entries) | set(self.requests))
         settings = self.settings
         requests, counts = [], dict.fromkeys(("copied", "ready", "pending", "not_requested"), 0)
-        archived_bytes = 0
-        for order in orders:
+        archived_bytes = archived = 0
+        for order, _same in groupby(heapq.merge(_in_order(self.entries),
+                                                _in_order(self.requests))):
+            archived += 1
             entry, request = self.entries.get(order), self.requests.get(order)
             state = self._final_state(order, done)
             counts[state] += 1
@@ -201,10 +208,10 @@ class ArchivedObjects:
         return RestoreRecord(
             tier=settings.tier if settings else None, days=settings.days if settings else None,
             max_wait_s=settings.max_wait.total_seconds() if settings else None,
-            archived_objects=len(orders), archived_bytes=archived_bytes,
+            archived_objects=archived, archived_bytes=archived_bytes,
             requested=self.requested, requested_before=self.requested_before,
             found_restored=self.found_restored, waited_s=round(self.waited_s, 3),
-            requests=requests, requests_truncated=len(orders) > REQUEST_LIMIT, **counts)
+            requests=requests, requests_truncated=archived > REQUEST_LIMIT, **counts)
 
     def _final_state(self, order: Order, done: Container[Order]) -> str:
         if order in done:
@@ -228,6 +235,11 @@ class ArchivedObjects:
             count, size = totals.get(key, (0, 0))
             totals[key] = (count + 1, size + request.size)
         return totals
+
+
+def _in_order(orders: Iterable[Order]) -> Iterable[Order]:
+    """*orders* in key order: as they are when the mapping keeps them so, else sorted."""
+    return orders if getattr(orders, "in_key_order", False) else sorted(orders)
 
 
 def _version(entry: Entry) -> str | None:

@@ -7,9 +7,10 @@ The source is opened through the read-only contract; nothing here can write to i
 import getpass
 import socket
 import uuid
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
+from itertools import islice
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from exitkit import __version__
@@ -18,7 +19,7 @@ from exitkit.drill.bucket_translation import TranslationContext
 from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
-from exitkit.drill.copy import CopyOutcome, copy_phase, still_in_place
+from exitkit.drill.copy import PROBLEM_LIMIT, CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.rclone_engine import (ENGINE_METADATA, rclone_copy_phase,
                                          refuse_unsupported_engine)
 from exitkit.drill.restore import ArchivedObjects
@@ -31,6 +32,9 @@ from exitkit.drill.spec import Endpoint
 from exitkit.drill.vm_plan import plan_vms
 from exitkit.drill.workloads import MigratedData, WorkloadsPhase, data_env
 from exitkit.drill.spec_file import LoadedSpec
+from exitkit.drill.spill import PlanStore, SpillMap
+from exitkit.drill.inventory_report import InventoryReport, ReportListing, ReportLocation
+from exitkit.drill.staleness import check_staleness
 from exitkit.errors import EndpointError, PermanentError, SpecError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
 from exitkit.catalog.load import Catalog, load_catalog
@@ -41,12 +45,13 @@ from exitkit.evidence.record import (CleanupRecord, CopySummary, CostReport, Dri
 from exitkit.measure.cost import CostModel, Restores, Usage, cost_report, scaled_usage
 from exitkit.measure.projection import project
 from exitkit.measure.workload_cost import WorkloadPricing
+from exitkit.evidence.listing_record import ListingRecord
 from exitkit.evidence.properties_record import PropertiesRecord, StorageClassMapping
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
-from exitkit.measure.timing import PhaseClock, utc_now
+from exitkit.measure.timing import BatchedProgress, PhaseClock, utc_now
 from exitkit.providers.archive import needs_restore
 from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.providers.registry import (endpoint_url, open_restorer, open_settings_reader,
@@ -112,6 +117,8 @@ class DrillRun:
         self.capabilities_source = ""
         self.bucket_settings: CarriedSettings | None = None
         self.source_restorable = True
+        self.listed: ObjectSource | ReportListing | None = None
+        self.listing: ListingRecord | None = None
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -132,6 +139,7 @@ class DrillRun:
         prices = self.price_entries = self._price_entries(catalog)
         started_at = utc_now()
         source.check()
+        self.listed = self._listing_source(source, started_at)
         versioned = spec.verification.versions == "all" and target.capabilities.versioning
         if self.verify_only:
             target.check()
@@ -146,7 +154,8 @@ class DrillRun:
         stem = record_stem(spec.name, started_at, self.run_id)
         plan = verification = estate = cleanup = None
         journal = None if self.verify_only else self._open_journal(started_at)
-        copied = CopyOutcome() if journal is None else CopyOutcome(copied=journal)
+        copied = CopyOutcome() if journal is None else CopyOutcome(
+            copied=journal, unrepresentable=SpillMap(), resumed=SpillMap(), problems=SpillMap())
         self.restore_book = {} if journal is None else journal.restores
         passed = False
         try:
@@ -180,6 +189,53 @@ class DrillRun:
         finally:
             if journal is not None:
                 journal.close(remove=passed)
+            if plan is not None:
+                plan.close()
+            for spilled in (copied.unrepresentable, copied.resumed, copied.problems):
+                if isinstance(spilled, SpillMap):
+                    spilled.close()
+
+    def _listing_source(self, source: ObjectSource, started_at) -> ObjectSource | ReportListing:
+        """What the source is listed from: the adapter (LIST), or the spec's inventory
+        report, whose manifest is read and checked here (raises SpecError or
+        EndpointError)."""
+        settings = self.spec.listing
+        if settings.source == "list":
+            self.listing = ListingRecord(source="list")
+            return source
+        if self.spec.source.provider == "local":
+            raise SpecError(self.loaded.path, None, "listing.source",
+                            "inventory reports need an S3 source")
+        location = ReportLocation.parse(settings.manifest)
+        reader = open_source(self.spec.source.model_copy(update={"bucket": location.bucket,
+                                                                 "prefix": ""}),
+                             self.loaded.source_keys)
+        report = InventoryReport(location, reader)
+        manifest = report.manifest
+        if manifest.source_bucket != self.spec.source.bucket:
+            raise SpecError(self.loaded.path, None, "listing.manifest",
+                            f"the report lists bucket {manifest.source_bucket!r}, not the "
+                            f"source bucket {self.spec.source.bucket!r}")
+        self.listing = ListingRecord(
+            source="inventory-report", manifest=str(location), report_date=manifest.created,
+            report_age_days=round((started_at - manifest.created) / timedelta(days=1), 3),
+            file_format=manifest.file_format, data_files=len(manifest.files))
+        return ReportListing(report, source.label, source.capabilities)
+
+    def _check_staleness(self, source: ObjectSource, plan: PlanStore, clock: PhaseClock) -> None:
+        """Compare the report with the bucket (sampled HEADs, a few prefix LISTs)."""
+        settings, options = self.spec.listing.staleness, self.spec.options
+        sample = self.spec.verification.sample
+
+        def reported() -> Iterator:
+            return (entry.info for entry in plan
+                    if entry.age == 0 and not entry.info.is_delete_marker)
+
+        staleness = check_staleness(reported, source, settings.heads, settings.prefixes,
+                                    sample.seed if sample else 0, options.concurrency,
+                                    options.max_retries, clock.retried,
+                                    self.keys.source_prefix)
+        self.listing = self.listing.model_copy(update={"staleness": staleness})
 
     def _accepted_gaps(self) -> dict[str, str]:
         return accepted_gaps(self.loaded)
@@ -340,7 +396,7 @@ class DrillRun:
                        restore.tier if restore else None)
 
     def _cost(self, catalog: Catalog, prices, source: ObjectSource, target: ObjectSource,
-              plan: list[Entry] | None, copied: CopyOutcome | None,
+              plan: PlanStore | None, copied: CopyOutcome | None,
               estate: tuple[int, int] | None, projection: Projection | None,
               on: date) -> CostReport | None:
         if None in prices or plan is None or copied is None or estate is None:
@@ -403,17 +459,28 @@ class DrillRun:
         self.phases.append(clock.finish())
         self.observer.phase_finished(clock.name)
 
-    def _inventory(self, source: ObjectSource) -> tuple[list[Entry], tuple[int, int]]:
-        """The plan (entries in scope) and the estate: objects and bytes of the whole
-        bucket, listed separately when the drill covers only a prefix."""
+    def _inventory(self, source: ObjectSource) -> tuple[PlanStore, tuple[int, int]]:
+        """The plan (entries in scope, on disk) and the estate: objects and bytes of the
+        whole bucket, listed separately when the drill covers only a prefix."""
         clock = self._phase("inventory", None, None)
-        plan = []
-        for entry in self._entries(source, self.keys.source_prefix):
-            plan.append(entry)
-            clock.add(1, entry.info.size)
-            self.observer.advanced("inventory", 1, entry.info.size)
-        estate = (len(plan), sum(entry.info.size for entry in plan))
-        self.estate_classes = count_classes(entry.info for entry in plan)
+        progress = BatchedProgress(clock, self.observer, "inventory")
+
+        def counted(entries: Iterable[Entry]) -> Iterator[Entry]:
+            for entry in entries:
+                progress.add(entry.info.size)
+                yield entry
+
+        plan = PlanStore()
+        try:
+            plan.extend(counted(self._entries(self.listed, self.keys.source_prefix)))
+            if isinstance(self.listed, ReportListing):
+                self._check_staleness(source, plan, clock)
+        except BaseException:
+            plan.close()
+            raise
+        progress.flush()
+        estate = (plan.objects, plan.bytes)
+        self.estate_classes = plan.storage_classes()
         if self.spec.verification.properties:
             self.census = Census()
             if self.verify_only:  # else the copy counts what its GETs read
@@ -421,7 +488,7 @@ class DrillRun:
         if self.keys.source_prefix:
             objects = size = 0
             tally = StorageClassTally()
-            for info in source.list(""):
+            for info in self.listed.list(""):
                 objects, size = objects + 1, size + info.size
                 tally.add("estate", info)
             estate = (objects, size)
@@ -436,23 +503,27 @@ class DrillRun:
                              self.spec.options.concurrency, self.census):
             self.census.add(head)
 
-    def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
+    def _copy(self, plan: PlanStore, source: ObjectSource, target: ObjectTarget,
               outcome: CopyOutcome) -> None:
         """Copy the plan, except what a resumed run's journal shows is already on the target."""
-        everything = plan
+        to_copy: Iterable[Entry] = plan
+        objects, size = plan.objects, plan.bytes
         if self.resumed_from:
             on_target = self._entries(target, self.keys.target_prefix)
-            outcome.resumed = still_in_place(plan, outcome.copied, on_target,
-                                             self.spec.verification.versions == "all")
-            for order in [order for order in outcome.copied if order not in outcome.resumed]:
-                del outcome.copied[order]  # no longer in place: copied again below
-            plan = [entry for entry in plan if entry.order not in outcome.resumed]
-        clock = self._phase("copy", len(plan), sum(entry.info.size for entry in plan),
-                            self.spec.options.concurrency)
+            resumed = still_in_place(plan, outcome.copied, on_target,
+                                     self.spec.verification.versions == "all",
+                                     into=outcome.resumed)
+            for order in outcome.copied:  # the journal pages in key order: deleting is safe
+                if order not in resumed:
+                    del outcome.copied[order]  # no longer in place: copied again below
+            to_copy = (entry for entry in plan if entry.order not in resumed)
+            objects -= len(resumed)
+            size -= sum(resumed.values())
+        clock = self._phase("copy", objects, size, self.spec.options.concurrency)
         options = self.spec.options
         if options.engine == "rclone":
             spec, loaded = self.spec, self.loaded
-            rclone_copy_phase(plan, spec.source, loaded.source_keys, spec.target,
+            rclone_copy_phase(to_copy, spec.source, loaded.source_keys, spec.target,
                               loaded.target_keys, target.capabilities, self.keys,
                               options.concurrency, options.max_retries, clock, self.observer,
                               outcome)
@@ -462,11 +533,11 @@ class DrillRun:
                 restorer and RetryingRestorer(restorer, options.max_retries, self._retried),
                 self.spec.restore, self.restore_book, self.observer)
             outcome.census = self.census
-            copy_phase(plan, source, target, self.keys, options.concurrency,
+            copy_phase(to_copy, source, target, self.keys, options.concurrency,
                        options.max_retries, clock, self.observer, outcome, self.property_plan)
         if self.census is not None:  # what the copy did not read: one HEAD each
             read_by_copy = outcome.census is not None
-            self._count_properties(source, (entry for entry in everything if not read_by_copy
+            self._count_properties(source, (entry for entry in plan if not read_by_copy
                                             or entry.order in outcome.resumed
                                             or entry.order not in outcome.copied))
         if isinstance(outcome.copied, CopyJournal):
@@ -488,12 +559,13 @@ class DrillRun:
             self.errors.append(f"cleanup left {record.remaining} written objects on the target")
         return record
 
-    def _verify(self, source: ObjectSource, target: ObjectSource, plan: list[Entry],
+    def _verify(self, source: ObjectSource, target: ObjectSource, plan: PlanStore,
                 copied: CopyOutcome, stem: str) -> Verification:
         clock = self._phase("verify", len(plan), None, self.spec.options.concurrency)
         settings, options = self.spec.verification, self.spec.options
         scope = VerifyScope(
-            source_entries=self._entries(source, self.keys.source_prefix),
+            source_entries=(iter(plan) if isinstance(self.listed, ReportListing)  # the same rows
+                            else self._entries(self.listed, self.keys.source_prefix)),
             target_entries=self._entries(target, self.keys.target_prefix),
             copied=copied.copied,
             known=self._journaled_problems() if self.verify_only else copied.known_classes(),
@@ -516,9 +588,17 @@ class DrillRun:
             scope.manifest.discard()
             raise
         self._end(clock)
+        staleness = self.listing and self.listing.staleness
+        if staleness and staleness.stale:
+            found = ", ".join(f"{count} {kind}" for kind, count in staleness.counts.items()
+                              if count)
+            verification = verification.model_copy(update={"gaps": [
+                *verification.gaps, f"the inventory report is stale ({found} among "
+                f"{staleness.heads} HEADs and {staleness.listed_objects} listed objects); "
+                f"the drill's scope is the report's"]})
         return verification
 
-    def _record(self, started_at, ended_at, plan: list[Entry] | None,
+    def _record(self, started_at, ended_at, plan: PlanStore | None,
                 copied: CopyOutcome | None, verification: Verification | None,
                 requests: dict[str, RequestCounts], projection: Projection | None,
                 cost: CostReport | None, cleanup: CleanupRecord | None,
@@ -551,8 +631,8 @@ class DrillRun:
             options=RunOptions(concurrency=options.concurrency, part_size=options.part_size,
                                max_retries=options.max_retries, verify_only=self.verify_only),
             phases=self.phases,
-            inventory=Inventory(objects=len(plan), bytes=sum(e.info.size for e in plan),
-                                storage_classes=count_classes(e.info for e in plan))
+            inventory=Inventory(objects=plan.objects, bytes=plan.bytes,
+                                storage_classes=plan.storage_classes())
             if plan is not None else None,
             copy=None if self.verify_only else _copy_summary(copied, self.resumed_from,
                                                              options.engine),
@@ -568,6 +648,7 @@ class DrillRun:
             vms=self.vm_plan,
             properties=properties,
             bucket_config=self.bucket_settings.record if self.bucket_settings else None,
+            listing=self.listing,
         )
 
 
@@ -587,7 +668,8 @@ def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
         failures=outcome.failures,
         unrepresentable=[KeyProblem(key=key if age == 0 else f"{key} ({age} older)",
                                     reason=reason)
-                         for (key, age), reason in outcome.unrepresentable.items()],
+                         for (key, age), reason in islice(outcome.unrepresentable.items(),
+                                                          PROBLEM_LIMIT)],
         restore=outcome.archived.record(outcome.copied)
         if outcome.archived and (outcome.archived.entries or outcome.archived.requests) else None,
     )

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from exitkit.drill.inventory_report import ReportLocation
 from exitkit.drill.spec_base import (ENV_NAME, Credentials, Duration, Euros, Percent, Size,
                                      Strict, refuse_sas)
 from exitkit.drill.vm_spec import VmSection
@@ -224,6 +225,33 @@ class Verification(Strict):
                              "checksum) and verify each arrived")
 
 
+class Staleness(Strict):
+    """How an inventory report is checked against the bucket before the drill trusts it."""
+
+    heads: int = Field(default=100, ge=0, le=100_000, description="report keys HEADed "
+                       "(a seeded draw, verification.sample.seed or 0)")
+    prefixes: int = Field(default=3, ge=0, le=100, description="prefixes of drawn keys "
+                          "LISTed (up to 1,000 keys each) and compared with the report")
+
+
+class Listing(Strict):
+    """Where the source listing comes from: LIST requests, or an S3 Inventory report."""
+
+    source: Literal["list", "inventory-report"] = "list"
+    manifest: str | None = Field(default=None, description="s3://<bucket>/<path>/manifest.json "
+                                 "of the report, read with the source's endpoint and "
+                                 "credentials")
+    staleness: Staleness = Staleness()
+
+    @model_validator(mode="after")
+    def _manifest_for_reports(self) -> "Listing":
+        if (self.source == "inventory-report") != (self.manifest is not None):
+            raise ValueError("source: inventory-report needs 'manifest' (and list takes none)")
+        if self.manifest is not None:
+            ReportLocation.parse(self.manifest)
+        return self
+
+
 class Cost(Strict):
     """How the drill is priced."""
 
@@ -327,3 +355,5 @@ class DrillSpec(Strict):
             raise ValueError("bucket_config: bucket settings apply to the whole bucket, so the "
                              "target must not hold foreign data (target.allow_foreign_data)")
         return self
+    listing: Listing = Field(default=Listing(), description="list the source with LIST or "
+                             "from an S3 Inventory report")

@@ -6,10 +6,13 @@ and an audit path, without trusting the rest of the manifest.
 
 import heapq
 import json
+import pickle
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import IO
 
 from exitkit.evidence.merkle import (MerkleBuilder, audit_path, leaf_hash, leaf_hashes,
                                      root_of, verify_inclusion)
@@ -49,7 +52,8 @@ class ManifestWriter:
 
     Entries mostly arrive in key order (the verify walk is ordered): those go straight
     into the manifest file and the Merkle tree. Entries that come late (from concurrent
-    checks) are kept apart; if there are any, commit merges them in with a second pass.
+    checks) are kept apart in a temporary file; if there are any, commit sorts them
+    (external sort) and merges them in with a second pass, so memory stays flat.
     """
 
     def __init__(self, directory: Path, name: str) -> None:
@@ -58,7 +62,7 @@ class ManifestWriter:
         self._file = SideFile(directory, name)
         self._merkle = MerkleBuilder()
         self._last: tuple[str, int] = ("", -1)
-        self._late: list[tuple[str, int, str]] = []
+        self._late: IO[bytes] | None = None
 
     def add(self, key: str, size: int, digest: str, method: str, version_id: str | None = None,
             version_age: int | None = None) -> None:
@@ -70,7 +74,9 @@ class ManifestWriter:
             self._file.write_line(line)
             self._merkle.add(leaf_hash(line.encode("utf-8")))
         else:
-            self._late.append((key, order[1], line))
+            if self._late is None:
+                self._late = tempfile.TemporaryFile(prefix="exitkit-manifest-late-")
+            pickle.dump((key, order[1], line), self._late, protocol=pickle.HIGHEST_PROTOCOL)
 
     def add_etag_run(self, keys: list[str], sizes: list[int], etags: list[str]) -> None:
         """Record current objects proven by plain-MD5 ETags; *keys* ascend, after every
@@ -83,7 +89,7 @@ class ManifestWriter:
 
     def commit(self) -> ManifestSummary:
         """Finish the manifest file beside the record and return its Merkle root."""
-        if self._late:
+        if self._late is not None:
             return self._merge_late()
         self._file.commit()
         return ManifestSummary(file=self._name, entries=self._merkle.size,
@@ -96,10 +102,13 @@ class ManifestWriter:
             stream = ((entry["key"], entry.get("version_age", 0), line)
                       for line in (raw[:-1] for raw in in_order)
                       for entry in (json.loads(line),))
-            late = sorted_by(self._late, key=_by_key_and_age)
+            self._late.seek(0)
+            late = sorted_by(_unpickled(self._late), key=_by_key_and_age)
             for _key, _age, line in heapq.merge(stream, late, key=_by_key_and_age):
                 merged.write_line(line)
                 builder.add(leaf_hash(line.encode("utf-8")))
+        self._late.close()
+        self._late = None
         self._file.discard()
         merged.commit()
         return ManifestSummary(file=self._name, entries=builder.size,
@@ -107,7 +116,18 @@ class ManifestWriter:
 
     def discard(self) -> None:
         """Drop everything collected."""
+        if self._late is not None:
+            self._late.close()
+            self._late = None
         self._file.discard()
+
+
+def _unpickled(handle: IO[bytes]) -> Iterator[tuple[str, int, str]]:
+    while True:
+        try:
+            yield pickle.load(handle)
+        except EOFError:
+            return
 
 
 @dataclass(frozen=True)

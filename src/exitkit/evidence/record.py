@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from exitkit.evidence.bucket_config_record import BucketConfigRecord
+from exitkit.evidence.listing_record import ListingRecord
 from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
 from exitkit.evidence.vm_record import VmPlan
@@ -423,6 +424,9 @@ class DrillRecord(Model):
     bucket_config: BucketConfigRecord | None = Field(
         default=None, description="the bucket's settings carried to the target "
                                   "(bucket_config in the spec)")
+    listing: ListingRecord | None = Field(
+        default=None, description="the listing source (LIST or an inventory report) and "
+                                  "the report's staleness check (schema 1.6)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -151,6 +151,19 @@ def render_summary(record: DrillRecord) -> Group:
             parts.append(Text(f"gap: {gap}", style="yellow"))
     if record.copy_summary and record.copy_summary.restore:
         parts.append(Text(f"Restores: {restore_text(record.copy_summary.restore)}"))
+    listing = record.listing
+    if listing and listing.source == "inventory-report":
+        parts.append(Text(f"Listed from the inventory report of {listing.report_date:%Y-%m-%d} "
+                          f"({listing.report_age_days:g} days old): {listing.manifest}"))
+        staleness = listing.staleness
+        if staleness:
+            found = ", ".join(f"{count} {kind}" for kind, count in staleness.counts.items()
+                              if count) or "nothing stale"
+            parts.append(Text(f"Report staleness: {found} ({staleness.heads} HEADs, "
+                              f"{staleness.listed_objects} objects listed)",
+                              style="yellow" if staleness.stale else ""))
+            for advice in staleness.advice:
+                parts.append(Text(f"  {advice}", style="yellow"))
     if record.properties:
         for key in record.properties.census.kms_keys:
             parts.append(Text(f"exit dependency: KMS key {key.key_id}: {key.objects} objects, "

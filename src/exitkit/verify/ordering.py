@@ -15,7 +15,7 @@ Entry = TypeVar("Entry")
 
 
 def sorted_by(entries: Iterable[Entry], key: Callable[[Entry], str],
-              run_size: int = 200_000) -> Iterator[Entry]:
+              run_size: int = 50_000) -> Iterator[Entry]:
     """Yield *entries* ordered by *key*; at most *run_size* entries are held in memory."""
     runs: list[IO[bytes]] = []
     batch: list[Entry] = []

@@ -34,10 +34,10 @@ def _pct_up(part: float, whole: float) -> float:
 def _largest_bytes(sampler: Sampler, name: str, count: int, population_bytes: int) -> int:
     """Bytes of the *count* largest objects of the stratum (from the inventory, a superset
     of the population, so never less); every byte when the inventory did not hold it."""
-    stratum = sampler.strata.get(name)
     if count == 0:
         return 0
-    return min(population_bytes, sum(stratum.sizes[:count]) if stratum else population_bytes)
+    largest = sampler.largest_bytes(name, count)
+    return population_bytes if largest is None else min(population_bytes, largest)
 
 
 def sample_record(sampler: Sampler, tallies: dict[str, StratumTally]) -> SampleRecord:

@@ -9,19 +9,22 @@ each stratum's lowest-scoring keys; ``max_defect_rate`` plans each stratum's siz
 :func:`exitkit.verify.bounds.planned_size` at ``1 - alpha/strata`` (Bonferroni), or checks
 the whole stratum where it is too small for sampling to help. Selection does not depend on
 listing order, so a later run with the recorded seed draws the same keys.
+
+The draw is planned from a private temporary SQLite table of (stratum, score, size), one
+row per object, spilled to disk: memory stays flat however large the inventory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import math
-from array import array
+import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from exitkit.providers.contract import ObjectInfo
+from exitkit.scratch import scratch_database
 from exitkit.verify.bounds import planned_size
 from exitkit.verify.entries import Entry
 
@@ -41,10 +44,9 @@ def score(seed: int, key: str) -> float:
 
 @dataclass
 class Stratum:
-    """One stratum of the inventory: its objects' sizes (largest first) and its draw."""
+    """One stratum of the inventory: how many objects it holds and its draw."""
 
-    sizes: array = field(default_factory=lambda: array("q"))
-    scores: list[float] = field(default_factory=list)
+    objects: int = 0
     planned: int | None = None
     cutoff: float = _EVERY
 
@@ -57,17 +59,37 @@ class Sampler:
         self.sample = sample
         self.large_object_size = (sample and sample.large_object_size) or large_object_size
         self.strata: dict[str, Stratum] = {}
+        self._db: sqlite3.Connection | None = None
         if sample is None:
             return
+        self._db = scratch_database()
+        self._db.execute("CREATE TABLE inventory (stratum TEXT, score REAL, size INTEGER)")
+        self._db.execute("BEGIN")
         for entry in inventory:
-            stratum = self.strata.setdefault(self.stratum_of(entry.relative, entry.info),
-                                             Stratum())
-            stratum.sizes.append(entry.info.size)
-            stratum.scores.append(score(sample.seed, entry.relative))
+            name = self.stratum_of(entry.relative, entry.info)
+            stratum = self.strata.get(name) or self.strata.setdefault(name, Stratum())
+            stratum.objects += 1
+            self._db.execute("INSERT INTO inventory VALUES (?, ?, ?)",
+                             (name, score(sample.seed, entry.relative), entry.info.size))
+        self._db.execute("COMMIT")
+        self._db.execute("CREATE INDEX by_score ON inventory (stratum, score)")
+        self._db.execute("CREATE INDEX by_size ON inventory (stratum, size)")
         self._plan(sample)
-        for stratum in self.strata.values():
-            stratum.sizes = array("q", sorted(stratum.sizes, reverse=True))
-            stratum.scores = []
+
+    def largest_bytes(self, name: str, count: int) -> int | None:
+        """Bytes of the *count* largest objects of stratum *name* in the inventory; None
+        when the inventory did not hold the stratum."""
+        if name not in self.strata or self._db is None:
+            return None
+        return self._db.execute(
+            "SELECT coalesce(sum(size), 0) FROM (SELECT size FROM inventory WHERE stratum = ? "
+            "ORDER BY size DESC LIMIT ?)", (name, count)).fetchone()[0]
+
+    def _lowest_score(self, name: str, rank: int) -> float | None:
+        """The *rank*-th lowest score of stratum *name* (1 is the lowest)."""
+        row = self._db.execute("SELECT score FROM inventory WHERE stratum = ? ORDER BY score "
+                               "LIMIT 1 OFFSET ?", (name, rank - 1)).fetchone()
+        return row and row[0]
 
     def _plan(self, sample: Sample) -> None:
         if sample.fraction is not None:
@@ -75,16 +97,17 @@ class Sampler:
                 stratum.cutoff = sample.fraction
             return
         if sample.count is not None:
-            sizes = _spread(sample.count, {name: len(s.sizes) for name, s in self.strata.items()})
+            sizes = _spread(sample.count, {name: s.objects for name, s in self.strata.items()})
         else:
             alpha = (1 - sample.confidence / 100) / max(1, len(self.strata))
-            sizes = {name: _planned(sample.max_defect_rate / 100, 1 - alpha, len(s.sizes))
+            sizes = {name: _planned(sample.max_defect_rate / 100, 1 - alpha, s.objects)
                      for name, s in self.strata.items()}
         for name, stratum in self.strata.items():
             stratum.planned = sizes[name]
-            if sizes[name] < len(stratum.sizes):
-                lowest = heapq.nsmallest(sizes[name], stratum.scores)
-                stratum.cutoff = math.nextafter(lowest[-1], 1.0) if lowest else 0.0
+            if sizes[name] < stratum.objects:
+                highest_drawn = self._lowest_score(name, sizes[name]) if sizes[name] else None
+                stratum.cutoff = (0.0 if highest_drawn is None
+                                  else math.nextafter(highest_drawn, 1.0))
 
     @property
     def verifies_everything(self) -> bool:
