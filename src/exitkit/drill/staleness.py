@@ -14,7 +14,7 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.errors import EndpointError, PermanentError, TransientError
 from exitkit.evidence.listing_record import STALE_ADVICE, StaleKey, StalenessRecord
 from exitkit.providers.contract import ObjectInfo, ObjectSource
