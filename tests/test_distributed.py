@@ -2,10 +2,12 @@
 worker killed mid-shard loses and duplicates nothing; the local-cluster recipe works."""
 
 import hashlib
+import io
 import json
 import os
 import pickle
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from distributed import Client, LocalCluster
+from hypothesis import given, settings, strategies as st
+from rich.console import Console
 
 from exitkit.api import run_drill
 from exitkit.drill.journal import read_journal
@@ -27,6 +31,9 @@ from exitkit.drill.spec_file import load_spec
 from exitkit.embedded.seed import SeedObject, seed_bucket
 from exitkit.errors import ExitkitError
 from exitkit.evidence.manifest import manifest_root
+from exitkit.evidence.reports import render_report
+from exitkit.evidence.summary import render_summary
+from exitkit.measure.projection import DATA_ACT_TRANSITION, WorkerRate, workers_needed
 from exitkit.providers.contract import Capabilities
 from exitkit.verify.properties import PropertyPlan
 from tests.faultproxy import FaultProxy, Faults
@@ -152,8 +159,38 @@ def test_a_drill_on_three_workers_gives_the_record_of_one_process(
     busy = sum(worker.busy_s for worker in workers)
     assert projection.per_worker_objects_per_s == pytest.approx(
         sum(worker.objects for worker in workers) / busy, rel=1e-3)
-    assert projection.workers_for_transition >= 1
+    assert projection.workers_for_transition == workers_needed(
+        projection.estate_objects, projection.estate_bytes, WorkerRate(
+            projection.per_worker_objects_per_s, projection.per_worker_bytes_per_s), 0.0)
     assert not list(spread_dir.glob("*.shard-*"))  # shard journals merged and removed
+    # every report shows the workers the full exit needs
+    needed = f"{projection.workers_for_transition} worker(s) fit the full exit"
+    assert needed in render_report(spread, [spread], "md")
+    assert needed in render_report(spread, [spread], "html")
+    console = Console(width=400, record=True, file=io.StringIO())
+    console.print(render_summary(spread))
+    summary = console.export_text()
+    assert needed in summary and "Distributed on 3 Dask worker(s)" in summary
+    metric = re.search(r'^exitkit_drill_projected_workers_for_transition\{drill="test-drill"\} '
+                       r'(\S+)$', render_report(spread, [spread], "prom"), re.M)
+    assert float(metric.group(1)) == projection.workers_for_transition
+
+
+@settings(max_examples=40, deadline=None)
+@given(objects=st.integers(1, 10**10), size=st.integers(1, 10**16),
+       objects_per_s=st.floats(0.01, 1e5), bytes_per_s=st.floats(1.0, 1e10),
+       latency_s=st.floats(0, 40 * 86400))
+def test_the_workers_needed_are_the_fewest_that_fit_the_window(objects, size, objects_per_s,
+                                                               bytes_per_s, latency_s):
+    rate = WorkerRate(objects_per_s, bytes_per_s)
+    needed = workers_needed(objects, size, rate, latency_s)
+    budget = DATA_ACT_TRANSITION.total_seconds() - latency_s
+    one_worker = max(objects / objects_per_s, size / bytes_per_s)
+    if budget <= 0:
+        assert needed is None
+        return
+    assert needed >= 1 and one_worker / needed <= budget * (1 + 1e-9)
+    assert needed == 1 or one_worker / (needed - 1) > budget * (1 - 1e-9)
 
 
 def test_no_secret_travels_in_a_task(cluster, moto, seaweed, write_spec, server_env):
@@ -228,13 +265,14 @@ def test_a_worker_killed_mid_shard_loses_and_duplicates_nothing(
     disk = tmp_path / "disk"
     target = (f'  provider: local\n  path: "{disk}"\n  bucket: exit\n  create_bucket: true')
     spec = write_spec(bucket, target=target,
-                      extra="distributed:\n  shard_objects: 8\n"
-                            "verification:\n  properties: false\n")
+                      extra="distributed:\n  shard_objects: 12\n"
+                            "verification:\n  properties: false\n  metadata: false\n")
     spec.write_text(spec.read_text().replace("concurrency: 4", "concurrency: 1"))
     results = tmp_path / "results"
-    # every source request waits 40 ms: a shard takes long enough to be interrupted
+    # every source request waits 150 ms: a shard (12 objects, one at a time) outlasts the
+    # journal's first commit (after a second), and is killed after it
     with FaultProxy(int(urlsplit(moto.endpoint).port),
-                    Faults(delay=1.0, delay_seconds=0.04)) as proxy:
+                    Faults(delay=1.0, delay_seconds=0.15)) as proxy:
         env = {**server_env, "SRC_ENDPOINT": proxy.endpoint}
         stop, killed = threading.Event(), {}
         killer = threading.Thread(target=lambda: killed.update(
@@ -271,3 +309,49 @@ def test_a_worker_killed_mid_shard_loses_and_duplicates_nothing(
     assert sum(worker.objects for worker in workers) == len(objects) - shard.skipped_in_place
     copy_phase = next(phase for phase in record.phases if phase.name == "copy")
     assert copy_phase.objects == len(objects)
+
+
+def test_the_local_cluster_recipe(source_client, bucket_name, write_spec, server_env, tmp_path,
+                                  moto, seaweed):
+    """docs/distributed.md's local recipe: ``dask scheduler`` and ``dask worker`` processes
+    on loopback (credentials in the workers' environment), then ``exitkit drill run
+    --scheduler``."""
+    bucket, target = bucket_name("src"), bucket_name("tgt")
+    objects = estate(12, seed=7)[:-1]
+    seed_bucket(source_client, bucket, objects)
+    spec = write_spec(bucket, target,
+                      extra="distributed:\n  shard_objects: 4\n  connect_timeout: 5s\n")
+    scheduler_file = tmp_path / "scheduler.json"
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(scheduler_file)], env=server_env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        started.append(subprocess.Popen(
+            ["dask", "worker", "--scheduler-file", str(scheduler_file), "--nworkers", "2",
+             "--nthreads", "1", "--no-dashboard", "--local-directory", str(tmp_path / "dask")],
+            env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True))
+        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            address = client.scheduler.address
+        results = tmp_path / "results"
+        done = exitkit("drill", "run", str(spec), "--scheduler", address, "-r", str(results),
+                       "--json", env=server_env)
+        assert done.returncode == 0, done.stderr
+        record = json.loads(done.stdout)
+        assert record["distributed"]["workers"] == 2
+        assert len(record["distributed"]["shards"]) == 3
+        assert record["verification"]["counts"]["matched"] == len(objects)
+        assert record["projection"]["workers_for_transition"] >= 1
+        assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
+        unreachable = exitkit("drill", "run", str(spec), "--scheduler", "tcp://127.0.0.1:9",
+                              "-r", str(results), env=server_env)
+        assert unreachable.returncode == 2
+        assert unreachable.stderr.count("\n") == 1 and "tcp://127.0.0.1:9" in unreachable.stderr
+    finally:
+        for process in started:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            process.wait(timeout=60)

@@ -78,6 +78,11 @@ class DistributedDrillRun(DrillRun):
             raise EndpointError(f"Dask scheduler {self.scheduler}",
                                 scrub(f"cannot connect ({exc})")) from None
         try:
+            try:
+                self.client.wait_for_workers(1, timeout=timeout)
+            except TimeoutError:
+                raise EndpointError(f"Dask scheduler {self.scheduler}",
+                                    f"no worker joined within {timeout:g} s") from None
             self.workers = len(self.client.scheduler_info()["workers"])
             return super().execute()
         finally:
@@ -199,34 +204,38 @@ class DistributedDrillRun(DrillRun):
         return verification
 
     def _bounded(self, submit: Callable, items: Iterable, in_order: bool = False) -> Iterator:
-        """Submit a task per item, at most twice the workers in flight; yield results as
-        they finish (in submission order with *in_order*)."""
+        """Submit a task per item, at most twice the workers in flight (finished results
+        waiting for their turn included); yield results as they finish, or in submission
+        order with *in_order*."""
         from distributed import as_completed
 
         limit, items = 2 * max(1, self.workers), iter(items)
-        running, done, next_index, position = as_completed(), {}, 0, 0
-        positions = {}
-        for item in items:
+        positions, waiting, next_position = {}, {}, 0
+
+        def submit_next() -> object | None:
+            item = next(items, None)
+            if item is None:
+                return None
             future = submit(item)
-            positions[future.key], position = position, position + 1
-            running.add(future)
-            if position >= limit:
-                break
+            positions[future.key] = len(positions)
+            return future
+
+        first = [future for future in (submit_next() for _ in range(limit)) if future]
+        running = as_completed(first, loop=self.client.loop)
         for future in running:
             result = self._result(future)
-            if not in_order:
-                yield result
+            if in_order:
+                waiting[positions[future.key]] = result
+                while next_position in waiting:
+                    yield waiting.pop(next_position)
+                    next_position += 1
             else:
-                done[positions.pop(future.key)] = result
-                while next_index in done:
-                    yield done.pop(next_index)
-                    next_index += 1
-            if len(done) < limit:
-                item = next(items, None)
-                if item is not None:
-                    new = submit(item)
-                    positions[new.key], position = position, position + 1
-                    running.add(new)
+                yield result
+            while running.count() + len(waiting) < limit:
+                new = submit_next()
+                if new is None:
+                    break
+                running.add(new)
 
     def _result(self, future):
         from distributed import KilledWorker
