@@ -26,7 +26,7 @@ from rich.console import Console
 from exitkit.api import run_drill
 from exitkit.drill.journal import read_journal
 from exitkit.drill.shard_worker import ShardContext
-from exitkit.drill.shards import shard_journal_path
+from exitkit.drill.shards import bounds_of, shards_of, split_by_shard
 from exitkit.drill.spec_file import load_spec
 from exitkit.embedded.seed import SeedObject, seed_bucket
 from exitkit.errors import ExitkitError
@@ -34,7 +34,8 @@ from exitkit.evidence.manifest import manifest_root
 from exitkit.evidence.reports import render_report
 from exitkit.evidence.summary import render_summary
 from exitkit.measure.projection import DATA_ACT_TRANSITION, WorkerRate, workers_needed
-from exitkit.providers.contract import Capabilities
+from exitkit.providers.contract import Capabilities, ObjectInfo
+from exitkit.verify.entries import Entry
 from exitkit.verify.properties import PropertyPlan
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import digests, exitkit, minio_client
@@ -355,3 +356,29 @@ def test_the_local_cluster_recipe(source_client, bucket_name, write_spec, server
             os.killpg(process.pid, signal.SIGTERM)
         for process in started:
             process.wait(timeout=60)
+
+
+@settings(max_examples=30, deadline=None)
+@given(source=st.lists(st.tuples(st.text("ab/é", max_size=4), st.integers(0, 2)), max_size=40),
+       target=st.lists(st.text("ab/é~", max_size=4), max_size=20),
+       shard_objects=st.integers(1, 8))
+def test_shards_partition_the_key_space_and_keep_a_keys_versions_together(
+        source, target, shard_objects):
+    def entry(relative: str, age: int) -> Entry:
+        return Entry(relative, age, ObjectInfo(key=relative, size=age))
+
+    plan = [entry(*order) for order in sorted(set(source))]
+    shards = list(shards_of(plan, shard_objects))
+    assert [e for shard in shards for e in shard.entries] == plan
+    assert all(len(shard.entries) >= shard_objects for shard in shards[:-1])
+    assert len({shard.first_key for shard in shards}) == len(shards)  # no key split
+    listed = [entry(key, 0) for key in sorted(set(target))]
+    bounds = bounds_of(shard.first_key for shard in shards)
+    parts = list(split_by_shard(plan, listed, bounds))
+    assert [index for index, _s, _t in parts] == list(range(len(shards)))
+    assert [e for _i, sources, _t in parts for e in sources] == plan
+    assert [e for _i, _s, targets in parts for e in targets] == listed
+    for index, sources, targets in parts:
+        upper = bounds[index + 1] if index + 1 < len(bounds) else None
+        assert all(bounds[index] <= e.relative or index == 0 for e in sources + targets)
+        assert all(upper is None or e.relative < upper for e in sources + targets)

@@ -117,7 +117,7 @@ class DistributedDrillRun(DrillRun):
                                       pure=False)
 
         first_keys = []
-        for result in self._bounded(submit, shards_of(plan, self.settings.shard_objects)):
+        for result in self._bounded(submit, shards_of(todo, self.settings.shard_objects)):
             shard = shards.pop(result.index)
             first_keys.append((shard.index, shard.first_key))
             self._merge_copy(result, shard, outcome)
@@ -179,9 +179,10 @@ class DistributedDrillRun(DrillRun):
 
         def submit(part: tuple[int, list[Entry], list[Entry]]):
             index, sources, targets = part
+            facts = ((entry.order, copied.copied.get(entry.order)) for entry in sources)
             return self.client.submit(
                 verify_shard, context, sampler, index, sources, targets,
-                {e.order: copied.copied[e.order] for e in sources if e.order in copied.copied},
+                {order: obj for order, obj in facts if obj is not None},
                 {e.order: known[e.order] for e in sources if e.order in known},
                 key=f"exitkit-verify-{self.run_id}-{index}", pure=False)
 
