@@ -9,9 +9,7 @@ import pickle
 import random
 import re
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
