@@ -1,8 +1,8 @@
 """Copy throughput per Dask worker, and what the projection makes of it.
 
 Seeds a moto_server bucket with OBJECTS objects of SIZE bytes, then runs the same drill
-into SeaweedFS in one process and on local Dask clusters of 1..MAX_WORKERS worker
-processes (one thread each). Prints, per run: the copy phase's wall time and aggregate
+into a second moto_server in one process and on local Dask clusters of 1..MAX_WORKERS
+worker processes (one thread each). Prints, per run: the copy phase's wall time and aggregate
 rate, the measured per-worker rate and the workers the projection says a full exit of the
 same estate scaled to ESTATE_OBJECTS objects needs for the 30-day transition.
 
@@ -16,13 +16,24 @@ from pathlib import Path
 
 from distributed import LocalCluster
 
-from benchmarks.drillbench import write_spec
 from exitkit.api import run_drill
-from exitkit.embedded.servers import MotoServer, SeaweedServer
+from exitkit.embedded.servers import MotoServer
 from exitkit.measure.projection import WorkerRate, workers_needed
 from exitkit.providers.boto import s3_client
 
-ESTATE_OBJECTS = 100_000_000
+ESTATE_OBJECTS = 1_000_000_000
+SPEC = """\
+version: 1
+name: bench
+source: {{provider: aws-s3, endpoint: "{source}", bucket: bench-source,
+          credentials: {{access_key_env: BENCH_SRC_KEY, secret_key_env: BENCH_SRC_SECRET}}}}
+target: {{provider: aws-s3, endpoint: "{target}", bucket: bench-target, create_bucket: true,
+          credentials: {{access_key_env: BENCH_TGT_KEY, secret_key_env: BENCH_TGT_SECRET}}}}
+options: {{concurrency: 8}}
+verification: {{properties: false}}
+distributed: {{shard_objects: {shard_objects}}}
+cleanup: true
+"""
 
 
 def seed(server, objects: int, size: int) -> None:
@@ -50,14 +61,15 @@ def main() -> None:
     objects = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 64 * 1024
     max_workers = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-    with MotoServer() as source, SeaweedServer() as target, \
+    with MotoServer() as source, MotoServer() as target, \
             tempfile.TemporaryDirectory() as scratch:
         seed(source, objects, size)
         spec = Path(scratch) / "bench.yaml"
-        env = write_spec(spec, "bench", source, target,
-                         "{concurrency: 8}\nverification: {properties: false}\n"
-                         f"distributed: {{shard_objects: {max(1, objects // 12)}}}\n"
-                         "cleanup: true")
+        spec.write_text(SPEC.format(source=source.endpoint, target=target.endpoint,
+                                    shard_objects=max(1, objects // 12)))
+        env = {**os.environ, "BENCH_SRC_KEY": source.access_key,
+               "BENCH_SRC_SECRET": source.secret_key, "BENCH_TGT_KEY": target.access_key,
+               "BENCH_TGT_SECRET": target.secret_key}
         os.environ.update(env)  # the workers read the credentials from their environment
         report("one process", run_drill(spec, Path(scratch) / "r0", environ=env).record)
         for workers in range(1, max_workers + 1):

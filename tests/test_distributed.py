@@ -345,8 +345,10 @@ def test_the_local_cluster_recipe(source_client, bucket_name, write_spec, server
         assert record["verification"]["counts"]["matched"] == len(objects)
         assert record["projection"]["workers_for_transition"] >= 1
         assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
-        unreachable = exitkit("drill", "run", str(spec), "--scheduler", "tcp://127.0.0.1:9",
-                              "-r", str(results), env=server_env)
+        impatient = write_spec(bucket, target, filename="impatient.yaml",
+                               extra="distributed:\n  connect_timeout: 1s\n")
+        unreachable = exitkit("drill", "run", str(impatient), "--scheduler",
+                              "tcp://127.0.0.1:9", "-r", str(results), env=server_env)
         assert unreachable.returncode == 2
         assert unreachable.stderr.count("\n") == 1 and "tcp://127.0.0.1:9" in unreachable.stderr
     finally:
