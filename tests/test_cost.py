@@ -10,7 +10,7 @@ import pytest
 from exitkit.catalog.load import load_catalog
 from exitkit.evidence.record import PhaseRecord
 from exitkit.measure.cost import GB, CostModel, Usage, applicable_regime, tiered_amount
-from exitkit.measure.projection import project
+from exitkit.measure.projection import WorkerRate, project
 
 CATALOG = load_catalog()
 AWS = CATALOG.get("aws-s3-eu-central-1")
@@ -90,6 +90,13 @@ def test_projection_from_known_throughput():
                    concurrency=8, hosts=1)
     assert slow.duration_s == 5_000_000  # objects govern: 57.9 days
     assert not slow.fits_transition and slow.fits_extended
+    # measured in one process: one worker; 57.9 days of one worker need 2 for 30 days
+    assert (projection.workers_measured, projection.workers_for_transition) == (1, 1)
+    assert (slow.per_worker_objects_per_s, slow.workers_for_transition) == (1.0, 2)
+    spread = project(phase(30.0, 10 * 2**20), estate_objects=5_000_000, estate_bytes=2**30,
+                     concurrency=8, hosts=1, per_worker=WorkerRate(0.5, 2**20, workers=4))
+    assert spread.workers_measured == 4 and spread.per_worker_objects_per_s == 0.5
+    assert spread.workers_for_transition == 4  # 10,000,000 s of one worker in 2,592,000 s
 
 
 def test_user_catalog_overrides_a_packaged_price(tmp_path, monkeypatch):

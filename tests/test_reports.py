@@ -222,6 +222,8 @@ def test_prometheus_values_are_the_records(runs):
         assert values[("exitkit_drill_cost_eur", labels)] == pytest.approx(estimate.total_eur)
     assert values[("exitkit_drill_projected_exit_duration_seconds", drill)] == pytest.approx(
         record.projection.duration_on_hosts_s)
+    assert values[("exitkit_drill_projected_workers_for_transition", drill)] == (
+        record.projection.workers_for_transition) >= 1
     assert values[("exitkit_drill_last_success_timestamp_seconds", drill)] == (
         record.ended_at.timestamp())
 

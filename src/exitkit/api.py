@@ -16,6 +16,7 @@ from exitkit.drill.events import DrillObserver
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.probe import ProbeReport, run_probe
 from exitkit.drill.scan import ScanReport, scan
+from exitkit.drill.distributed import DistributedDrillRun
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.status import RestoreProgress, restore_progress
 from exitkit.drill.spec_file import load_spec
@@ -53,7 +54,8 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
               observer: DrillObserver | None = None, verify_only: bool = False,
               environ: Mapping[str, str] | None = None,
               ledger: str | os.PathLike[str] | None = None,
-              signer: Signer | None = None, resume: bool = False) -> DrillResult:
+              signer: Signer | None = None, resume: bool = False,
+              scheduler: str | None = None) -> DrillResult:
     """Load *spec_path*, run the drill (or only its verification) and write the record.
 
     With *ledger*, the record is appended there, signed by *signer* (default: the key
@@ -61,6 +63,10 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     evidence store in the spec, the record and its side files are also stored there.
     With *resume*, an interrupted run of the same drill and spec is continued: what its
     checkpoint journal shows is still in place on the target is not copied again.
+    With *scheduler* (or the spec's ``distributed.scheduler``), a Dask scheduler's
+    address, the copy and the verification run shard by shard on its workers (see
+    docs/distributed.md); the record is the one a drill in one process writes, plus
+    ``distributed``.
 
     Raises :class:`exitkit.errors.ExitkitError` for bad specs, missing keys and
     unreachable endpoints; all of these are found before the drill starts copying.
@@ -76,8 +82,14 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     store = BucketEvidenceStore(store_spec, loaded.store_keys) if store_spec else None
     if store:
         store.check()
-    record = DrillRun(loaded, results_dir, observer=observer, verify_only=verify_only,
-                      resume=resume).execute()
+    distributed = loaded.spec.distributed
+    scheduler = scheduler or (distributed.scheduler if distributed else None)
+    if scheduler:
+        record = DistributedDrillRun(loaded, results_dir, scheduler, observer=observer,
+                                     verify_only=verify_only, resume=resume).execute()
+    else:
+        record = DrillRun(loaded, results_dir, observer=observer, verify_only=verify_only,
+                          resume=resume).execute()
     if store:
         side_files = [Path(results_dir) / name for name in record.side_files()]
         record = record.model_copy(update={"evidence_store": store.store_side_files(

@@ -42,6 +42,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the record as JSON 
 LedgerOpt = Annotated[Path | None, typer.Option(
     "--ledger", envvar="EXITKIT_LEDGER", show_default=False,
     help="Append the signed record to this JSON Lines ledger.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address (tcp://host:8786): workers copy and verify "
+                        "the plan shard by shard (see docs/distributed.md).")]
 SigningKeyOpt = Annotated[Path | None, typer.Option(
     "--signing-key", envvar="EXITKIT_SIGNING_KEY_FILE", show_default=False,
     help="Ed25519 private key (PEM) that signs ledger entries; or set EXITKIT_SIGNING_KEY.")]
@@ -113,7 +116,8 @@ def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: Quiet
               signing_key: SigningKeyOpt = None,
               resume: Annotated[bool, typer.Option(
                   "--resume", help="Continue an interrupted run of this drill: copy only "
-                                   "what is not already in place.")] = False) -> None:
+                                   "what is not already in place.")] = False,
+              scheduler: SchedulerOpt = None) -> None:
     """Run a drill: inventory, copy, verify, measure, and write the record.
 
     Ctrl-C and SIGTERM stop it (exit 130) leaving a checkpoint journal for --resume.
@@ -121,7 +125,8 @@ def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: Quiet
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signer = _signer(signing_key) if ledger else None
     result = _guarded(lambda bars: run_drill(spec, results, observer=bars, ledger=ledger,
-                                             signer=signer, resume=resume), quiet, as_json)
+                                             signer=signer, resume=resume,
+                                             scheduler=scheduler), quiet, as_json)
     _report(result, quiet, as_json)
 
 
@@ -147,11 +152,12 @@ def drill_status(spec: SpecArg, results: ResultsOpt = Path("results"),
 @app.command("verify")
 def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
            as_json: JsonOpt = False, ledger: LedgerOpt = None,
-           signing_key: SigningKeyOpt = None) -> None:
+           signing_key: SigningKeyOpt = None, scheduler: SchedulerOpt = None) -> None:
     """Re-check a target against its source without copying, and write a record."""
     signer = _signer(signing_key) if ledger else None
     result = _guarded(lambda bars: run_drill(spec, results, observer=bars, verify_only=True,
-                                             ledger=ledger, signer=signer), quiet, as_json)
+                                             ledger=ledger, signer=signer,
+                                             scheduler=scheduler), quiet, as_json)
     _report(result, quiet, as_json)
 
 

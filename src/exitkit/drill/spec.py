@@ -267,6 +267,21 @@ class Projection(Strict):
     hosts: int = Field(default=1, ge=1, description="parallel hosts for the full exit")
 
 
+class Distributed(Strict):
+    """Copy and verify the plan on a Dask cluster, shard by shard (see docs/distributed.md)."""
+
+    scheduler: str | None = Field(default=None, description="the Dask scheduler's address "
+                                  "(tcp://host:8786); --scheduler overrides it; without one "
+                                  "the drill runs in one process")
+    shard_objects: int = Field(default=10_000, ge=1, description="object versions per shard "
+                               "(a key's versions stay in one shard)")
+    work_dir: str | None = Field(default=None, description="directory every worker and the "
+                                 "coordinator share, for the shards' checkpoint journals; "
+                                 "default: the results directory")
+    connect_timeout: Duration = Field(default=timedelta(seconds=30),
+                                      description="how long to wait for the scheduler")
+
+
 GapName = Literal["object_lock", "legal_hold", "website_redirect", "encryption",
                   "storage_class", "checksum", "tags", "metadata",
                   # bucket settings (bucket_config); names as in providers/bucket_settings.py
@@ -357,3 +372,5 @@ class DrillSpec(Strict):
         return self
     listing: Listing = Field(default=Listing(), description="list the source with LIST or "
                              "from an S3 Inventory report")
+    distributed: Distributed | None = Field(default=None, description="run the copy and the "
+                                            "verification on a Dask cluster")

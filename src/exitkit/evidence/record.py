@@ -358,6 +358,54 @@ class Projection(Model):
     fits_transition: bool
     fits_extended: bool
     assumptions: list[str]
+    workers_measured: int = Field(default=1, description="copy workers the per-worker rate "
+                                  "was measured on (1: a drill in one process)")
+    per_worker_bytes_per_s: float | None = Field(
+        default=None, description="measured copy throughput of one worker (bytes/s)")
+    per_worker_objects_per_s: float | None = Field(
+        default=None, description="measured copy throughput of one worker (objects/s)")
+    workers_for_transition: int | None = Field(
+        default=None, description="workers, each at the measured per-worker rate, the full "
+        "exit needs to fit the Data Act's 30-day transition; null when it cannot fit at any "
+        "scale (restore latency) or no rate was measured")
+
+
+class WorkerThroughput(Model):
+    """What one Dask worker copied in a distributed drill, and how fast."""
+
+    worker: str = Field(description="the worker's address")
+    shards: int = Field(description="shard copies it ran to the end")
+    objects: int
+    bytes: int
+    busy_s: float = Field(description="seconds spent copying its shards")
+    objects_per_s: float
+    bytes_per_s: float
+
+
+class ShardRecord(Model):
+    """One key range of a distributed drill's plan."""
+
+    index: int
+    first_key: str = Field(description="first relative key in the shard")
+    last_key: str = Field(description="last relative key in the shard")
+    objects: int = Field(description="object versions planned")
+    bytes: int
+    worker: str = Field(description="worker whose copy of the shard ran to the end")
+    skipped_in_place: int = Field(default=0, description="objects an earlier attempt at the "
+                                  "shard (a worker that died) had journaled and the target "
+                                  "still held: not copied again")
+
+
+class DistributedRecord(Model):
+    """How a drill was spread over a Dask cluster (absent for a drill in one process)."""
+
+    scheduler: str
+    workers: int = Field(description="workers connected when the copy started")
+    shard_objects: int = Field(description="planned object versions per shard (at most, "
+                               "rounded up to keep a key's versions together)")
+    shards: list[ShardRecord]
+    reassigned_shards: int = Field(description="shards taken over after a worker died")
+    per_worker: list[WorkerThroughput]
 
 
 class RequestCounts(Model):
@@ -427,6 +475,8 @@ class DrillRecord(Model):
     listing: ListingRecord | None = Field(
         default=None, description="the listing source (LIST or an inventory report) and "
                                   "the report's staleness check (schema 1.6)")
+    distributed: DistributedRecord | None = Field(
+        default=None, description="shards and workers of a drill run on Dask")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

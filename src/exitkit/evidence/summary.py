@@ -58,6 +58,20 @@ def restore_latency_suffix(projection: Projection) -> str:
             f"tier {projection.restore_tier})")
 
 
+def workers_text(projection: Projection) -> str:
+    """How many workers, at the per-worker rate measured, fit the full exit into the Data
+    Act's 30-day transition (records before schema 1.6 say nothing)."""
+    if projection.per_worker_bytes_per_s is None:
+        return ""
+    rate = (f"{human_bytes(projection.per_worker_bytes_per_s)}/s and "
+            f"{projection.per_worker_objects_per_s:g} objects/s per worker, measured on "
+            f"{projection.workers_measured} worker(s)")
+    if projection.workers_for_transition is None:
+        return f"{rate}: no number of workers fits the 30-day transition"
+    return (f"{rate}: {projection.workers_for_transition} worker(s) fit the full exit into "
+            f"the 30-day transition")
+
+
 def present_text(verification: Verification) -> str:
     """Objects listed on both sides with equal size (content proven or not sampled)."""
     if verification.objects_present is None:  # a record from before schema 1.5
@@ -176,6 +190,13 @@ def render_summary(record: DrillRecord) -> Group:
             f"{human_bytes(projection.estate_bytes)} in {days:.2f} days on {projection.hosts} "
             f"host(s){restore_latency_suffix(projection)}; EU Data Act 30-day transition: "
             f"{'fits' if projection.fits_transition else 'DOES NOT FIT'}"))
+        if workers_text(projection):
+            parts.append(Text(f"Workers: {workers_text(projection)}"))
+    if record.distributed:
+        spread = record.distributed
+        parts.append(Text(f"Distributed on {spread.workers} Dask worker(s) of "
+                          f"{spread.scheduler}: {len(spread.shards)} shard(s), "
+                          f"{spread.reassigned_shards} reassigned after a worker died"))
     if record.cost:
         cost = record.cost
         table = Table(title=f"Cost in EUR ({cost.source_catalog} -> {cost.target_catalog}; "

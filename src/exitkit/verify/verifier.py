@@ -286,6 +286,16 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                  concurrency: int, max_retries: int, clock: PhaseClock,
                  observer: DrillObserver) -> Verification:
     """Compare source and target in scope and return the verification summary."""
+    tally = verify_tally(source, target, scope, concurrency, max_retries, clock, observer)
+    return summarize(tally, target, scope)
+
+
+def verify_tally(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
+                 concurrency: int, max_retries: int, clock: PhaseClock,
+                 observer: DrillObserver) -> Tally:
+    """Compare source and target in scope, writing manifest and differences entries, and
+    return the running counts (a distributed drill verifies shards this way and merges
+    their tallies before :func:`summarize`)."""
     tally = Tally()
     checker = PairChecker(source, target, scope.copied, scope.compare_metadata,
                           scope.properties, frozenset(scope.accepted_gaps),
@@ -418,10 +428,11 @@ def verify_phase(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
             tally.strata[scope.sampler.stratum_of(src.relative, src.info)].failed += 1
         record(src, check)
     progress.flush()
-    return _summary(tally, target, scope)
+    return tally
 
 
-def _summary(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verification:
+def summarize(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verification:
+    """The verification summary of *tally*; commits the scope's manifest and differences."""
     present = sum(tally.counts[kind] for kind in PRESENT)
     gaps = []
     unheld = unheld_fields(target.capabilities, per_object=scope.properties is not None)

@@ -16,7 +16,7 @@ from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
                                      present_text, restore_cost_eur, restore_latency_suffix,
                                      restore_text, storage_class_text, stratum_text,
-                                     verified_text)
+                                     verified_text, workers_text)
 
 _environment = jinja2.Environment(loader=jinja2.PackageLoader("exitkit.evidence.reports"),
                                   autoescape=True, undefined=jinja2.StrictUndefined,
@@ -27,6 +27,7 @@ _environment.globals.update(zip=zip, restore_text=restore_text,
                             storage_class_text=storage_class_text,
                             restore_cost_eur=restore_cost_eur,
                             restore_latency_suffix=restore_latency_suffix,
+                            workers_text=workers_text,
                             present_text=present_text, verified_text=verified_text,
                             bound_text=bound_text, stratum_text=stratum_text)
 

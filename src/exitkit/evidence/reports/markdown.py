@@ -11,7 +11,7 @@ from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
                                      present_text, restore_cost_eur, restore_latency_suffix,
                                      restore_text, storage_class_text, stratum_text,
-                                     verified_text)
+                                     verified_text, workers_text)
 
 _VERDICT_MARK = {"passed": "✅", "failed": "❌", "error": "⛔"}
 _SPECIAL = set("\\`*_[]<|&~")
@@ -136,7 +136,8 @@ def _projection(record: DrillRecord) -> str:
             f"{restore_latency_suffix(projection)}. "
             f"EU Data Act transition ({projection.data_act_transition_days} days): "
             f"{_fits(projection.fits_transition)}; extended ({projection.data_act_extended_days} "
-            f"days): {_fits(projection.fits_extended)}.")
+            f"days): {_fits(projection.fits_extended)}."
+            + (f" Workers: {workers_text(projection)}." if workers_text(projection) else ""))
 
 
 def _fits(fits: bool) -> str:

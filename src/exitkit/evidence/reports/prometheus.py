@@ -75,6 +75,10 @@ def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> st
         metrics.append(("projected_exit_duration_seconds",
                         "projected wall time of a full exit on the configured hosts",
                         [(drill, record.projection.duration_on_hosts_s)]))
+        if record.projection.workers_for_transition is not None:
+            metrics.append(("projected_workers_for_transition", "workers at the measured "
+                            "per-worker rate that fit a full exit into 30 days",
+                            [(drill, record.projection.workers_for_transition)]))
     if record.workloads:
         workloads = [({**drill, "workload": w.name}, w) for w in record.workloads]
         metrics += [
