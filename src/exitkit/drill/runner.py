@@ -38,6 +38,8 @@ from exitkit.measure.workload_cost import WorkloadPricing
 from exitkit.evidence.properties_record import PropertiesRecord, StorageClassMapping
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
+from exitkit.evidence.provenance import provenance
+from exitkit.evidence.scope_record import ScopeRecord
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import PhaseClock, utc_now
@@ -480,6 +482,8 @@ class DrillRun:
             workloads=self.workloads,
             vms=self.vm_plan,
             properties=properties,
+            scope=ScopeRecord.model_validate(spec.scope.model_dump()) if spec.scope else None,
+            provenance=provenance(spec.evidence.retention_class),
         )
 
 
