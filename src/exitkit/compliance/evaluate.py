@@ -2,7 +2,8 @@
 
 Each requirement ends up ``passed`` (every piece of evidence it needs is in the record and
 holds), ``failed`` (a piece of evidence is there and does not hold) or ``not_covered``
-(the record lacks evidence the requirement needs, or a drill cannot evidence it at all).
+(the record lacks evidence the requirement needs, a precondition such as the scenario
+does not hold for this run, or a drill cannot evidence it at all).
 Every piece of evidence found is named by its location: the record file (or ledger entry)
 and the JSON path in it.
 """
@@ -19,7 +20,7 @@ from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.store import read_record
 
 Status = Literal["passed", "failed", "not_covered"]
-Outcome = Literal["passed", "failed", "absent"]
+Outcome = Literal["passed", "failed", "absent", "not_applicable"]
 _SHOWN_CHARACTERS = 80
 
 
@@ -74,8 +75,10 @@ def _requirement(requirement: Requirement, record: DrillRecord, document: dict, 
                  prefix: str) -> RequirementFinding:
     found = [_evidence(evidence, record, document, source, prefix)
              for evidence in requirement.evidence]
-    if any(finding.outcome == "failed" for finding in found):
-        status: Status = "failed"
+    if any(finding.outcome == "not_applicable" for finding in found):
+        status: Status = "not_covered"
+    elif any(finding.outcome == "failed" for finding in found):
+        status = "failed"
     elif not found or any(finding.outcome == "absent" and not finding.evidence.optional
                           for finding in found):
         status = "not_covered"
@@ -100,7 +103,8 @@ def _evidence(evidence: Evidence, record: DrillRecord, document: dict, source: s
     value = _resolve(document, evidence.path)
     if value is None:
         return EvidenceFinding(evidence, "absent")
-    return EvidenceFinding(evidence, "passed" if _holds(evidence, value) else "failed",
+    failed = "not_applicable" if evidence.precondition else "failed"
+    return EvidenceFinding(evidence, "passed" if _holds(evidence, value) else failed,
                            _short(json.dumps(value, ensure_ascii=False, default=str)),
                            (f"{source}: {prefix}.{evidence.path}",))
 

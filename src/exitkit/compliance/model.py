@@ -32,7 +32,9 @@ class Evidence(Strict):
     """One piece of evidence: a record path with a check, or an expectation by name.
 
     A path with no check must merely be present (not null). ``optional`` evidence counts
-    when the record has it and is not missed when it does not.
+    when the record has it and is not missed when it does not. A ``precondition`` says
+    which runs can evidence the requirement at all (a scenario, a test type): a run it
+    does not hold for leaves the requirement not covered.
     """
 
     path: str | None = Field(default=None, description="dotted path into the record JSON")
@@ -42,6 +44,8 @@ class Evidence(Strict):
     at_least: float | None = None
     at_most: float | None = None
     optional: bool = False
+    precondition: bool = Field(default=False, description="when it does not hold, the "
+                               "record does not cover the requirement (rather than fail it)")
     shows: str = Field(min_length=1, description="what this evidence shows, in words")
 
     @model_validator(mode="after")

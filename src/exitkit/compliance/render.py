@@ -30,6 +30,10 @@ def _evidence_line(finding: EvidenceFinding) -> str:
     optional = " (optional)" if finding.evidence.optional else ""
     if finding.outcome == "absent":
         return f"{what}{optional}: not in the record ({finding.evidence.shows})"
+    if finding.outcome == "not_applicable":
+        return (f"{what} {finding.evidence.describe_check()}: found {finding.found} at "
+                f"{', '.join(finding.locations)}, so this run does not evidence the "
+                f"requirement ({finding.evidence.shows})")
     return (f"{what} {finding.evidence.describe_check()}{optional}: {finding.outcome}, found "
             f"{finding.found} at {', '.join(finding.locations)} ({finding.evidence.shows})")
 
@@ -77,7 +81,8 @@ def _json(report: FrameworkReport) -> str:
             "not_coverable": finding.requirement.not_coverable,
             "evidence": [{"path": item.evidence.path, "expectation": item.evidence.expectation,
                           "check": item.evidence.describe_check(), "outcome": item.outcome,
-                          "optional": item.evidence.optional, "found": item.found,
+                          "optional": item.evidence.optional,
+                          "precondition": item.evidence.precondition, "found": item.found,
                           "locations": list(item.locations), "shows": item.evidence.shows}
                          for item in finding.evidence]}
             for finding in report.requirements]}, indent=2, ensure_ascii=False) + "\n"

@@ -98,8 +98,12 @@ class LocalTsa:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or Path(tempfile.mkdtemp(prefix="exitkit-tsa-"))
-        self.files = make_test_ca(self.directory)
-        (self.directory / "serial").write_text("01\n")
+        known = TsaFiles(self.directory / "ca.pem", self.directory / "tsa.pem",
+                         self.directory / "tsa.key")
+        reused = all(path.is_file() for path in (known.ca_file, known.tsa_cert, known.tsa_key))
+        self.files = known if reused else make_test_ca(self.directory)  # older tokens verify
+        if not (self.directory / "serial").is_file():
+            (self.directory / "serial").write_text("01\n")
         self.config = self.directory / "tsa.cnf"
         self.config.write_text(_CONFIG.format(dir=self.directory))
         self.requests = 0

@@ -85,9 +85,9 @@ def audit_ledger(ledger: str | os.PathLike[str], public_key: Ed25519PublicKey,
             _check_signature(entry, public_key, expected_key)
             record = _record_of(entry)
             _check_files(entry, record, _locate(ledger, entry["record_file"], records_dir))
-            if _check_timestamp(entry, tsa_anchors, require_timestamps, tolerance):
-                stamped += 1
-            else:
+            stamp = _check_timestamp(entry, tsa_anchors, require_timestamps, tolerance)
+            stamped += stamp == "verified"
+            if stamp == "none":
                 unstamped.append(line_number)
         except _EntryFailed as failed:
             return AuditResult(checked, previous, AuditFailure(line_number, str(failed)),
@@ -137,25 +137,25 @@ def _check_signature(entry: dict, public_key: Ed25519PublicKey, expected_key: st
 
 
 def _check_timestamp(entry: dict, anchors: list[x509.Certificate] | None, required: bool,
-                     tolerance: timedelta) -> bool:
-    """True when the entry's token was verified; False when it has none (or no anchors
-    were given to check it with)."""
+                     tolerance: timedelta) -> str:
+    """``verified``; ``none`` when the entry has no token; ``unchecked`` when no anchors
+    were given to check its token with."""
     stamp = stamp_of(entry)
     if not stamp.get("token"):
         if required:
             why = stamp.get("error") or "no TSA was configured"
             raise _EntryFailed(f"the entry has no timestamp token ({why})")
-        return False
+        return "none"
     if anchors is None:
         if required:
             raise _EntryFailed("timestamps are required but no TSA trust anchor was given")
-        return False
+        return "unchecked"
     digest = hashlib.sha256(stamped_part(entry)).digest()
     try:
         verify_token(stamp, digest, anchors, entry.get("appended_at"), tolerance)
     except TimestampError as exc:
         raise _EntryFailed(str(exc)) from None
-    return True
+    return "verified"
 
 
 def _record_of(entry: dict) -> DrillRecord:

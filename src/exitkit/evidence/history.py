@@ -159,7 +159,7 @@ def history_table(rows: list[HistoryRow]) -> Table:
         table.add_column(column, justify="right" if column in numeric else "left")
     scoped = any(row.contract_ref for row in rows)
     if scoped:
-        table.add_column("scope (contract, plan, scenario, test)")
+        table.add_column("contract")
     for row in rows:
         cells = [str(row.entry), row.started_at.strftime("%Y-%m-%d %H:%M:%S"), row.drill,
                  row.verdict, f"{row.duration_s:.1f}s", human_bytes(row.bytes_copied),
@@ -168,8 +168,7 @@ def history_table(rows: list[HistoryRow]) -> Table:
                  "-" if row.bound_pct is None else f"<= {row.bound_pct:g}%",
                  "-" if row.cost_eur is None else euros(row.cost_eur)]
         if scoped:
-            cells.append(f"{row.contract_ref}, {row.exit_plan}, {row.scenario}, "
-                         f"{row.test_type}" if row.contract_ref else "-")
+            cells.append(row.contract_ref or "-")
         table.add_row(*cells)
     return table
 

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 
 from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
+from exitkit.evidence.scope_text import provenance_rows, scope_rows
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
@@ -23,10 +24,20 @@ def cell(text: object) -> str:
 
 def render_markdown(record: DrillRecord) -> str:
     """The record as Markdown, most important first."""
-    parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
+    parts = [_verdict(record), _scope(record), _expectations(record), _phases(record), _completeness(record),
              _workloads(record), _vms(record), _cost(record), _projection(record), _differences(record),
-             _errors(record)]
+             _provenance(record), _errors(record)]
     return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _scope(record: DrillRecord) -> str:
+    rows = scope_rows(record)
+    return "### Scope\n\n" + _table(("what", "value"), rows) if rows else ""
+
+
+def _provenance(record: DrillRecord) -> str:
+    rows = provenance_rows(record)
+    return "### Provenance\n\n" + _table(("what", "value"), rows) if rows else ""
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
