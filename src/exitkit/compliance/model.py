@@ -9,10 +9,11 @@ cannot point at a field the record does not have; problems name file, line and f
 
 import fnmatch
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from exitkit.drill.spec import Expectations
 from exitkit.drill.spec_base import Strict
@@ -102,13 +103,14 @@ class Framework(Strict):
     note: str = ""
     requirements: list[Requirement] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> "Framework":
-        ids = [requirement.id for requirement in self.requirements]
+    @field_validator("requirements")
+    @classmethod
+    def _unique_ids(cls, requirements: list[Requirement]) -> list[Requirement]:
+        ids = [requirement.id for requirement in requirements]
         duplicates = sorted({name for name in ids if ids.count(name) > 1})
         if duplicates:
             raise ValueError(f"requirement ids repeat: {', '.join(duplicates)}")
-        return self
+        return requirements
 
 
 def known_expectation(name: str) -> bool:
@@ -124,7 +126,7 @@ def expectation_matches(pattern: str, name: str) -> bool:
 def path_in_schema(path: str, schema: dict | None = None) -> bool:
     """True when the dotted *path* names a field of the record's JSON Schema: object
     properties, any key of a mapping, a numeric index of a list."""
-    root = schema or record_schema()
+    root = schema or _record_schema()
     definitions = root.get("$defs", {})
     nodes = [root]
     for part in path.split("."):
@@ -132,6 +134,12 @@ def path_in_schema(path: str, schema: dict | None = None) -> bool:
         if not nodes:
             return False
     return True
+
+
+@cache
+def _record_schema() -> dict:
+    """The record's JSON Schema, built once (callers only read it)."""
+    return record_schema()
 
 
 def _children(node: dict, part: str, definitions: dict) -> list[dict]:
