@@ -148,13 +148,19 @@ def _check_time(appended_at: str, gen_time: datetime, tolerance: timedelta) -> N
     except (TypeError, ValueError):
         raise TimestampError(f"appended_at {appended_at!r} is not a time") from None
     if claimed < gen_time - tolerance:
-        raise TimestampError(f"appended_at {claimed.isoformat()} is {gen_time - claimed} "
-                             f"before the TSA's time {gen_time.isoformat()}: the entry was "
-                             f"back-dated")
+        raise TimestampError(f"appended_at {claimed.isoformat()} is "
+                             f"{_seconds(gen_time - claimed)} before the TSA's time "
+                             f"{gen_time.isoformat()}: the entry was back-dated")
     if claimed > gen_time + tolerance:
-        raise TimestampError(f"appended_at {claimed.isoformat()} is {claimed - gen_time} "
-                             f"after the TSA's time {gen_time.isoformat()}: the entry was "
-                             f"forward-dated or the host clock runs ahead")
+        raise TimestampError(f"appended_at {claimed.isoformat()} is "
+                             f"{_seconds(claimed - gen_time)} after the TSA's time "
+                             f"{gen_time.isoformat()}: the entry was forward-dated or the "
+                             f"host clock runs ahead")
+
+
+def _seconds(span: timedelta) -> timedelta:
+    """*span* to the whole second, for messages."""
+    return timedelta(seconds=round(span.total_seconds()))
 
 
 def _utc(moment: datetime) -> datetime:

@@ -24,9 +24,11 @@ def cell(text: object) -> str:
 
 def render_markdown(record: DrillRecord) -> str:
     """The record as Markdown, most important first."""
-    parts = [_verdict(record), _scope(record), _expectations(record), _phases(record), _completeness(record),
+    parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
              _workloads(record), _vms(record), _cost(record), _projection(record), _differences(record),
-             _provenance(record), _errors(record)]
+             _errors(record)]
+    parts[1:1] = [_scope(record)]  # what the run tested, right after the verdict
+    parts[-1:-1] = [_provenance(record)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
