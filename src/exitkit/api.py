@@ -16,6 +16,7 @@ from exitkit.drill.probe import ProbeReport, run_probe
 from exitkit.drill.scan import ScanReport, scan
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.status import RestoreProgress, restore_progress
+from exitkit.drill.spec import DrillSpec
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import ExitkitError
 from exitkit.evidence import ledger as drill_ledger
@@ -90,7 +91,7 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     return DrillResult(record=record, path=path, ledger_entry=entry)
 
 
-def _tsa(spec, tsa_url: str | None) -> TimestampAuthority | None:
+def _tsa(spec: DrillSpec, tsa_url: str | None) -> TimestampAuthority | None:
     """The TSA named by the caller, else by the spec; None for none."""
     configured = spec.evidence.timestamps
     url = tsa_url or (configured.tsa_url if configured else None)

@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from cryptography import x509
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 

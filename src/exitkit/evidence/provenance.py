@@ -123,6 +123,10 @@ def source_commit() -> tuple[str | None, bool | None]:
     """The git commit of the checkout exitkit runs from, and whether it has uncommitted
     changes; (None, None) for an installed wheel."""
     package = Path(__file__).resolve().parents[1]
+    checkout = package.parents[1]  # src/exitkit -> the repository, in a source checkout
+    top = _run("git", "-C", str(package), "rev-parse", "--show-toplevel")
+    if not top or Path(top.strip()).resolve() != checkout:  # e.g. a venv inside some repo
+        return None, None
     commit = _run("git", "-C", str(package), "rev-parse", "HEAD")
     if not commit:
         return None, None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from cryptography import x509
@@ -25,6 +26,7 @@ from rfc3161_client import (HashAlgorithm, PKIStatus, TimestampRequestBuilder, V
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from exitkit.errors import ExitkitError
+from exitkit.redaction import register_secret
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -39,7 +41,8 @@ class TimestampAuthority:
     """One TSA, reached by HTTP POST (RFC 3161 section 3.4)."""
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
-        self.url = url
+        self._endpoint = url
+        self.url = _without_userinfo(url)  # what entries and messages name
         self.timeout_s = timeout_s
 
     def stamp(self, digest: bytes, data: bytes) -> dict[str, Any]:
@@ -73,13 +76,25 @@ class TimestampAuthority:
                 "token": base64.b64encode(answer).decode("ascii")}
 
     def _post(self, query: bytes) -> bytes:
-        answer = requests.post(self.url, data=query, headers={"Content-Type": QUERY_TYPE},
+        answer = requests.post(self._endpoint, data=query, headers={"Content-Type": QUERY_TYPE},
                                timeout=self.timeout_s)
         if answer.status_code >= 500:
             answer.raise_for_status()
         if answer.status_code != 200:
             raise TimestampError(f"TSA {self.url} answered HTTP {answer.status_code}")
         return answer.content
+
+
+def _without_userinfo(url: str) -> str:
+    """*url* without ``user:password@``: a TSA login never reaches a ledger."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    if parts.password:
+        register_secret(parts.password)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def untimestamped(url: str, reason: str) -> dict[str, Any]:
