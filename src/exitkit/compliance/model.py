@@ -8,6 +8,7 @@ cannot point at a field the record does not have; problems name file, line and f
 """
 
 import fnmatch
+import json
 import os
 from functools import cache
 from pathlib import Path
@@ -65,11 +66,11 @@ class Evidence(Strict):
         return self
 
     def describe_check(self) -> str:
-        """The check in words: ``= passed``, ``>= 100``, ``present``."""
+        """The check in words: ``= "passed"``, ``>= 100``, ``present`` (values as JSON)."""
         if self.expectation is not None:
-            return "expectation passed"
-        parts = [f"= {self.equals!r}" if self.equals is not None else "",
-                 f"in {self.one_of!r}" if self.one_of is not None else "",
+            return "must pass"
+        parts = [f"= {json.dumps(self.equals)}" if self.equals is not None else "",
+                 f"in {json.dumps(self.one_of)}" if self.one_of is not None else "",
                  f">= {self.at_least:g}" if self.at_least is not None else "",
                  f"<= {self.at_most:g}" if self.at_most is not None else ""]
         return " and ".join(part for part in parts if part) or "present"
