@@ -269,6 +269,10 @@ def test_exitkit_demo_runs_on_its_own_servers_and_stops_them(tmp_path):
             assert probe.connect_ex(("127.0.0.1", port)) != 0
     lock = record.evidence_store.object_lock
     assert lock.applied and lock.mode == "governance" and lock.days == 30
+    assert (record.scope.contract_ref, record.scope.scenario) == ("ROI-2026-0042", "planned_exit")
+    assert record.provenance.retention_class == "short"  # whose defaults the lock followed
+    mapped = next(tmp_path.glob("demo-*.dora.md")).read_text(encoding="utf-8")
+    assert "| evidenced, passed | DORA-28.8-transfer |" in mapped
     audit = exitkit("audit", "verify", str(tmp_path / "ledger.jsonl"), "--pubkey",
                     str(tmp_path / "demo-keys" / "ledger.pub"))
     assert audit.returncode == 0 and "1 entry;" in audit.stdout, audit.stderr

@@ -19,6 +19,7 @@ from exitkit.drill.scan import ScanReport, scan
 from exitkit.drill.distributed import DistributedDrillRun
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.status import RestoreProgress, restore_progress
+from exitkit.drill.spec import DrillSpec
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import ExitkitError
 from exitkit.evidence import ledger as drill_ledger
@@ -26,6 +27,7 @@ from exitkit.evidence.bucket_store import BucketEvidenceStore
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.store import record_filename, write_atomically, write_record
+from exitkit.evidence.timestamps import TimestampAuthority
 from exitkit.providers.contract import Capabilities
 from exitkit.providers.properties import CHECKSUM_ALGORITHMS
 from exitkit.providers.registry import label_of, open_source, open_target, profile_capabilities
@@ -55,7 +57,7 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
               environ: Mapping[str, str] | None = None,
               ledger: str | os.PathLike[str] | None = None,
               signer: Signer | None = None, resume: bool = False,
-              scheduler: str | None = None) -> DrillResult:
+              scheduler: str | None = None, tsa_url: str | None = None) -> DrillResult:
     """Load *spec_path*, run the drill (or only its verification) and write the record.
 
     With *ledger*, the record is appended there, signed by *signer* (default: the key
@@ -67,6 +69,9 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     address, the copy and the verification run shard by shard on its workers (see
     docs/distributed.md); the record is the one a drill in one process writes, plus
     ``distributed``.
+    The ledger entry is stamped by the RFC 3161 TSA at *tsa_url* (default: the spec's
+    ``evidence.timestamps``); when the TSA cannot be reached, the record and the entry are
+    kept and :attr:`DrillResult.ledger_entry` says why the entry is untimestamped.
 
     Raises :class:`exitkit.errors.ExitkitError` for bad specs, missing keys and
     unreachable endpoints; all of these are found before the drill starts copying.
@@ -95,10 +100,21 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
         record = record.model_copy(update={"evidence_store": store.store_side_files(
             side_files, record_filename(record))})
     path = write_record(record, results_dir)
-    entry = drill_ledger.append(ledger, record, path, signer) if ledger is not None else None
+    entry = drill_ledger.append(ledger, record, path, signer, _tsa(loaded.spec, tsa_url)) \
+        if ledger is not None else None
     if store:
         store.store_record(path, record.evidence_store)
     return DrillResult(record=record, path=path, ledger_entry=entry)
+
+
+def _tsa(spec: DrillSpec, tsa_url: str | None) -> TimestampAuthority | None:
+    """The TSA named by the caller, else by the spec; None for none."""
+    configured = spec.evidence.timestamps
+    url = tsa_url or (configured.tsa_url if configured else None)
+    if url is None:
+        return None
+    timeout = configured.timeout.total_seconds() if configured else 10.0
+    return TimestampAuthority(url, timeout)
 
 
 def scan_source(spec_path: str | os.PathLike[str],

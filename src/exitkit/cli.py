@@ -48,6 +48,10 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 SigningKeyOpt = Annotated[Path | None, typer.Option(
     "--signing-key", envvar="EXITKIT_SIGNING_KEY_FILE", show_default=False,
     help="Ed25519 private key (PEM) that signs ledger entries; or set EXITKIT_SIGNING_KEY.")]
+TsaOpt = Annotated[str | None, typer.Option(
+    "--tsa", envvar="EXITKIT_TSA_URL", show_default=False,
+    help="RFC 3161 TSA (http(s) URL) that stamps the ledger entry; overrides the spec's "
+         "evidence.timestamps.")]
 
 
 Outcome = TypeVar("Outcome")
@@ -64,6 +68,12 @@ def _signer(path: Path | None) -> Signer | None:
         return load_signer(path)
     except ExitkitError as exc:
         _fail(str(exc), exc.exit_code)
+
+
+def _check_tsa(url: str | None) -> None:
+    """A TSA must be an http(s) URL."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        _fail(f"--tsa: {url!r} is not an http(s) URL")
 
 
 def _guarded(action: Callable[[DrillObserver | None], Outcome], quiet: bool,
@@ -99,8 +109,15 @@ def _report(result: DrillResult, quiet: bool, as_json: bool, finish: bool = True
         stdout.print(render_summary(record))
         stdout.print(f"record: {result.path}", markup=False, soft_wrap=True)
         if result.ledger_entry:
+            stamped = result.ledger_entry.timestamped_at
             stdout.print(f"ledger: entry {result.ledger_entry.number}, sha256 "
-                         f"{result.ledger_entry.sha256}", markup=False, soft_wrap=True)
+                         f"{result.ledger_entry.sha256}"
+                         + (f", timestamped {stamped}" if stamped else ""),
+                         markup=False, soft_wrap=True)
+    if result.ledger_entry and result.ledger_entry.timestamp_error:
+        stderr.print(f"exitkit: warning: ledger entry {result.ledger_entry.number} is not "
+                     f"timestamped: {result.ledger_entry.timestamp_error}; the record and the "
+                     f"entry are kept", markup=False, soft_wrap=True)
     if record.verdict == "failed":
         failed = ", ".join(e.name for e in record.expectations if not e.passed)
         stderr.print(f"exitkit: expectation failed: {failed}", markup=False, soft_wrap=True)
@@ -113,7 +130,7 @@ def _report(result: DrillResult, quiet: bool, as_json: bool, finish: bool = True
 @drill_app.command("run")
 def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
               as_json: JsonOpt = False, ledger: LedgerOpt = None,
-              signing_key: SigningKeyOpt = None,
+              signing_key: SigningKeyOpt = None, tsa: TsaOpt = None,
               resume: Annotated[bool, typer.Option(
                   "--resume", help="Continue an interrupted run of this drill: copy only "
                                    "what is not already in place.")] = False,
@@ -124,9 +141,11 @@ def drill_run(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: Quiet
     """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signer = _signer(signing_key) if ledger else None
+    _check_tsa(tsa)
     result = _guarded(lambda bars: run_drill(spec, results, observer=bars, ledger=ledger,
                                              signer=signer, resume=resume,
-                                             scheduler=scheduler), quiet, as_json)
+                                             scheduler=scheduler, tsa_url=tsa),
+                      quiet, as_json)
     _report(result, quiet, as_json)
 
 
@@ -152,12 +171,15 @@ def drill_status(spec: SpecArg, results: ResultsOpt = Path("results"),
 @app.command("verify")
 def verify(spec: SpecArg, results: ResultsOpt = Path("results"), quiet: QuietOpt = False,
            as_json: JsonOpt = False, ledger: LedgerOpt = None,
-           signing_key: SigningKeyOpt = None, scheduler: SchedulerOpt = None) -> None:
+           signing_key: SigningKeyOpt = None, scheduler: SchedulerOpt = None,
+           tsa: TsaOpt = None) -> None:
     """Re-check a target against its source without copying, and write a record."""
     signer = _signer(signing_key) if ledger else None
+    _check_tsa(tsa)
     result = _guarded(lambda bars: run_drill(spec, results, observer=bars, verify_only=True,
                                              ledger=ledger, signer=signer,
-                                             scheduler=scheduler), quiet, as_json)
+                                             scheduler=scheduler, tsa_url=tsa),
+                      quiet, as_json)
     _report(result, quiet, as_json)
 
 
@@ -228,6 +250,9 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
          source: Annotated[DemoSource, typer.Option(
              "--source", help="The cloud to leave: aws (moto_server) or azure (Azurite).")
          ] = DemoSource.aws,
+         with_tsa: Annotated[bool, typer.Option(
+             "--with-tsa", help="Stamp the ledger entries by a local RFC 3161 TSA (OpenSSL, "
+                                "test CA under RESULTS/demo-tsa).")] = False,
          ) -> None:
     """Run the demo drill on embedded loopback servers (moto_server or Azurite -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
@@ -238,15 +263,16 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     if with_assess:
         _assess_demo(results, quiet, as_json, say)
     if source is DemoSource.azure:
-        if with_workload:
-            _fail("--with-workload runs with --source aws only", 2)
+        if with_workload or with_tsa:
+            _fail("--with-workload and --with-tsa run with --source aws only", 2)
         from exitkit.embedded.azure_demo import run_azure_demo
 
         done = _guarded(lambda bars: run_azure_demo(results, objects, observer=bars, say=say),
                         quiet, as_json)
     else:
         done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
-                                              with_workload=with_workload), quiet, as_json)
+                                              with_workload=with_workload, with_tsa=with_tsa),
+                        quiet, as_json)
     worst = max(result.exit_code for result in done)
     if as_json and len(done) > 1:  # one JSON document: the records in the order they ran
         sys.stdout.write("[" + ",\n".join(result.record.to_json() for result in done) + "]\n")
@@ -398,17 +424,33 @@ def audit_verify(
     expect_head: Annotated[str | None, typer.Option(
         "--expect-head", help="A head hash printed by an earlier check: proves no entry "
                               "up to it was removed.")] = None,
+    tsa_ca: Annotated[list[Path] | None, typer.Option(
+        "--tsa-ca", envvar="EXITKIT_TSA_CA_FILE", show_default=False,
+        help="Trust anchor (PEM) of the TSA's certificate chain: check every timestamp "
+             "token. Repeat for several.")] = None,
+    require_timestamps: Annotated[bool, typer.Option(
+        "--require-timestamps", help="Fail on an entry without a timestamp token.")] = False,
+    tolerance: Annotated[float, typer.Option(
+        "--timestamp-tolerance", min=0, help="Seconds an entry's appended_at may lie from "
+                                             "its TSA's time.")] = 300.0,
 ) -> None:
-    """Check the hash chain, every signature, record file and manifest root.
+    """Check the hash chain, every signature, record file and manifest root, and with
+    --tsa-ca every RFC 3161 timestamp token.
 
     Exit 0 when the whole ledger holds; 1 naming the first entry that fails and why;
-    2 when the ledger or key cannot be read.
+    2 when the ledger, key or trust anchor cannot be read.
     """
+    from datetime import timedelta
+
     from exitkit.evidence.audit import audit_ledger
     from exitkit.evidence.signing import load_public_key
+    from exitkit.evidence.timestamps import load_trust_anchors
 
     try:
-        result = audit_ledger(ledger, load_public_key(pubkey), records, expect_head)
+        anchors = load_trust_anchors(tsa_ca) if tsa_ca else None
+        result = audit_ledger(ledger, load_public_key(pubkey), records, expect_head,
+                              tsa_anchors=anchors, require_timestamps=require_timestamps,
+                              tolerance=timedelta(seconds=tolerance))
     except ExitkitError as exc:
         _fail(str(exc), exc.exit_code)
     if result.failure:
@@ -417,8 +459,12 @@ def audit_verify(
                      markup=False, soft_wrap=True)
         raise typer.Exit(1)
     entries = f"{result.entries} {'entry' if result.entries == 1 else 'entries'}"
+    stamps = (f"; {result.timestamps_verified} timestamp tokens verified" if anchors is not None
+              else "; timestamp tokens not checked (no --tsa-ca)")
+    if result.untimestamped:
+        stamps += f"; untimestamped lines: {', '.join(map(str, result.untimestamped))}"
     stdout.print(f"ledger holds: {entries}; chain, signatures, records and manifests "
-                 f"checked; head sha256 {result.head_sha256}",
+                 f"checked{stamps}; head sha256 {result.head_sha256}",
                  markup=False, soft_wrap=True)
 
 
@@ -428,12 +474,27 @@ def history(
                                          help="The drill ledger.")] = Path("results/ledger.jsonl"),
     drill: Annotated[str | None, typer.Option("--drill", help="Only this drill.")] = None,
     as_json: JsonOpt = False,
+    contract: Annotated[str | None, typer.Option(
+        "--contract", help="Only runs whose scope names this contract reference.")] = None,
+    function: Annotated[str | None, typer.Option(
+        "--function", help="Only runs testing this critical or important function.")] = None,
+    exit_plan: Annotated[str | None, typer.Option(
+        "--exit-plan", help="Only runs testing this exit plan (ID, or ID@version).")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Only this scenario (provider_outage, failed_delivery, "
+                           "unexpected_termination, planned_exit).")] = None,
+    test_type: Annotated[str | None, typer.Option(
+        "--test-type", help="Only this test type (tabletop, partial_drill, full_drill).")]
+    = None,
 ) -> None:
-    """List past runs from the ledger: verdict, duration, completeness and cost."""
-    from exitkit.evidence.history import history_rows, history_table
+    """List past runs from the ledger: verdict, duration, completeness and cost; filter by
+    drill or by the scope a run tested."""
+    from exitkit.evidence.history import ScopeFilter, history_rows, history_table
 
     try:
-        rows = history_rows(ledger, drill)
+        scope = ScopeFilter.of(contract=contract, function=function, exit_plan=exit_plan,
+                               scenario=scenario, test_type=test_type)
+        rows = history_rows(ledger, drill, scope)
     except ExitkitError as exc:
         _fail(str(exc), exc.exit_code)
     if as_json:
@@ -453,14 +514,51 @@ def report(
         "--output", "-o", help="Write here (atomically) instead of stdout.")] = None,
     drill: Annotated[str | None, typer.Option(
         "--drill", help="From a ledger: report on this drill's latest run.")] = None,
+    framework: Annotated[str | None, typer.Option(
+        "--framework", help="Report per requirement of this framework (dora, data-act, "
+                            "...; see compliance/): evidenced and passed, failed, or not "
+                            "covered, with where the evidence is. Formats md, json, html, "
+                            "junit.")] = None,
 ) -> None:
     """Render a drill's report: HTML (self-contained), Markdown, JUnit XML or Prometheus.
 
-    From a ledger, the latest run is reported with its drill's history across runs.
+    From a ledger, the latest run is reported with its drill's history across runs. With
+    --framework, the report maps the run to that framework's requirements.
     """
+    from exitkit.evidence.store import write_atomically
+
+    if framework is not None:
+        text = _framework_report(source, framework, report_format, drill)
+    else:
+        text = _drill_report(source, report_format, drill)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text)
+
+
+def _framework_report(source: Path, framework: str, report_format: str,
+                      drill: str | None) -> str:
+    """The run mapped to *framework*'s requirements, rendered."""
+    from exitkit.compliance.evaluate import assess_file
+    from exitkit.compliance.model import load_framework
+    from exitkit.compliance.render import FRAMEWORK_FORMATS, render_framework
+
+    if report_format not in FRAMEWORK_FORMATS:
+        _fail(f"--format: {report_format!r} is not one of {', '.join(FRAMEWORK_FORMATS)} "
+              f"(with --framework)")
+    try:
+        return render_framework(assess_file(load_framework(framework), str(source), drill),
+                                report_format)
+    except ExitkitError as exc:
+        _fail(str(exc), exc.exit_code)
+    raise AssertionError("unreachable")
+
+
+def _drill_report(source: Path, report_format: str, drill: str | None) -> str:
+    """The run's drill report, rendered."""
     from exitkit.evidence.history import runs_for_report
     from exitkit.evidence.reports import REPORT_FORMATS, render_report
-    from exitkit.evidence.store import write_atomically
 
     if report_format not in REPORT_FORMATS:
         _fail(f"--format: {report_format!r} is not one of {', '.join(REPORT_FORMATS)}")
@@ -468,11 +566,7 @@ def report(
         record, runs = runs_for_report(source, drill)
     except ExitkitError as exc:
         _fail(str(exc), exc.exit_code)
-    text = render_report(record, runs, report_format)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomically(output, text)
+    return render_report(record, runs, report_format)
 
 
 @app.command("assess")

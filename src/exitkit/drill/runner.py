@@ -49,6 +49,8 @@ from exitkit.evidence.listing_record import ListingRecord
 from exitkit.evidence.properties_record import PropertiesRecord, StorageClassMapping
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
+from exitkit.evidence.provenance import provenance
+from exitkit.evidence.scope_record import ScopeRecord
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import BatchedProgress, PhaseClock, utc_now
@@ -649,6 +651,8 @@ class DrillRun:
             properties=properties,
             bucket_config=self.bucket_settings.record if self.bucket_settings else None,
             listing=self.listing,
+            scope=ScopeRecord.model_validate(spec.scope.model_dump()) if spec.scope else None,
+            provenance=provenance(spec.evidence.retention_class),
         )
 
 

@@ -7,10 +7,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from exitkit.drill.inventory_report import ReportLocation
+from exitkit.drill.scope_spec import Scope
 from exitkit.drill.spec_base import (ENV_NAME, Credentials, Duration, Euros, Percent, Size,
                                      Strict, refuse_sas)
 from exitkit.drill.vm_spec import VmSection
 from exitkit.drill.workload_spec import Workloads
+from exitkit.evidence.retention import RETENTION_CLASSES, RetentionClassName
 
 SPEC_VERSION = 1
 
@@ -128,10 +130,11 @@ class TargetEndpoint(Endpoint):
 
 
 class ObjectLock(Strict):
-    """S3 Object Lock retention for everything written to the evidence store."""
+    """S3 Object Lock retention for everything written to the evidence store; what is left
+    out comes from ``evidence.retention_class``."""
 
-    mode: Literal["governance", "compliance"]
-    days: int = Field(ge=1, le=36500)
+    mode: Literal["governance", "compliance"] | None = None
+    days: int | None = Field(default=None, ge=1, le=36500)
 
 
 class EvidenceStore(Strict):
@@ -152,10 +155,42 @@ class EvidenceStore(Strict):
         return self
 
 
+class Timestamps(Strict):
+    """The RFC 3161 time-stamping authority that stamps each ledger entry."""
+
+    tsa_url: str = Field(pattern=r"^https?://", description="the TSA's HTTP(S) endpoint")
+    timeout: Duration = Field(default=timedelta(seconds=10), description="per request; "
+                              "two more attempts follow a failure")
+
+
 class Evidence(Strict):
-    """Where evidence goes besides the local results directory."""
+    """Where evidence goes besides the local results directory, how long it is kept, and
+    who stamps its time."""
 
     store: EvidenceStore | None = None
+    retention_class: RetentionClassName | None = Field(
+        default=None, description="short, operational, regulatory or archive: recorded, and "
+                                  "the Object Lock defaults of the store")
+    timestamps: Timestamps | None = Field(default=None, description="stamp each ledger "
+                                          "entry by this TSA")
+
+    @model_validator(mode="after")
+    def _lock_from_retention_class(self) -> "Evidence":
+        store = self.store
+        if store is None:
+            return self
+        retention = RETENTION_CLASSES.get(self.retention_class or "")
+        lock = store.object_lock
+        if lock is None and retention is None:
+            return self
+        lock = lock or ObjectLock()
+        if retention is not None:
+            lock = lock.model_copy(update={"mode": lock.mode or retention.mode,
+                                           "days": lock.days or retention.days})
+        if lock.mode is None or lock.days is None:
+            raise ValueError("store.object_lock: give 'mode' and 'days', or set "
+                             "'retention_class' to take them from it")
+        return self.model_copy(update={"store": store.model_copy(update={"object_lock": lock})})
 
 
 class Options(Strict):
@@ -374,3 +409,5 @@ class DrillSpec(Strict):
                              "from an S3 Inventory report")
     distributed: Distributed | None = Field(default=None, description="run the copy and the "
                                             "verification on a Dask cluster")
+    scope: Scope | None = Field(default=None, description="the contract, function and exit "
+                                "plan this drill tests (recorded and signed)")

@@ -8,7 +8,9 @@ Nothing leaves loopback.
 
 The record is appended to ``<results>/ledger.jsonl``, signed with a demo key pair kept in
 ``<results>/demo-keys/`` (created on first use), and also stored in an Object Lock bucket
-on the embedded AWS-compatible server.
+on the embedded AWS-compatible server. With *with_tsa*, a local RFC 3161 TSA (OpenSSL,
+test CA in ``<results>/demo-tsa/``) stamps the ledger entry. Beside each record, the HTML
+report and its DORA requirement report (``.dora.md``) are written.
 """
 
 import os
@@ -17,6 +19,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from exitkit.api import DrillResult, run_drill
+from exitkit.compliance.evaluate import assess_file
+from exitkit.compliance.model import load_framework
+from exitkit.compliance.render import render_framework
 from exitkit.drill.events import DrillObserver
 from exitkit.evidence.history import runs_for_report
 from exitkit.evidence.reports import render_report
@@ -25,6 +30,7 @@ from exitkit.evidence.store import write_atomically
 from exitkit.providers.boto import s3_client
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import MotoServer, SeaweedServer
+from exitkit.embedded.tsa import LocalTsa
 from exitkit.embedded.workload_demo import prepare_workload, workload_spec
 from exitkit.resources import bundled_dir
 
@@ -33,6 +39,7 @@ EVIDENCE_BUCKET = "exitkit-demo-evidence"
 SOURCE_REGION = "eu-central-1"
 LEDGER = "ledger.jsonl"
 KEY_PREFIX = "demo-keys/ledger"
+TSA_DIR = "demo-tsa"
 
 
 def demo_spec() -> Path:
@@ -66,9 +73,10 @@ def demo_signer(results_dir: Path) -> Signer:
 def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
              observer: DrillObserver | None = None,
              say: Callable[[str], None] = lambda _message: None,
-             with_workload: bool = False) -> list[DrillResult]:
+             with_workload: bool = False, with_tsa: bool = False) -> list[DrillResult]:
     """Start the servers, seed about *objects* objects, run the demo drill (and with
-    *with_workload* the workload drill after it), stop the servers."""
+    *with_workload* the workload drill after it), stop the servers. With *with_tsa* a
+    local TSA stamps the ledger entries."""
     with ExitStack() as stack:
         source = stack.enter_context(MotoServer())
         target = stack.enter_context(SeaweedServer(public_read=with_workload))
@@ -83,17 +91,28 @@ def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
         environ = {**os.environ, **demo_environment(source, target)}
         results = Path(results_dir)
         signer = demo_signer(results)
+        tsa_url = None
+        if with_tsa:
+            tsa = stack.enter_context(LocalTsa(results / TSA_DIR))
+            tsa_url = tsa.url
+            say(f"TSA: openssl ts (test CA {tsa.files.ca_file}) at {tsa_url}")
         done = [run_drill(demo_spec(), results, observer=observer, environ=environ,
-                          ledger=results / LEDGER, signer=signer)]
+                          ledger=results / LEDGER, signer=signer, tsa_url=tsa_url)]
         if with_workload:
             environ.update(prepare_workload(source, target, stack, say))
             done.append(run_drill(workload_spec(), results, observer=observer,
-                                  environ=environ, ledger=results / LEDGER, signer=signer))
+                                  environ=environ, ledger=results / LEDGER, signer=signer,
+                                  tsa_url=tsa_url))
     for result in done:
         record, history = runs_for_report(results / LEDGER, result.record.drill.name)
         report = result.path.with_suffix(".html")
         write_atomically(report, render_report(record, history, "html"))
         say(f"report: {report}")
+        mapped = result.path.with_suffix(".dora.md")
+        write_atomically(mapped, render_framework(assess_file(
+            load_framework("dora"), str(results / LEDGER), result.record.drill.name), "md"))
+        say(f"DORA requirements: {mapped}")
+    anchor = f" --tsa-ca {results / TSA_DIR / 'ca.pem'}" if with_tsa else ""
     say(f"check the evidence: exitkit audit verify {results / LEDGER} "
-        f"--pubkey {results / KEY_PREFIX}.pub")
+        f"--pubkey {results / KEY_PREFIX}.pub{anchor}")
     return done

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from rich.table import Table
 
+from exitkit.drill.scope_spec import SCENARIOS, TEST_TYPES, normalised_choice
 from exitkit.errors import ExitkitError
 from exitkit.evidence.ledger import read_entries
 from exitkit.evidence.record import DrillRecord
@@ -32,6 +33,56 @@ class HistoryRow:
     bound_pct: float | None
     cost_eur: float | None
     regime: str | None
+    contract_ref: str | None = None
+    function: str | None = None
+    exit_plan: str | None = None
+    scenario: str | None = None
+    test_type: str | None = None
+    timestamped_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopeFilter:
+    """Which runs to keep, by the scope they tested; None keeps every value."""
+
+    contract: str | None = None
+    function: str | None = None
+    exit_plan: str | None = None
+    scenario: str | None = None
+    test_type: str | None = None
+
+    @classmethod
+    def of(cls, **values: str | None) -> "ScopeFilter":
+        """A filter from command-line values; an unknown scenario or test type is an
+        error naming the option."""
+        for option, allowed in (("scenario", SCENARIOS), ("test_type", TEST_TYPES)):
+            given = values.get(option)
+            if given is not None:
+                values[option] = normalised_choice(given)
+                if values[option] not in allowed:
+                    raise ExitkitError(f"--{option.replace('_', '-')}: {given!r} is not one "
+                                       f"of {', '.join(allowed)}")
+        return cls(**values)
+
+    @property
+    def active(self) -> bool:
+        """True when any value is set."""
+        return any(vars(self).values())
+
+    def matches(self, record: DrillRecord) -> bool:
+        """True when *record*'s scope has every value set here (a run without a scope
+        matches only an inactive filter)."""
+        if not self.active:
+            return True
+        scope = record.scope
+        if scope is None:
+            return False
+        plan = f"{scope.exit_plan.id}@{scope.exit_plan.version}"
+        return ((self.contract is None or scope.contract_ref == self.contract)
+                and (self.function is None or scope.function == self.function)
+                and (self.exit_plan is None or self.exit_plan in (scope.exit_plan.id, plan))
+                and (self.scenario is None or scope.scenario == self.scenario)
+                and (self.test_type is None or scope.test_type == self.test_type))
 
 
 def is_ledger(path: str | os.PathLike[str]) -> bool:
@@ -65,14 +116,19 @@ def runs_for_report(path: str | os.PathLike[str], drill: str | None = None
     return latest, [record for record in records if record.drill.name == latest.drill.name]
 
 
-def history_rows(ledger: str | os.PathLike[str], drill: str | None = None) -> list[HistoryRow]:
-    """One row per run in *ledger*, oldest first, only *drill*'s when given."""
+def history_rows(ledger: str | os.PathLike[str], drill: str | None = None,
+                 scope: ScopeFilter | None = None) -> list[HistoryRow]:
+    """One row per run in *ledger*, oldest first, only *drill*'s and those *scope*
+    matches when given."""
     rows = []
     for entry in read_entries(ledger):
         record = entry.record
         verification = record.verification
         if drill is not None and record.drill.name != drill:
             continue
+        if scope is not None and not scope.matches(record):
+            continue
+        tested = record.scope
         rows.append(HistoryRow(
             entry=entry.number, drill=record.drill.name, run_id=record.run_id,
             started_at=record.started_at, verdict=record.verdict, duration_s=record.duration_s,
@@ -84,7 +140,13 @@ def history_rows(ledger: str | os.PathLike[str], drill: str | None = None) -> li
             bound_pct=verification.sample.bound_objects_pct
             if verification and verification.sample else None,
             cost_eur=drill_cost_eur(record),
-            regime=record.cost.applicable_regime if record.cost else None))
+            regime=record.cost.applicable_regime if record.cost else None,
+            contract_ref=tested.contract_ref if tested else None,
+            function=tested.function if tested else None,
+            exit_plan=f"{tested.exit_plan.id}@{tested.exit_plan.version}" if tested else None,
+            scenario=tested.scenario if tested else None,
+            test_type=tested.test_type if tested else None,
+            timestamped_at=entry.timestamped_at))
     return rows
 
 
@@ -95,13 +157,19 @@ def history_table(rows: list[HistoryRow]) -> Table:
     for column in ("#", "started (UTC)", "drill", "verdict", "duration", "copied",
                    "present", "verified", "bound", "cost EUR"):
         table.add_column(column, justify="right" if column in numeric else "left")
+    scoped = any(row.contract_ref for row in rows)
+    if scoped:
+        table.add_column("contract")
     for row in rows:
-        table.add_row(str(row.entry), row.started_at.strftime("%Y-%m-%d %H:%M:%S"), row.drill,
-                      row.verdict, f"{row.duration_s:.1f}s", human_bytes(row.bytes_copied),
-                      _count_pct(row.objects_present, row.completeness_pct),
-                      _count_pct(row.objects_verified, row.verified_pct),
-                      "-" if row.bound_pct is None else f"<= {row.bound_pct:g}%",
-                      "-" if row.cost_eur is None else euros(row.cost_eur))
+        cells = [str(row.entry), row.started_at.strftime("%Y-%m-%d %H:%M:%S"), row.drill,
+                 row.verdict, f"{row.duration_s:.1f}s", human_bytes(row.bytes_copied),
+                 _count_pct(row.objects_present, row.completeness_pct),
+                 _count_pct(row.objects_verified, row.verified_pct),
+                 "-" if row.bound_pct is None else f"<= {row.bound_pct:g}%",
+                 "-" if row.cost_eur is None else euros(row.cost_eur)]
+        if scoped:
+            cells.append(row.contract_ref or "-")
+        table.add_row(*cells)
     return table
 
 

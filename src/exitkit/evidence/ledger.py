@@ -4,7 +4,12 @@ Each line is one entry in canonical JSON (sorted keys, no spaces, UTF-8)::
 
     {"entry": N, "prev_sha256": <SHA-256 of line N-1, or 64 zeros>, "appended_at": ...,
      "record": {...}, "record_file": <path relative to the ledger>, "record_sha256": ...,
-     "key_id": ..., "signature": <Ed25519 over the entry without "signature">}
+     "key_id": ..., "signature": <Ed25519 over the entry without "signature" and "timestamp">,
+     "timestamp": <RFC 3161 token over the signed entry, when a TSA is configured>}
+
+With a TSA (:class:`~exitkit.evidence.timestamps.TimestampAuthority`) each entry is
+stamped after it is signed; when the TSA cannot be reached the entry is still appended,
+its ``timestamp`` saying why it is untimestamped (see :mod:`exitkit.evidence.timestamps`).
 
 Appends take an exclusive lock (a lock file beside the ledger, plus a lock within the
 process), so concurrent drills never interleave or fork the chain.
@@ -25,6 +30,7 @@ import fasteners
 from exitkit.errors import ExitkitError
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.signing import Signer
+from exitkit.evidence.timestamps import TimestampAuthority, TimestampError, untimestamped
 
 GENESIS = "0" * 64
 _in_process = threading.Lock()
@@ -38,8 +44,16 @@ def canonical(value: Any) -> bytes:
 
 
 def signed_part(entry: dict[str, Any]) -> bytes:
-    """The canonical bytes the signature covers: the entry without its signature."""
-    return canonical({name: value for name, value in entry.items() if name != "signature"})
+    """The canonical bytes the signature covers: the entry without its signature and
+    timestamp."""
+    return canonical({name: value for name, value in entry.items()
+                      if name not in ("signature", "timestamp")})
+
+
+def stamped_part(entry: dict[str, Any]) -> bytes:
+    """The canonical bytes a timestamp token covers: the signed entry, signature included,
+    without the timestamp."""
+    return canonical({name: value for name, value in entry.items() if name != "timestamp"})
 
 
 def entry_hash(line: bytes) -> str:
@@ -55,11 +69,15 @@ class LedgerEntry:
     record: DrillRecord
     record_file: str
     sha256: str
+    timestamp_error: str | None = None
+    timestamped_at: str | None = None
 
 
 def append(ledger: str | os.PathLike[str], record: DrillRecord, record_path: Path,
-           signer: Signer) -> LedgerEntry:
-    """Append *record* (written at *record_path*) to *ledger* as a signed, chained entry."""
+           signer: Signer, tsa: TimestampAuthority | None = None) -> LedgerEntry:
+    """Append *record* (written at *record_path*) to *ledger* as a signed, chained entry,
+    stamped by *tsa* when given (an unreachable TSA leaves the entry untimestamped, with
+    the reason in the entry and in :attr:`LedgerEntry.timestamp_error`)."""
     ledger = Path(ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
     record_file = Path(os.path.relpath(record_path.resolve(), ledger.resolve().parent)).as_posix()
@@ -75,6 +93,8 @@ def append(ledger: str | os.PathLike[str], record: DrillRecord, record_path: Pat
             "key_id": signer.key_id,
         }
         entry["signature"] = signer.sign(signed_part(entry))
+        if tsa is not None:
+            entry["timestamp"] = _stamp(tsa, entry)
         line = canonical(entry)
         descriptor = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -82,7 +102,23 @@ def append(ledger: str | os.PathLike[str], record: DrillRecord, record_path: Pat
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-    return LedgerEntry(number, record, record_file, entry_hash(line))
+    stamp = stamp_of(entry)
+    return LedgerEntry(number, record, record_file, entry_hash(line),
+                       timestamp_error=stamp.get("error"), timestamped_at=stamp.get("gen_time"))
+
+
+def stamp_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry's ``timestamp`` (empty when it has none)."""
+    stamp = entry.get("timestamp")
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def _stamp(tsa: TimestampAuthority, entry: dict[str, Any]) -> dict[str, Any]:
+    data = stamped_part(entry)
+    try:
+        return tsa.stamp(hashlib.sha256(data).digest(), data)
+    except TimestampError as exc:
+        return untimestamped(tsa.url, str(exc))
 
 
 def _tail(ledger: Path) -> tuple[int, str]:
@@ -135,4 +171,7 @@ def read_entries(ledger: str | os.PathLike[str]) -> Iterator[LedgerEntry]:
         except (ValueError, KeyError, TypeError):
             raise ExitkitError(f"{ledger}:{line_number}: not a ledger entry "
                                f"(run 'exitkit audit verify')") from None
-        yield LedgerEntry(entry["entry"], record, entry.get("record_file", ""), entry_hash(line))
+        stamp = stamp_of(entry)
+        yield LedgerEntry(entry["entry"], record, entry.get("record_file", ""), entry_hash(line),
+                          timestamp_error=stamp.get("error"),
+                          timestamped_at=stamp.get("gen_time"))

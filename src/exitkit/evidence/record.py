@@ -13,6 +13,7 @@ from exitkit.evidence.bucket_config_record import BucketConfigRecord
 from exitkit.evidence.listing_record import ListingRecord
 from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
+from exitkit.evidence.scope_record import ProvenanceRecord, ScopeRecord
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
@@ -477,6 +478,10 @@ class DrillRecord(Model):
                                   "the report's staleness check (schema 1.6)")
     distributed: DistributedRecord | None = Field(
         default=None, description="shards and workers of a drill run on Dask")
+    scope: ScopeRecord | None = Field(default=None, description="the spec's scope: "
+                                      "contract, function, exit plan tested (from 1.6)")
+    provenance: ProvenanceRecord | None = Field(
+        default=None, description="clock, code, dependencies and retention class (from 1.6)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -12,6 +12,7 @@ from exitkit.evidence.record import (CostEstimate, DrillRecord, Projection, Rest
                                      SampleRecord, StorageClassCount, Verification)
 from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
                                                   bucket_setting_row)
+from exitkit.evidence.scope_text import scope_rows
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 
@@ -134,6 +135,13 @@ def render_summary(record: DrillRecord) -> Group:
                            f"  ({record.source.provider} {record.source.bucket} -> "
                            f"{record.target.provider} {record.target.bucket}, "
                            f"{record.duration_s:.1f}s)")]
+    if record.scope:
+        scope = Table(title="Scope", title_justify="left", show_header=False)
+        scope.add_column("what")
+        scope.add_column("value", overflow="fold")
+        for label, value in scope_rows(record):
+            scope.add_row(label, value)
+        parts.append(scope)
     phases = Table(title="Phases", title_justify="left")
     for column in ("phase", "duration", "objects", "bytes", "objects/s", "throughput", "retries"):
         phases.add_column(column, justify="left" if column == "phase" else "right")

@@ -3,6 +3,7 @@
 import xml.etree.ElementTree as ET
 
 from exitkit.evidence.record import DrillRecord
+from exitkit.evidence.scope_text import provenance_rows
 from exitkit.evidence.summary import bound_text, present_text, verified_text
 
 
@@ -25,6 +26,16 @@ def render_junit(record: DrillRecord) -> str:
                   ("verified", verified_text(record.verification))]
         if record.verification.sample:
             facts.append(("sample_bound", bound_text(record.verification.sample)))
+    if record.scope:
+        scope = record.scope
+        facts += [("scope.contract_ref", scope.contract_ref),
+                  ("scope.ict_service", scope.ict_service), ("scope.function", scope.function),
+                  ("scope.exit_plan", f"{scope.exit_plan.id}@{scope.exit_plan.version}"),
+                  ("scope.scenario", scope.scenario), ("scope.test_type", scope.test_type),
+                  ("scope.owner", scope.owner)]
+    if record.provenance:
+        facts += [(f"provenance.{label.replace(' ', '_')}", value)
+                  for label, value in provenance_rows(record)]
     for key, value in facts:
         ET.SubElement(properties, "property", name=key, value=value)
     for result in record.expectations:

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 
 from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
+from exitkit.evidence.scope_text import provenance_rows, scope_rows
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
                                                   bucket_setting_row)
@@ -28,7 +29,19 @@ def render_markdown(record: DrillRecord) -> str:
     parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
              _workloads(record), _bucket_config(record), _vms(record), _cost(record), _projection(record), _differences(record),
              _errors(record)]
+    parts[1:1] = [_scope(record)]  # what the run tested, right after the verdict
+    parts[-1:-1] = [_provenance(record)]
     return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _scope(record: DrillRecord) -> str:
+    rows = scope_rows(record)
+    return "### Scope\n\n" + _table(("what", "value"), rows) if rows else ""
+
+
+def _provenance(record: DrillRecord) -> str:
+    rows = provenance_rows(record)
+    return "### Provenance\n\n" + _table(("what", "value"), rows) if rows else ""
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

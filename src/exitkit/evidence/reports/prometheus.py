@@ -100,6 +100,18 @@ def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> st
              [({**drill, "side": "source"}, totals.monthly_source_eur),
               ({**drill, "side": "target"}, totals.monthly_target_eur)]),
         ]
+    if record.scope:
+        scope = record.scope
+        metrics.append(("scope_info", "the scope the latest run tested (labels; always 1)",
+                        [({**drill, "contract": scope.contract_ref, "function": scope.function,
+                           "exit_plan": f"{scope.exit_plan.id}@{scope.exit_plan.version}",
+                           "scenario": scope.scenario, "test_type": scope.test_type,
+                           "owner": scope.owner}, 1)]))
+    if record.provenance:
+        metrics.append(("clock_synchronized", "1 if the host clock was synchronised when "
+                        "the record was written, 0 if not, -1 unknown",
+                        [({**drill, "source": record.provenance.clock.source},
+                          {True: 1, False: 0, None: -1}[record.provenance.clock.synchronized])]))
     metrics += [
         ("last_run_timestamp_seconds", "end of the latest run, Unix time",
          [(drill, record.ended_at.timestamp())]),
