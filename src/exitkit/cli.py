@@ -207,6 +207,9 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
          with_workload: Annotated[bool, typer.Option(
              "--with-workload", help="Also move a web workload (image, data) to a self-hosted "
                                      "registry and Podman, and prove it serves the data.")] = False,
+         with_vm: Annotated[bool, typer.Option(
+             "--with-vm", help="Also rebuild the site's web server VM on a private libvirt/QEMU "
+                               "hypervisor, prove it serves the data, and remove it.")] = False,
          ) -> None:
     """Run the demo drill on embedded loopback servers (moto_server -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
@@ -215,7 +218,8 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     say = (lambda _message: None) if quiet or as_json else (
         lambda message: stderr.print(message, markup=False))
     done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
-                                          with_workload=with_workload), quiet, as_json)
+                                          with_workload=with_workload, with_vm=with_vm),
+                      quiet, as_json)
     worst = max(result.exit_code for result in done)
     if as_json and len(done) > 1:  # one JSON document: the records in the order they ran
         sys.stdout.write("[" + ",\n".join(result.record.to_json() for result in done) + "]\n")

@@ -211,6 +211,8 @@ class Expectations(Strict):
     max_projected_duration: Duration | None = None
     max_time_to_healthy: Duration | None = Field(default=None, description="each workload, "
                                                  "from container start to healthy")
+    max_vm_time_to_healthy: Duration | None = Field(default=None, description="each moved VM, "
+                                                    "from create to healthy")
 
 
 class DrillSpec(Strict):
@@ -232,4 +234,5 @@ class DrillSpec(Strict):
     restore: Restore | None = Field(default=None, description="restore archived objects "
                                     "before copying them")
     workloads: Workloads | None = None
-    vms: VmSection | None = Field(default=None, description="plan the move of VMs")
+    vms: VmSection | None = Field(default=None, description="plan the move of VMs, and move "
+                                  "some for real")

@@ -25,7 +25,8 @@ from exitkit.evidence.store import write_atomically
 from exitkit.providers.boto import s3_client
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import MotoServer, SeaweedServer
-from exitkit.embedded.workload_demo import prepare_workload, workload_spec
+from exitkit.embedded.vm_demo import prepare_vm, vm_spec
+from exitkit.embedded.workload_demo import prepare_workload, seed_site, workload_spec
 from exitkit.resources import bundled_dir
 
 SOURCE_BUCKET = "exitkit-demo-source"
@@ -66,12 +67,13 @@ def demo_signer(results_dir: Path) -> Signer:
 def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
              observer: DrillObserver | None = None,
              say: Callable[[str], None] = lambda _message: None,
-             with_workload: bool = False) -> list[DrillResult]:
+             with_workload: bool = False, with_vm: bool = False) -> list[DrillResult]:
     """Start the servers, seed about *objects* objects, run the demo drill (and with
-    *with_workload* the workload drill after it), stop the servers."""
+    *with_workload* the workload drill, with *with_vm* the VM drill after it), stop the
+    servers."""
     with ExitStack() as stack:
         source = stack.enter_context(MotoServer())
-        target = stack.enter_context(SeaweedServer(public_read=with_workload))
+        target = stack.enter_context(SeaweedServer(public_read=with_workload or with_vm))
         say(f"source: moto_server (AWS-compatible) at {source.endpoint}")
         say(f"target: SeaweedFS S3 gateway (self-hosted) at {target.endpoint}")
         client = s3_client(source.endpoint, source.access_key, source.secret_key, SOURCE_REGION)
@@ -85,9 +87,15 @@ def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
         signer = demo_signer(results)
         done = [run_drill(demo_spec(), results, observer=observer, environ=environ,
                           ledger=results / LEDGER, signer=signer)]
+        if with_workload or with_vm:
+            seed_site(source)
         if with_workload:
             environ.update(prepare_workload(source, target, stack, say))
             done.append(run_drill(workload_spec(), results, observer=observer,
+                                  environ=environ, ledger=results / LEDGER, signer=signer))
+        if with_vm:
+            environ.update(prepare_vm(target, stack, say))
+            done.append(run_drill(vm_spec(), results, observer=observer,
                                   environ=environ, ledger=results / LEDGER, signer=signer))
     for result in done:
         record, history = runs_for_report(results / LEDGER, result.record.drill.name)

@@ -11,10 +11,11 @@ from pydantic import ConfigDict, Field
 
 from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
+from exitkit.evidence.vm_move_record import VmMoveRecord
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
-RECORD_SCHEMA_VERSION = "1.5"
+RECORD_SCHEMA_VERSION = "1.6"
 
 Verdict = Literal["passed", "failed", "error"]
 DifferenceKind = Literal["missing", "extra", "size_differs", "content_differs",
@@ -414,6 +415,8 @@ class DrillRecord(Model):
     vms: VmPlan | None = Field(default=None, description="the VM migration plan")
     properties: PropertiesRecord | None = Field(
         default=None, description="source property census, target capabilities, mappings")
+    vm_moves: list[VmMoveRecord] = Field(default_factory=list, description="(schema 1.6) VMs "
+                                         "moved to the target, booted, checked and removed")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -1,5 +1,6 @@
 """Wait for a started workload to pass its health check, within its deadline."""
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from exitkit.errors import EndpointError
 from exitkit.evidence.workload_record import HealthRecord
 
 PROBE_TIMEOUT_S = 2.0
+TCP_HOLD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,27 @@ def http_probe(url: str, status: int, body_contains: str | None) -> Probe:
             return False, f"{seen}, body lacks {body_contains!r}"
         return True, seen
     return Probe("http", url, attempt)
+
+
+def tcp_probe(host: str, port: int) -> Probe:
+    """Connect to *host*:*port*; passes when the connection is accepted and then answered or
+    held open (a port forward that accepts and drops at once, as QEMU's user-mode network
+    does while the guest does not listen, fails)."""
+    def attempt() -> tuple[bool, str]:
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S) as connection:
+                connection.settimeout(TCP_HOLD_S)
+                try:
+                    answer = connection.recv(1)
+                except TimeoutError:
+                    return True, "connection accepted and held open"
+                except OSError as exc:
+                    return False, f"connection dropped ({type(exc).__name__})"
+                return (True, "connection accepted, server spoke first") if answer else \
+                    (False, "connection closed at once")
+        except OSError as exc:
+            return False, f"no connection ({type(exc).__name__})"
+    return Probe("tcp", f"{host}:{port}", attempt)
 
 
 def exec_probe(command: list[str], expected: int, run: Callable[[list[str]], int]) -> Probe:
