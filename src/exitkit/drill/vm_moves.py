@@ -228,7 +228,7 @@ class VmMovesPhase:
         files_left = sum(1 for _ in files.rglob("*")) + 1 if files.exists() else 0
         done = remaining == 0 and files_left == 0
         detail = scrub("; ".join(problems)) if problems else (
-            f"domain {'destroyed and undefined' if removed else 'never defined'}, "
+            f"{'domain destroyed and undefined' if removed else 'no domain to remove'}, "
             f"{disks} file(s) removed, {remaining} domain(s) left")
         self.observer.noted(PHASE, f"{vm}: teardown {'done' if done else 'FAILED'} ({detail})")
         return VmTeardownRecord(done=done, domain_removed=removed, stale_removed=stale,

@@ -86,6 +86,7 @@ class LibvirtTarget:
 
         self.label = f"libvirt {_without_secrets(uri)}"
         self.domain_type = domain_type
+        libvirt.registerErrorHandler(_quiet, None)  # errors are raised; do not print them
         try:
             self.driver = LibvirtNodeDriver(uri)
         except libvirt.libvirtError as exc:
@@ -94,12 +95,13 @@ class LibvirtTarget:
 
     @_endpoint_errors
     def create(self, spec: MachineSpec) -> str:
-        """Define the domain from XML (libvirt binding) and start it (libcloud); its name."""
+        """Define the domain from XML (libvirt binding) and start it (libcloud); its name.
+        A domain that fails to start (or is interrupted starting) is removed again."""
         domain = self.driver.connection.defineXML(domain_xml(spec, self.domain_type))
         try:
             self.driver.start_node(self._node(domain.name()))
         except BaseException:
-            domain.undefine()
+            self._discard(domain.name())
             raise
         return domain.name()
 
@@ -107,14 +109,8 @@ class LibvirtTarget:
     def running(self, machine: str) -> bool:
         """Whether the domain runs. Asked through the binding: libcloud's ``list_nodes``
         runs ``arp``/``ip neigh`` for every domain, too much for a health-check loop."""
-        import libvirt
-
-        try:
-            return bool(self.driver.connection.lookupByName(machine).isActive())
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return False
-            raise
+        domain = self._domain(machine)
+        return domain is not None and bool(domain.isActive())
 
     @_endpoint_errors
     def names(self, prefix: str) -> list[str]:
@@ -128,11 +124,32 @@ class LibvirtTarget:
         node = self._node(name, must_exist=False)
         if node is None:
             return False
-        domain = self.driver.connection.lookupByName(name)
-        if domain.isActive():
+        if self._domain(name) is not None and self._domain(name).isActive():
             self.driver.destroy_node(node)
-        domain.undefine()
+        domain = self._domain(name)  # a transient domain is gone once destroyed
+        if domain is not None:
+            domain.undefine()
         return True
+
+    def _domain(self, name: str):
+        """The binding's domain called *name*, or None."""
+        import libvirt
+
+        try:
+            return self.driver.connection.lookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    def _discard(self, name: str) -> None:
+        """Remove a domain that failed to start, keeping the original failure."""
+        import libvirt
+
+        try:
+            self.remove.__wrapped__(self, name)
+        except libvirt.libvirtError:
+            pass
 
     def close(self) -> None:
         """Close the connection to libvirtd."""
@@ -149,10 +166,14 @@ class LibvirtTarget:
         return None
 
 
+def _quiet(_context, _error) -> None:
+    """libvirt's error callback: print nothing (the binding raises every error)."""
+
+
 def _without_secrets(uri: str) -> str:
     """The URI without a user name or password (``qemu+ssh://user@host/...``)."""
     parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        parts = parts._replace(netloc=host + (f":{parts.port}" if parts.port else ""))
-    return parts.geturl()
+    if not (parts.username or parts.password):
+        return uri
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return uri.replace(parts.netloc, netloc, 1)
