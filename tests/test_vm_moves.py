@@ -243,6 +243,24 @@ def test_every_vm_is_torn_down_also_after_a_failed_check(moved, hypervisor):
     assert list((tmp / "work").iterdir()) == []
 
 
+def test_reports_show_each_moved_vm(moved):
+    from exitkit.evidence.record import DrillRecord
+    from exitkit.evidence.reports import render_report
+
+    _, record, _ = moved
+    parsed = DrillRecord.model_validate(record)
+    markdown = render_report(parsed, [], "md")
+    web = next(move for move in record["vm_moves"] if move["vm"] == "web")
+    row = next(line for line in markdown.splitlines() if line.startswith("| web | rebuild |"))
+    assert "| healthy |" in row and f"{web['data']['checked']}/{web['data']['checked']} " \
+        "identical" in row and web["image"]["files"][0]["sha256"][:12] in row
+    prometheus = render_report(parsed, [], "prom")
+    assert 'exitkit_drill_vm_move_healthy{drill="vmtest",vm="broken",strategy="rebuild"} 0' \
+        in prometheus
+    assert 'exitkit_drill_vm_move_torn_down{drill="vmtest",vm="app",strategy="import"} 1' \
+        in prometheus
+
+
 def test_libcloud_libvirt_gaps_are_filled(hypervisor, vm_image, tmp_path):
     """libcloud has no create; its destroy_node leaves the definition behind."""
     target = LibvirtTarget(hypervisor.uri)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from exitkit.embedded.containers import require
 from exitkit.errors import ExitkitError
+from exitkit.providers.libvirt_compute import binding
 
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 20
@@ -53,6 +54,7 @@ class LibvirtDaemon:
 
     def start(self) -> None:
         """Start virtlogd and libvirtd, and wait until libvirtd answers on its socket."""
+        binding()
         if os.geteuid() != 0:
             raise ExitkitError("the private libvirt daemon runs as root (it needs a mount "
                                "namespace); run as root or with sudo")
@@ -107,7 +109,7 @@ class LibvirtDaemon:
         return binds
 
     def _answers(self) -> bool:
-        import libvirt  # the binding is only needed once a daemon runs
+        libvirt = binding()
 
         if not self.socket.exists():
             return False
@@ -119,7 +121,7 @@ class LibvirtDaemon:
 
     def destroy_all(self) -> list[str]:
         """Destroy and undefine every domain of this daemon; return their names."""
-        import libvirt
+        libvirt = binding()
 
         removed = []
         connection = libvirt.open(self.uri)

@@ -15,11 +15,13 @@ load order) beside Debian's static busybox (``busybox-static``). The system it b
 
 :func:`build_image` writes ``vmlinuz`` and ``initrd.img`` (the base image a ``rebuild``
 boots) and ``disk.vmdk``, an ext4 disk holding the same system as an export from the
-source would (what an ``import`` converts). ``scripts/build-vm-image`` runs it.
+source would (what an ``import`` converts). The initrd is reproducible: the same
+packages give the same bytes. ``scripts/build-vm-image`` runs it.
 """
 
 import gzip
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -164,7 +166,10 @@ def _initramfs(tree: Path, release: str, out: Path) -> None:
     (tree / "init").write_text(BOOT_INIT)
     (tree / "init").chmod(0o755)
     names = sorted(str(path.relative_to(tree)) for path in tree.rglob("*"))
-    archive = subprocess.run([require("cpio", "cpio"), "-o", "-H", "newc", "--quiet"],
+    for name in names:  # the same packages give the same initrd, byte for byte
+        os.utime(tree / name, (0, 0), follow_symlinks=False)
+    archive = subprocess.run([require("cpio", "cpio"), "-o", "-H", "newc", "--quiet",
+                              "--reproducible"],
                              input="\n".join(names).encode(), cwd=tree, capture_output=True,
                              check=True).stdout
     out.write_bytes(gzip.compress(archive, mtime=0))

@@ -24,12 +24,23 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from exitkit.errors import EndpointError
+from exitkit.errors import EndpointError, ExitkitError
 from exitkit.providers.compute import MachineSpec
 
 Result = TypeVar("Result")
 NET_ID = "exitkitnet"
 NET_PCI_SLOT = "0x10"
+
+
+def binding():
+    """libvirt's Python binding, or an error saying how to install it."""
+    try:
+        import libvirt
+    except ImportError:
+        raise ExitkitError("libvirt's Python binding is missing: pip install 'exitkit[vm]' "
+                           "(it builds against Debian's libvirt-dev with pkg-config and gcc; "
+                           "scripts/setup-tests installs all of them)") from None
+    return libvirt
 
 
 def _endpoint_errors(call: Callable[..., Result]) -> Callable[..., Result]:
@@ -81,8 +92,8 @@ class LibvirtTarget:
     """The compute contract (:class:`exitkit.providers.compute.ComputeTarget`) on libvirt."""
 
     def __init__(self, uri: str, domain_type: str = "qemu") -> None:
+        libvirt = binding()
         from libcloud.compute.drivers.libvirt_driver import LibvirtNodeDriver
-        import libvirt
 
         self.label = f"libvirt {_without_secrets(uri)}"
         self.domain_type = domain_type

@@ -9,6 +9,7 @@ from exitkit.evidence.reports import charts
 from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, duration_text,
                                             exit_dependencies,
                                             utc_text, without_scheme)
+from exitkit.evidence.vm_move_table import VM_MOVE_COLUMNS, vm_move_row
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 from exitkit.evidence.summary import (SHOWN_DIFFERENCES, bound_text, euros, human_bytes,
@@ -48,4 +49,6 @@ def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
         vm_columns=VM_COLUMNS,
         vm_totals=vm_totals_text(record.vms) if record.vms else None,
         vm_rows=[vm_row(vm) for vm in record.vms.vms] if record.vms else [],
+        vm_move_columns=VM_MOVE_COLUMNS,
+        vm_move_rows=[vm_move_row(move) for move in record.vm_moves],
     )
