@@ -5,11 +5,11 @@ Neither needs systemd. The two run as root in a mount namespace of their own (``
 are bind mounts of a fresh work directory: several can run on one machine, each with its
 own socket (``<workdir>/run/libvirt-sock``) and domains, and nothing outside the work
 directory is written. QEMU runs as root (``user = "root"`` in ``qemu.conf``) with no
-security driver. libvirt's QEMU driver looks its build-time user ``libvirt-qemu`` up before
-it reads ``qemu.conf`` and refuses to start without it, so the namespace also sees private
-copies of ``/etc/passwd`` and ``/etc/group`` that add it when the machine lacks it. Stopping destroys every
-domain still running there, then ends both daemons (their process group) and removes
-the work directory.
+security driver. libvirt's QEMU driver looks its build-time user ``libvirt-qemu`` up
+before it reads ``qemu.conf`` and refuses to start without it, so the namespace also sees
+private copies of ``/etc/passwd`` and ``/etc/group`` that add it when the machine lacks
+it. Stopping destroys every domain still running there, then ends both daemons (the
+shell that started them stops and reaps each) and removes the work directory.
 """
 
 import os
@@ -87,7 +87,8 @@ class LibvirtDaemon:
             if self.process.poll() is not None:
                 tail = (self.workdir / "daemon.log").read_text(errors="replace").strip()
                 self.stop()
-                raise ExitkitError(f"libvirtd exited at start: {' '.join(tail.splitlines()[-1:])}")
+                last = " ".join(tail.splitlines()[-1:])
+                raise ExitkitError(f"libvirtd exited at start: {last}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise ExitkitError("libvirtd did not answer on its socket in time")
@@ -97,7 +98,7 @@ class LibvirtDaemon:
         """Private ``/etc/passwd`` and ``/etc/group`` with QEMU's user and group, when the
         machine lacks them (private copy: system file)."""
         binds = {}
-        for system, line in (("/etc/passwd", f"{QEMU_USER}:x:64055:108::/nonexistent:/bin/false"),
+        for system, line in (("/etc/passwd", f"{QEMU_USER}:x:64055:64055::/nonexistent:/bin/false"),
                              ("/etc/group", f"{QEMU_USER}:x:64055:\nkvm:x:108:")):
             text = Path(system).read_text()
             names = {entry.split(":")[0] for entry in text.splitlines()}
@@ -110,7 +111,6 @@ class LibvirtDaemon:
 
     def _answers(self) -> bool:
         libvirt = binding()
-
         if not self.socket.exists():
             return False
         try:
@@ -121,16 +121,16 @@ class LibvirtDaemon:
 
     def destroy_all(self) -> list[str]:
         """Destroy and undefine every domain of this daemon; return their names."""
-        libvirt = binding()
-
         removed = []
-        connection = libvirt.open(self.uri)
+        connection = binding().open(self.uri)
         try:
             for domain in connection.listAllDomains():
+                removed.append(domain.name())
+                persistent = domain.isPersistent()
                 if domain.isActive():
                     domain.destroy()
-                domain.undefine()
-                removed.append(domain.name())
+                if persistent:
+                    domain.undefine()
         finally:
             connection.close()
         return removed

@@ -34,8 +34,9 @@ class Disk:
 class MachineSpec:
     """Everything a target needs to create one machine.
 
-    ``kernel``/``initrd``/``cmdline``: direct kernel boot. ``forwards``: guest TCP port -> host port published on ``address``.
-    ``console_log``: where the serial console is written.
+    ``kernel``/``initrd``/``cmdline``: direct kernel boot. ``forwards``: guest TCP port ->
+    host port published on ``address``. ``console_log``: where the serial console is
+    written.
     """
 
     name: str

@@ -25,9 +25,10 @@ def tool(name: str, package: str) -> str:
     return found
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess:
+def _run(command: list[str], succeeded: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+    """Run *command*; an exit code outside *succeeded* is an error naming the tool."""
     result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode not in (0, 1) or (result.returncode == 1 and command[1] != "compare"):
+    if result.returncode not in succeeded:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
         raise ExitkitError(f"{Path(command[0]).name} {command[1]} failed: {' '.join(tail)}")
     return result
@@ -52,8 +53,8 @@ def convert(source: Path, source_format: str, dest: Path) -> None:
 def identical(first: Path, first_format: str, second: Path, second_format: str) -> bool:
     """Whether both images hold the same guest-visible content (``qemu-img compare``)."""
     result = _run([tool("qemu-img", "qemu-utils"), "compare", "-f", first_format, "-F",
-                   second_format, str(first), str(second)])
-    return result.returncode == 0
+                   second_format, str(first), str(second)], succeeded=(0, 1))
+    return result.returncode == 0  # 1: they differ
 
 
 def virtual_size(path: Path, image_format: str) -> int:

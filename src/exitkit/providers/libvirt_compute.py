@@ -33,13 +33,16 @@ NET_PCI_SLOT = "0x10"
 
 
 def binding():
-    """libvirt's Python binding, or an error saying how to install it."""
+    """libvirt's Python binding, or an error saying how to install it. Its default error
+    callback, which prints every error on stderr, is replaced by a silent one: the
+    binding raises every error anyway."""
     try:
         import libvirt
     except ImportError:
         raise ExitkitError("libvirt's Python binding is missing: pip install 'exitkit[vm]' "
                            "(it builds against Debian's libvirt-dev with pkg-config and gcc; "
                            "scripts/setup-tests installs all of them)") from None
+    libvirt.registerErrorHandler(_quiet, None)
     return libvirt
 
 
@@ -97,7 +100,6 @@ class LibvirtTarget:
 
         self.label = f"libvirt {_without_secrets(uri)}"
         self.domain_type = domain_type
-        libvirt.registerErrorHandler(_quiet, None)  # errors are raised; do not print them
         try:
             self.driver = LibvirtNodeDriver(uri)
         except libvirt.libvirtError as exc:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import requests
 
+from exitkit.drill.vm_spec import VmHealthCheck
 from exitkit.drill.workload_spec import HealthCheck
 from exitkit.errors import EndpointError
 from exitkit.evidence.workload_record import HealthRecord
@@ -72,7 +73,8 @@ def exec_probe(command: list[str], expected: int, run: Callable[[list[str]], int
     return Probe("exec", " ".join(command), attempt)
 
 
-def wait_healthy(probe: Probe, check: HealthCheck, still_running: Callable[[], str | None],
+def wait_healthy(probe: Probe, check: HealthCheck | VmHealthCheck,
+                 still_running: Callable[[], str | None],
                  started: float) -> tuple[HealthRecord, float | None]:
     """Probe until it passes or the deadline (counted from *started*, a monotonic time)
     passes; stop early when *still_running* reports why the workload is gone.

@@ -25,7 +25,8 @@ def cell(text: object) -> str:
 def render_markdown(record: DrillRecord) -> str:
     """The record as Markdown, most important first."""
     parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
-             _workloads(record), _vms(record), _vm_moves(record), _cost(record), _projection(record), _differences(record),
+             _workloads(record), _vms(record), _vm_moves(record), _cost(record),
+             _projection(record), _differences(record),
              _errors(record)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
