@@ -139,11 +139,13 @@ def moved(tmp_path_factory, moto, public_seaweed, estate, hypervisor, vm_image):
     moves = [
         _move("web", "rebuild", boot, free_port(),
               data={"port": 80, "path": "/cgi-bin/data/{key}", "objects": 6}),
-        _move(estate["ids"]["app"], "import", {**boot, "cmdline": "console=ttyS0 root=/dev/vda"},
-              free_port(), body="exitkit vm is up", disk={"path": str(vm_image["disk"]),
-                                                          "format": "vmdk"},
-              data={"port": 80, "path": "/cgi-bin/data/{key}", "objects": 2,
-                    "prefix": "assets/"}),
+        {**_move(estate["ids"]["app"], "import",
+                 {**boot, "cmdline": "console=ttyS0 root=/dev/vda"}, free_port(),
+                 disk={"path": str(vm_image["disk"]), "format": "vmdk"},
+                 data={"port": 80, "path": "/cgi-bin/data/{key}", "objects": 2,
+                       "prefix": "assets/"}),
+         "ports": [{"guest": 80, "host": free_port()}, {"guest": 22, "host": free_port()}],
+         "health": {"tcp": {"port": 22}, "deadline": "4m"}},
         _move("db", "import", boot, free_port()),
         _move("broken", "rebuild", boot, free_port(), body="never served", deadline="2s"),
     ]
@@ -215,6 +217,9 @@ def test_import_converts_the_exported_disk_and_proves_the_conversion(moved, vm_i
     assert files["converted-disk"]["sha256"] != files["exported-disk"]["sha256"]  # qcow2 now
     assert app["export"]["available"] and app["user_data"] == {"present": False, "sha256": None,
                                                                "matches_plan": True}
+    # healthy by TCP: the guest's banner (its hostname from the seed), not the port forward
+    assert app["health"]["kind"] == "tcp" and app["health"]["passed"]
+    assert app["health"]["detail"] == "banner 'exitkit-vm app'"
 
 
 def test_an_import_the_source_cannot_export_is_recorded_and_fails(moved, hypervisor):

@@ -23,6 +23,7 @@ undefined, its disks and seed removed, and the target asked again.
 import hashlib
 import math
 import re
+import shlex
 import shutil
 import tempfile
 import threading
@@ -103,64 +104,67 @@ class VmMovesPhase:
         domain = f"{prefix}{self.run_id[:8]}"
         workdir = Path(settings.workdir) if settings.workdir else Path(tempfile.gettempdir())
         files = workdir / domain
-        stale, console = 0, None
+        stale = 0
         try:
             if entry.target_size is None:
                 raise ExitkitError(f"VM {entry.name} has no target size in the plan "
                                    f"({'; '.join(b.detail for b in entry.blockers) or 'unsized'})")
             if move.strategy == "import" and move.disk is None:
-                supported, detail = inventory.export_support()
-                record.export = ExportState(available=False, detail=(
-                    f"{detail}; exitkit starts no export itself (it would write to the source): "
-                    "export an image of the instance (CreateImage, ExportImage to VMDK, VHD or "
-                    "RAW) and name the file in the move's 'disk'" if supported else
-                    f"{detail}: the source cannot export this VM's disk, so it cannot be "
-                    "imported; rebuild it from a base image instead"))
+                record.export = _not_exported(*inventory.export_support())
                 record.status = "not-exported"
                 return record
-            files.mkdir(parents=True, exist_ok=False)
-            user_data = inventory.user_data(entry.id)
-            record.user_data = _carried(user_data, entry)
-            disk, record.image, record.export = self._disk(move, files)
-            record.sizing = _sizing(entry, disk)
-            disk_images.grow(disk, record.sizing.disk_gib * GIB)
-            seed = files / "seed.iso"
-            disk_images.nocloud_seed(seed, f"instance-id: {entry.id}\nlocal-hostname: "
-                                           f"{_slug(entry.name)}\n", user_data,
-                                     {"exitkit-data.env": self._data_env()})
+            machine = self._prepare(move, entry, inventory, record, domain, files)
             stale = self._remove_all(prefix)
-            console = files / "console.log"
-            machine = MachineSpec(
-                name=domain, vcpus=record.sizing.vcpus, memory_mib=record.sizing.memory_mib,
-                disks=(Disk(disk, "qcow2"), Disk(seed, "raw", read_only=True)),
-                kernel=self._path(move.boot.kernel), initrd=self._path(move.boot.initrd),
-                cmdline=move.boot.cmdline, address=settings.address,
-                forwards={port.guest: port.host for port in move.ports}, console_log=console)
-            watcher = _ConsoleWatcher(console, move.boot_marker)
-            started = time.monotonic()
-            watcher.start(started)
-            try:
-                record.domain = self.target.create(machine)
-                record.health, healthy_after = wait_healthy(
-                    self._probe(move), move.health,
-                    lambda: None if self.target.running(domain) else "the domain stopped",
-                    started)
-            finally:
-                watcher.stop()
-            record.boot_s = watcher.seen_after
-            record.time_to_healthy_s = healthy_after and round(healthy_after, 3)
-            if record.health.passed and move.data is not None and self.data is not None:
-                record.data = check_served_data(self.data.store, self.data.prefix, move.data,
-                                                self._base_url(move, move.data.port))
-            record.status = "healthy" if record.health.passed else "unhealthy"
-            if not record.health.passed:
-                record.console_tail = _tail(console)
-        except (EndpointError, ExitkitError) as exc:
+            self._boot_and_check(move, machine, record)
+        except ExitkitError as exc:  # EndpointError included
             record.errors.append(str(exc))
         finally:
             if record.status != "not-exported":
-                record.teardown = self._teardown(prefix, files, stale, entry.name)
+                record.teardown = self._teardown(domain, files, stale, entry.name)
         return record
+
+    def _prepare(self, move: VmMove, entry: VmPlanEntry, inventory: Ec2Inventory,
+                 record: VmMoveRecord, domain: str, files: Path) -> MachineSpec:
+        """Disk, size and NoCloud seed in *files*; the machine to create (fills *record*)."""
+        files.mkdir(parents=True, exist_ok=False)
+        user_data = inventory.user_data(entry.id)
+        record.user_data = _carried(user_data, entry)
+        disk, record.image, record.export = self._disk(move, files)
+        record.sizing = _sizing(entry, disk)
+        disk_images.grow(disk, record.sizing.disk_gib * GIB)
+        seed = files / "seed.iso"
+        disk_images.nocloud_seed(seed, f"instance-id: {entry.id}\nlocal-hostname: "
+                                       f"{_slug(entry.name)}\n", user_data,
+                                 {"exitkit-data.env": self._data_env()})
+        return MachineSpec(
+            name=domain, vcpus=record.sizing.vcpus, memory_mib=record.sizing.memory_mib,
+            disks=(Disk(disk, "qcow2"), Disk(seed, "raw", read_only=True)),
+            kernel=self._path(move.boot.kernel), initrd=self._path(move.boot.initrd),
+            cmdline=move.boot.cmdline, address=self.section.target.address,
+            forwards={port.guest: port.host for port in move.ports},
+            console_log=files / "console.log")
+
+    def _boot_and_check(self, move: VmMove, machine: MachineSpec, record: VmMoveRecord) -> None:
+        """Create and start the machine, time its boot, wait for health, check the data."""
+        watcher = _ConsoleWatcher(machine.console_log, move.boot_marker)
+        started = time.monotonic()
+        watcher.start(started)
+        try:
+            record.domain = self.target.create(machine)
+            record.health, healthy_after = wait_healthy(
+                self._probe(move), move.health,
+                lambda: None if self.target.running(machine.name) else "the domain stopped",
+                started)
+        finally:
+            watcher.stop()
+        record.boot_s = watcher.seen_after
+        record.time_to_healthy_s = healthy_after and round(healthy_after, 3)
+        if record.health.passed and move.data is not None and self.data is not None:
+            record.data = check_served_data(self.data.store, self.data.prefix, move.data,
+                                            self._base_url(move, move.data.port))
+        record.status = "healthy" if record.health.passed else "unhealthy"
+        if not record.health.passed:
+            record.console_tail = _tail(machine.console_log)
 
     def _disk(self, move: VmMove, files: Path) -> tuple[Path, VmImage, ExportState | None]:
         """The VM's disk (qcow2, in *files*), what it was made from, and the export state."""
@@ -194,8 +198,7 @@ class VmMovesPhase:
     def _data_env(self) -> str:
         """The migrated data's location as shell assignments (no credentials)."""
         env = dict(self.data.env) if self.data else {}
-        return "".join(f"{name}='{value}'\n" for name, value in sorted(env.items())
-                       if "'" not in value)
+        return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(env.items()))
 
     def _base_url(self, move: VmMove, guest_port: int) -> str:
         host = next(port.host for port in move.ports if port.guest == guest_port)
@@ -215,12 +218,12 @@ class VmMovesPhase:
             removed += self.target.remove(name)
         return removed
 
-    def _teardown(self, prefix: str, files: Path, stale: int, vm: str) -> VmTeardownRecord:
-        """Remove this VM's domains and files, then ask the target again."""
+    def _teardown(self, domain: str, files: Path, stale: int, vm: str) -> VmTeardownRecord:
+        """Remove this run's domain and files, then ask the target again."""
         problems, removed, remaining = [], False, None
         try:
-            removed = self._remove_all(prefix) > 0
-            remaining = len(self.target.names(prefix))
+            removed = self.target.remove(domain)
+            remaining = len(self.target.names(domain))
         except EndpointError as exc:
             problems.append(str(exc))
         disks = sum(1 for path in files.glob("*") if path.is_file()) if files.exists() else 0
@@ -262,6 +265,16 @@ class _ConsoleWatcher:
         self._stop.set()
         if self._thread:
             self._thread.join()
+
+
+def _not_exported(supported: bool, detail: str) -> ExportState:
+    """Why an import without an exported disk did not happen, and what to do."""
+    return ExportState(available=False, detail=(
+        f"{detail}; exitkit starts no export itself (it would write to the source): export "
+        "an image of the instance (CreateImage, ExportImage to VMDK, VHD or RAW) and name the "
+        "file in the move's 'disk'" if supported else
+        f"{detail}: the source cannot export this VM's disk, so it cannot be imported; "
+        "rebuild it from a base image instead"))
 
 
 def _image_file(role: str, path: Path) -> ImageFile:

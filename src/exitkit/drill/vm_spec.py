@@ -67,7 +67,8 @@ class ForwardedPort(Strict):
 
 
 class TcpCheck(Strict):
-    """Healthy when the guest *port* accepts a connection and answers or holds it open."""
+    """Healthy when the service on the guest *port* speaks first (a banner: SSH, SMTP,
+    many databases); use ``http`` for servers that wait for a request."""
 
     port: int = Field(ge=1, le=65535, description="guest port (forwarded)")
 

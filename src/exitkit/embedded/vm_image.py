@@ -11,7 +11,9 @@ load order) beside Debian's static busybox (``busybox-static``). The system it b
    ``user-data``): sets the hostname, runs a user-data shell script (``#!``) as
    cloud-init would, and takes the migrated data's location from ``exitkit-data.env``;
 4. serves HTTP on port 80 with busybox ``httpd``: ``/`` says it is up, and
-   ``/cgi-bin/data/<key>`` fetches ``$EXITKIT_DATA_URL<key>`` from the migrated bucket.
+   ``/cgi-bin/data/<key>`` fetches ``$EXITKIT_DATA_URL<key>`` from the migrated bucket;
+   and a banner on TCP port 22 (``exitkit-vm <hostname>``, as an SSH server greets), for
+   TCP health checks.
 
 :func:`build_image` writes ``vmlinuz`` and ``initrd.img`` (the base image a ``rebuild``
 boots) and ``disk.vmdk``, an ext4 disk holding the same system as an export from the
@@ -38,7 +40,7 @@ KERNEL_GLOB = "vmlinuz-*-cloud-amd64"
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "isofs")
 APPLETS = ("sh", "mount", "umount", "insmod", "ip", "udhcpc", "httpd", "wget", "cat", "printf",
            "rm", "echo", "sed", "mkdir", "hostname", "switch_root", "sleep", "ls", "head",
-           "grep", "cp", "chmod")
+           "grep", "cp", "chmod", "nc")
 BOOTED_MARKER = "exitkit-vm: system started"
 INDEX_HTML = "<!doctype html><title>exitkit vm</title><p>exitkit vm is up</p>\n"
 
@@ -90,8 +92,13 @@ if [ -f /seed/meta-data ]; then
 else
     echo "exitkit-vm: no NoCloud seed found"
 fi
-echo "exitkit-vm: serving http on port 80"
+nc -ll -p 22 -e /bin/banner &
+echo "exitkit-vm: serving http on port 80, a banner on port 22"
 exec httpd -f -p 80 -h /www
+"""
+
+BANNER = """#!/bin/sh
+printf 'exitkit-vm %s\\r\\n' "$(hostname)"
 """
 
 UDHCPC_SCRIPT = """#!/bin/sh
@@ -148,6 +155,7 @@ def _system_tree(root: Path) -> None:
     for applet in APPLETS:
         (root / "bin" / applet).symlink_to("busybox")
     for name, text, mode in (("sbin/init", SYSTEM_INIT, 0o755),
+                             ("bin/banner", BANNER, 0o755),
                              ("etc/udhcpc.script", UDHCPC_SCRIPT, 0o755),
                              ("www/index.html", INDEX_HTML, 0o644),
                              ("www/cgi-bin/data", DATA_CGI, 0o755)):

@@ -72,8 +72,8 @@ class VmTeardownRecord(Model):
     domain_removed: bool
     stale_removed: int = Field(description="domains of earlier interrupted runs of this VM")
     disks_removed: int
-    remaining_domains: int | None = Field(description="domains of this VM still defined "
-                                          "(None: the target could not be asked)")
+    remaining_domains: int | None = Field(description="this run's domains of this VM still "
+                                          "defined (None: the target could not be asked)")
     remaining_files: int
     detail: str = ""
 

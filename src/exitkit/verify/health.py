@@ -13,7 +13,6 @@ from exitkit.errors import EndpointError
 from exitkit.evidence.workload_record import HealthRecord
 
 PROBE_TIMEOUT_S = 2.0
-TCP_HOLD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,23 +41,22 @@ def http_probe(url: str, status: int, body_contains: str | None) -> Probe:
 
 
 def tcp_probe(host: str, port: int) -> Probe:
-    """Connect to *host*:*port*; passes when the connection is accepted and then answered or
-    held open (a port forward that accepts and drops at once, as QEMU's user-mode network
-    does while the guest does not listen, fails)."""
+    """Connect to *host*:*port*; passes when the server speaks first (a banner, as SSH,
+    SMTP or many databases send) within the probe timeout. A connection that is merely
+    accepted proves nothing: a port forward (QEMU's user-mode network) accepts and holds
+    connections while the guest does not even run."""
     def attempt() -> tuple[bool, str]:
         try:
             with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S) as connection:
-                connection.settimeout(TCP_HOLD_S)
-                try:
-                    answer = connection.recv(1)
-                except TimeoutError:
-                    return True, "connection accepted and held open"
-                except OSError as exc:
-                    return False, f"connection dropped ({type(exc).__name__})"
-                return (True, "connection accepted, server spoke first") if answer else \
-                    (False, "connection closed at once")
+                answer = connection.recv(256)
+        except TimeoutError:
+            return False, "connected, but the server sent nothing"
         except OSError as exc:
             return False, f"no connection ({type(exc).__name__})"
+        if not answer:
+            return False, "connection closed at once"
+        banner = answer.decode("ascii", "replace").splitlines()[0].strip()[:80]
+        return True, f"banner {banner!r}"
     return Probe("tcp", f"{host}:{port}", attempt)
 
 
