@@ -4,7 +4,8 @@ from Debian packages (cloud kernel, busybox initramfs) by the module's fixture.
 
 One drill moves four planned instances: ``web`` is rebuilt from the base image with its
 user data, ``app`` is imported from a locally built exported disk (moto cannot export),
-``db`` asks for an import with no exported disk, and ``broken`` never passes its check.
+``db`` asks for an import with no exported disk, and ``broken`` powers off from its user
+data (after printing a secret on the console).
 """
 
 import hashlib
@@ -33,13 +34,14 @@ from exitkit.providers.libvirt_compute import LibvirtTarget
 from tests.helpers import exitkit
 
 REGION = "eu-central-1"
+PLANTED_SECRET = "vm-bootstrap-token-5d1e7c"
 MARKER = "configured by its user data"
 #: the estate's instances: name, instance type, user data (a boot script or none)
 INSTANCES = (
     ("web", "t3.micro", f"#!/bin/sh\necho '<p>web {MARKER}</p>' >> /www/index.html\n"),
     ("app", "t3.small", None),
     ("db", "t3.micro", "#!/bin/sh\necho db\n"),
-    ("broken", "t3.nano", "#!/bin/sh\nexit 3\n"),
+    ("broken", "t3.nano", f"#!/bin/sh\necho token={PLANTED_SECRET}\npoweroff -f\n"),
 )
 
 
@@ -147,7 +149,7 @@ def moved(tmp_path_factory, moto, public_seaweed, estate, hypervisor, vm_image):
          "ports": [{"guest": 80, "host": free_port()}, {"guest": 22, "host": free_port()}],
          "health": {"tcp": {"port": 22}, "deadline": "4m"}},
         _move("db", "import", boot, free_port()),
-        _move("broken", "rebuild", boot, free_port(), body="never served", deadline="2s"),
+        _move("broken", "rebuild", boot, free_port(), body="never served"),
     ]
     spec = write_spec(tmp / "vm-moves.yaml", "vmtest", moto, public_seaweed, estate, hypervisor,
                       moves, tmp / "work")
@@ -237,8 +239,10 @@ def test_every_vm_is_torn_down_also_after_a_failed_check(moved, hypervisor):
     _, record, tmp = moved
     broken = next(move for move in record["vm_moves"] if move["vm"] == "broken")
     assert broken["status"] == "unhealthy" and not broken["health"]["passed"]
-    assert broken["health"]["detail"].endswith("deadline of 2 s passed")
-    assert broken["time_to_healthy_s"] is None
+    assert broken["health"]["detail"].endswith("the domain stopped")  # its user data powers off
+    assert broken["time_to_healthy_s"] is None and broken["boot_s"] > 0
+    assert "token=***" in broken["console_tail"]  # the user data echoed a secret
+    assert PLANTED_SECRET not in json.dumps(record)
     for move in record["vm_moves"]:
         if move["status"] != "not-exported":
             teardown = move["teardown"]
@@ -328,3 +332,19 @@ def test_bad_vm_moves_are_one_line_errors(tmp_path, moto, public_seaweed, estate
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert "libvirt qemu:///system?socket=" in line and "cannot connect" in line
+
+
+def test_the_demo_vm_drill_rebuilds_the_site_web_server_with_a_data_check():
+    from exitkit.drill.spec_file import load_spec
+    from exitkit.embedded.vm_demo import vm_spec
+    from exitkit.embedded.workload_demo import SITE_VMS, SITE_WEB_USER_DATA
+
+    names = ("SOURCE_ENDPOINT", "SOURCE_ACCESS_KEY", "SOURCE_SECRET_KEY", "TARGET_ENDPOINT",
+             "TARGET_ACCESS_KEY", "TARGET_SECRET_KEY", "LIBVIRT_URI", "VM_IMAGE", "VM_PORT",
+             "VM_DATA_ENDPOINT")
+    environ = {f"EXITKIT_DEMO_{name}": f"http://{name.lower()}:80" for name in names}
+    environ["EXITKIT_DEMO_VM_PORT"] = str(free_port())
+    vms = load_spec(vm_spec(), environ).spec.vms
+    move, = vms.move
+    assert move.vm in {name for name, _, _ in SITE_VMS} and move.strategy == "rebuild"
+    assert move.data is not None and move.health.http.body_contains in SITE_WEB_USER_DATA

@@ -45,7 +45,7 @@ from exitkit.providers import disk_images
 from exitkit.providers.compute import ComputeTarget, Disk, MachineSpec
 from exitkit.providers.ec2 import Ec2Inventory, open_ec2
 from exitkit.providers.libvirt_compute import LibvirtTarget
-from exitkit.redaction import scrub
+from exitkit.redaction import register_secret, scrub
 from exitkit.verify.health import http_probe, tcp_probe, wait_healthy
 from exitkit.verify.served_data import check_served_data
 
@@ -53,6 +53,7 @@ PHASE = "vm-moves"
 GIB = 1024 ** 3
 CONSOLE_POLL_S = 0.1
 CONSOLE_TAIL_LINES = 8
+USER_DATA_WORD = 8  # shorter words of the user data are too common to scrub
 
 
 @dataclass
@@ -128,6 +129,7 @@ class VmMovesPhase:
         """Disk, size and NoCloud seed in *files*; the machine to create (fills *record*)."""
         files.mkdir(parents=True, exist_ok=False)
         user_data = inventory.user_data(entry.id)
+        _keep_out_of_output(user_data)
         record.user_data = _carried(user_data, entry)
         disk, record.image, record.export = self._disk(move, files)
         record.sizing = _sizing(entry, disk)
@@ -289,6 +291,15 @@ def _sizing(entry: VmPlanEntry, disk: Path) -> VmSizing:
     return VmSizing(size=size.name, vcpus=max(1, math.ceil(size.vcpus)),
                     memory_mib=math.ceil(size.memory_gib * 1024),
                     disk_gib=max(volumes, image_gib, 1))
+
+
+def _keep_out_of_output(user_data: bytes | None) -> None:
+    """User data may hold secrets, which a VM may print on its console: every word of it
+    (8 characters or more, split at spaces, quotes, ``=`` and ``:``) is scrubbed from
+    console tails and error text."""
+    for word in re.split(r"[\s\"'=:]+", (user_data or b"").decode(errors="replace")):
+        if len(word) >= USER_DATA_WORD:
+            register_secret(word)
 
 
 def _carried(user_data: bytes | None, entry: VmPlanEntry) -> UserDataCarried:

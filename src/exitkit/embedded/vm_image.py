@@ -40,7 +40,7 @@ KERNEL_GLOB = "vmlinuz-*-cloud-amd64"
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "isofs")
 APPLETS = ("sh", "mount", "umount", "insmod", "ip", "udhcpc", "httpd", "wget", "cat", "printf",
            "rm", "echo", "sed", "mkdir", "hostname", "switch_root", "sleep", "ls", "head",
-           "grep", "cp", "chmod", "nc")
+           "grep", "cp", "chmod", "nc", "poweroff")
 BOOTED_MARKER = "exitkit-vm: system started"
 INDEX_HTML = "<!doctype html><title>exitkit vm</title><p>exitkit vm is up</p>\n"
 

@@ -137,7 +137,8 @@ class LibvirtTarget:
         node = self._node(name, must_exist=False)
         if node is None:
             return False
-        if self._domain(name) is not None and self._domain(name).isActive():
+        domain = self._domain(name)
+        if domain is not None and domain.isActive():
             self.driver.destroy_node(node)
         domain = self._domain(name)  # a transient domain is gone once destroyed
         if domain is not None:
