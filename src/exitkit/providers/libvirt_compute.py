@@ -84,6 +84,7 @@ def domain_xml(spec: MachineSpec, domain_type: str) -> str:
         f"<name>{escape(spec.name)}</name><memory unit='MiB'>{spec.memory_mib}</memory>"
         f"<vcpu>{spec.vcpus}</vcpu>"
         f"<os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>"
+        "<features><acpi/></features>"  # without it a guest cannot power itself off
         "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
         "<on_crash>destroy</on_crash>"
         f"<devices>{disks}{console}<memballoon model='none'/></devices>"
