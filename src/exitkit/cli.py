@@ -253,6 +253,9 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
          with_tsa: Annotated[bool, typer.Option(
              "--with-tsa", help="Stamp the ledger entries by a local RFC 3161 TSA (OpenSSL, "
                                 "test CA under RESULTS/demo-tsa).")] = False,
+         with_vm: Annotated[bool, typer.Option(
+             "--with-vm", help="Also rebuild the site's web server VM on a private libvirt/QEMU "
+                               "hypervisor, prove it serves the data, and remove it.")] = False,
          ) -> None:
     """Run the demo drill on embedded loopback servers (moto_server or Azurite -> SeaweedFS)."""
     from exitkit.embedded.demo import run_demo
@@ -263,16 +266,16 @@ def demo(results: ResultsOpt = Path("results"), quiet: QuietOpt = False, as_json
     if with_assess:
         _assess_demo(results, quiet, as_json, say)
     if source is DemoSource.azure:
-        if with_workload or with_tsa:
-            _fail("--with-workload and --with-tsa run with --source aws only", 2)
+        if with_workload or with_tsa or with_vm:
+            _fail("--with-workload, --with-vm and --with-tsa run with --source aws only", 2)
         from exitkit.embedded.azure_demo import run_azure_demo
 
         done = _guarded(lambda bars: run_azure_demo(results, objects, observer=bars, say=say),
                         quiet, as_json)
     else:
         done = _guarded(lambda bars: run_demo(results, objects, observer=bars, say=say,
-                                              with_workload=with_workload, with_tsa=with_tsa),
-                        quiet, as_json)
+                                              with_workload=with_workload, with_vm=with_vm,
+                                              with_tsa=with_tsa), quiet, as_json)
     worst = max(result.exit_code for result in done)
     if as_json and len(done) > 1:  # one JSON document: the records in the order they ran
         sys.stdout.write("[" + ",\n".join(result.record.to_json() for result in done) + "]\n")

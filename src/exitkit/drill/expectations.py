@@ -6,6 +6,7 @@ from exitkit.drill.spec import Expectations
 from exitkit.drill.units import duration_text
 from exitkit.evidence.bucket_config_record import BucketConfigRecord, bucket_config_text
 from exitkit.evidence.record import CostReport, ExpectationResult, Projection, Verification
+from exitkit.evidence.vm_move_record import VmMoveRecord
 from exitkit.evidence.workload_record import WorkloadRecord
 
 
@@ -135,3 +136,41 @@ def bucket_config_expectation(record: BucketConfigRecord) -> ExpectationResult:
                              expected="every source bucket setting carried and read back",
                              measured=bucket_config_text(record),
                              passed=not record.not_carried())
+def vm_move_expectations(expected: Expectations, moves: list[VmMoveRecord],
+                         data_checked: set[str]) -> list[ExpectationResult]:
+    """What every moved VM must show: moved (an import needs an exported disk), healthy on
+    the target, serving the migrated data when checked, removed again; and the time to
+    healthy when the spec limits it. *data_checked* names the moves (``vm`` as the spec
+    gives it) whose spec asks for the data check."""
+    results = []
+    for move in moves:
+        name = f"vm {move.vm}"
+        if move.status == "not-exported":
+            results.append(ExpectationResult(
+                name=f"{name}: moved", expected=f"{move.strategy} on the target",
+                measured=move.export.detail if move.export else "not exported", passed=False))
+            continue
+        health = move.health
+        results.append(ExpectationResult(
+            name=f"{name}: healthy", expected=f"{move.strategy}: boots and passes its health "
+                                              "check",
+            measured=health.detail if health else "; ".join(move.errors) or "not started",
+            passed=bool(health and health.passed)))
+        if {move.vm, move.instance_id} & data_checked:
+            data = move.data
+            results.append(ExpectationResult(
+                name=f"{name}: serves migrated data", expected="every checked object identical",
+                measured=f"{data.matched}/{data.checked} objects identical" if data else
+                "not checked", passed=bool(data and data.passed)))
+        if expected.max_vm_time_to_healthy is not None:
+            results.append(_limit(f"{name}: max_vm_time_to_healthy",
+                                  expected.max_vm_time_to_healthy,
+                                  timedelta(seconds=move.time_to_healthy_s)
+                                  if move.time_to_healthy_s is not None else None,
+                                  "never healthy", _format_duration))
+        teardown = move.teardown
+        results.append(ExpectationResult(
+            name=f"{name}: torn down", expected="domain, disks and seed removed",
+            measured=teardown.detail if teardown else "no teardown recorded",
+            passed=bool(teardown and teardown.done)))
+    return results

@@ -26,9 +26,10 @@ from exitkit.drill.restore import ArchivedObjects
 from exitkit.drill.journal import CopyJournal, JournalHeader, journal_path, read_problems
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.expectations import (bucket_config_expectation, evaluate,
-                                        workload_expectations)
+                                        vm_move_expectations, workload_expectations)
 from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Endpoint
+from exitkit.drill.vm_moves import VmMovesPhase
 from exitkit.drill.vm_plan import plan_vms
 from exitkit.drill.workloads import MigratedData, WorkloadsPhase, data_env
 from exitkit.drill.spec_file import LoadedSpec
@@ -51,6 +52,7 @@ from exitkit.evidence.sidefiles import SideFile
 from exitkit.evidence.store import record_stem
 from exitkit.evidence.provenance import provenance
 from exitkit.evidence.scope_record import ScopeRecord
+from exitkit.evidence.vm_move_record import VmMoveRecord
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 from exitkit.measure.timing import BatchedProgress, PhaseClock, utc_now
@@ -111,6 +113,7 @@ class DrillRun:
         self.errors: list[str] = []
         self.workloads: list[WorkloadRecord] = []
         self.vm_plan: VmPlan | None = None
+        self.vm_moves: list[VmMoveRecord] = []
         self.estate_classes = {}
         self.restore_book = {}
         self.census: Census | None = None
@@ -153,6 +156,7 @@ class DrillRun:
         if spec.vms is not None and spec.vms.target_catalog not in catalog.entries:
             raise SpecError(self.loaded.path, None, "vms.target_catalog",
                             f"no provider {spec.vms.target_catalog!r} in the catalog")
+        vm_moves = self._vm_moves_phase(target)
         stem = record_stem(spec.name, started_at, self.run_id)
         plan = verification = estate = cleanup = None
         journal = None if self.verify_only else self._open_journal(started_at)
@@ -172,6 +176,8 @@ class DrillRun:
                     self._run_workloads(workloads)
                 if spec.vms is not None:
                     self._plan_vms(catalog, started_at.date())
+                if vm_moves is not None:
+                    self._move_vms(vm_moves)
             except (TransientError, PermanentError, EndpointError) as exc:
                 self.errors.append(scrub(str(exc)))
             finally:
@@ -346,6 +352,28 @@ class DrillRun:
         clock = PhaseClock("vm-plan", None)
         self.vm_plan = plan_vms(self.spec.vms, self.loaded.vm_keys, catalog, on)
         clock.add(self.vm_plan.totals.vms, 0)
+        self.phases.append(clock.finish())
+
+    def _vm_moves_phase(self, target: ObjectSource) -> VmMovesPhase | None:
+        """The VM moves phase, preflighted (raises EndpointError), or None without moves."""
+        section = self.spec.vms
+        if section is None or not section.move or self.verify_only:
+            return None
+        phase = VmMovesPhase(
+            drill=self.spec.name, run_id=self.run_id, section=section,
+            spec_dir=Path(self.loaded.path).parent, keys=self.loaded.vm_keys,
+            observer=self.observer,
+            data=MigratedData(target, self.keys.target_prefix, data_env(
+                section.target.data_endpoint or endpoint_url(self.spec.target),
+                self.spec.target.bucket, self.keys.target_prefix)))
+        phase.preflight()
+        return phase
+
+    def _move_vms(self, phase: VmMovesPhase) -> None:
+        clock = PhaseClock("vm-moves", None)
+        self.vm_moves = phase.run(self.vm_plan)
+        self.errors += [f"vm {vm.vm}: {error}" for vm in self.vm_moves for error in vm.errors]
+        clock.add(len(self.vm_moves), 0)
         self.phases.append(clock.finish())
 
     def _open_journal(self, started_at) -> CopyJournal:
@@ -614,6 +642,9 @@ class DrillRun:
                 {service.name for service in spec.workloads.services if service.data})
         if self.bucket_settings is not None:
             expectations.append(bucket_config_expectation(self.bucket_settings.record))
+        if spec.vms is not None and spec.vms.move and not self.verify_only:
+            expectations += vm_move_expectations(
+                spec.expectations, self.vm_moves, {move.vm for move in spec.vms.move if move.data})
         if self.errors:
             verdict = "error"
         else:
@@ -648,6 +679,7 @@ class DrillRun:
             errors=self.errors,
             workloads=self.workloads,
             vms=self.vm_plan,
+            vm_moves=self.vm_moves,
             properties=properties,
             bucket_config=self.bucket_settings.record if self.bucket_settings else None,
             listing=self.listing,

@@ -363,6 +363,8 @@ class Expectations(Strict):
     max_projected_duration: Duration | None = None
     max_time_to_healthy: Duration | None = Field(default=None, description="each workload, "
                                                  "from container start to healthy")
+    max_vm_time_to_healthy: Duration | None = Field(default=None, description="each moved VM, "
+                                                    "from create to healthy")
 
 
 class DrillSpec(Strict):
@@ -384,7 +386,8 @@ class DrillSpec(Strict):
     restore: Restore | None = Field(default=None, description="restore archived objects "
                                     "before copying them")
     workloads: Workloads | None = None
-    vms: VmSection | None = Field(default=None, description="plan the move of VMs")
+    vms: VmSection | None = Field(default=None, description="plan the move of VMs, and move "
+                                  "some for real")
     bucket_config: BucketConfig | None = Field(
         default=None, description="carry the bucket's configuration (true, or principals)")
 

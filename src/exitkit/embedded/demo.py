@@ -31,7 +31,8 @@ from exitkit.providers.boto import s3_client
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import MotoServer, SeaweedServer
 from exitkit.embedded.tsa import LocalTsa
-from exitkit.embedded.workload_demo import prepare_workload, workload_spec
+from exitkit.embedded.vm_demo import prepare_vm, vm_spec
+from exitkit.embedded.workload_demo import prepare_workload, seed_site, workload_spec
 from exitkit.resources import bundled_dir
 
 SOURCE_BUCKET = "exitkit-demo-source"
@@ -73,13 +74,14 @@ def demo_signer(results_dir: Path) -> Signer:
 def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
              observer: DrillObserver | None = None,
              say: Callable[[str], None] = lambda _message: None,
-             with_workload: bool = False, with_tsa: bool = False) -> list[DrillResult]:
+             with_workload: bool = False, with_vm: bool = False,
+             with_tsa: bool = False) -> list[DrillResult]:
     """Start the servers, seed about *objects* objects, run the demo drill (and with
-    *with_workload* the workload drill after it), stop the servers. With *with_tsa* a
-    local TSA stamps the ledger entries."""
+    *with_workload* the workload drill, with *with_vm* the VM drill after it), stop the
+    servers. With *with_tsa* a local TSA stamps the ledger entries."""
     with ExitStack() as stack:
         source = stack.enter_context(MotoServer())
-        target = stack.enter_context(SeaweedServer(public_read=with_workload))
+        target = stack.enter_context(SeaweedServer(public_read=with_workload or with_vm))
         say(f"source: moto_server (AWS-compatible) at {source.endpoint}")
         say(f"target: SeaweedFS S3 gateway (self-hosted) at {target.endpoint}")
         client = s3_client(source.endpoint, source.access_key, source.secret_key, SOURCE_REGION)
@@ -98,9 +100,16 @@ def run_demo(results_dir: str | os.PathLike[str], objects: int = 2000,
             say(f"TSA: openssl ts (test CA {tsa.files.ca_file}) at {tsa_url}")
         done = [run_drill(demo_spec(), results, observer=observer, environ=environ,
                           ledger=results / LEDGER, signer=signer, tsa_url=tsa_url)]
+        if with_workload or with_vm:
+            seed_site(source)
         if with_workload:
             environ.update(prepare_workload(source, target, stack, say))
             done.append(run_drill(workload_spec(), results, observer=observer,
+                                  environ=environ, ledger=results / LEDGER, signer=signer,
+                                  tsa_url=tsa_url))
+        if with_vm:
+            environ.update(prepare_vm(target, stack, say))
+            done.append(run_drill(vm_spec(), results, observer=observer,
                                   environ=environ, ledger=results / LEDGER, signer=signer,
                                   tsa_url=tsa_url))
     for result in done:

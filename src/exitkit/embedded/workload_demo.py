@@ -43,6 +43,9 @@ def site_objects(seed: int = 7) -> Iterator[SeedObject]:
 #: the site's VMs at AWS: (name, instance type, extra tags)
 SITE_VMS = (("site-web", "t3.small", ()), ("site-app", "m5.large", ()),
             ("site-db", "r5.large", (("exitkit:managed-service", "rds-postgres"),)))
+#: the web server's user data: a boot script, as cloud-init runs it
+SITE_WEB_USER_DATA = ("#!/bin/sh\n"
+                      "echo '<p>site-web configured by its user data</p>' >> /www/index.html\n")
 
 
 def seed_vms(source: MotoServer) -> None:
@@ -55,8 +58,17 @@ def seed_vms(source: MotoServer) -> None:
     for name, instance_type, tags in SITE_VMS:
         tag_list = [{"Key": "Name", "Value": name}, {"Key": "Estate", "Value": "site"},
                     *({"Key": key, "Value": value} for key, value in tags)]
+        user_data = {"UserData": SITE_WEB_USER_DATA} if name == "site-web" else {}
         ec2.run_instances(ImageId=image, InstanceType=instance_type, MinCount=1, MaxCount=1,
-                          TagSpecifications=[{"ResourceType": "instance", "Tags": tag_list}])
+                          TagSpecifications=[{"ResourceType": "instance", "Tags": tag_list}],
+                          **user_data)
+
+
+def seed_site(source: MotoServer) -> None:
+    """Put the site's files and VMs on the AWS-compatible server."""
+    client = s3_client(source.endpoint, source.access_key, source.secret_key, REGION)
+    seed_bucket(client, SITE_BUCKET, list(site_objects()), region=REGION)
+    seed_vms(source)
 
 
 def start_workload_servers(stack: ExitStack) -> tuple[RegistryServer, RegistryServer,
@@ -70,16 +82,13 @@ def start_workload_servers(stack: ExitStack) -> tuple[RegistryServer, RegistrySe
 
 def prepare_workload(source: MotoServer, target: SeaweedServer, stack: ExitStack,
                      say: Callable[[str], None]) -> dict[str, str]:
-    """Start the container side, seed the site bucket, build and push the image; return
-    the variables ``drills/demo-workload.yaml`` reads."""
+    """Start the container side, build and push the image; return the variables
+    ``drills/demo-workload.yaml`` reads (the site must be seeded: :func:`seed_site`)."""
     source_registry, target_registry, runtime = start_workload_servers(stack)
     say(f"registries: source {source_registry.host}, target {target_registry.host}")
     say(f"container runtime: Podman's Docker API at {runtime.url}")
     image = build_web_image(source_registry.host)
     say(f"image: {image} (busybox httpd, built locally)")
-    client = s3_client(source.endpoint, source.access_key, source.secret_key, REGION)
-    seed_bucket(client, SITE_BUCKET, list(site_objects()), region=REGION)
-    seed_vms(source)
     return {
         "EXITKIT_DEMO_SOURCE_REGISTRY": source_registry.host,
         "EXITKIT_DEMO_TARGET_REGISTRY": target_registry.host,

@@ -14,6 +14,7 @@ from exitkit.evidence.listing_record import ListingRecord
 from exitkit.evidence.properties_record import AcceptedGapRecord, PropertiesRecord
 from exitkit.evidence.record_base import Model
 from exitkit.evidence.scope_record import ProvenanceRecord, ScopeRecord
+from exitkit.evidence.vm_move_record import VmMoveRecord
 from exitkit.evidence.vm_record import VmPlan
 from exitkit.evidence.workload_record import WorkloadRecord
 
@@ -482,6 +483,8 @@ class DrillRecord(Model):
                                       "contract, function, exit plan tested (from 1.6)")
     provenance: ProvenanceRecord | None = Field(
         default=None, description="clock, code, dependencies and retention class (from 1.6)")
+    vm_moves: list[VmMoveRecord] = Field(default_factory=list, description="(schema 1.6) VMs "
+                                         "moved to the target, booted, checked and removed")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

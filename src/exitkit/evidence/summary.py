@@ -13,6 +13,7 @@ from exitkit.evidence.record import (CostEstimate, DrillRecord, Projection, Rest
 from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
                                                   bucket_setting_row)
 from exitkit.evidence.scope_text import scope_rows
+from exitkit.evidence.vm_move_table import VM_MOVE_COLUMNS, vm_move_row
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.workload_table import WORKLOAD_COLUMNS, workload_row
 
@@ -246,6 +247,13 @@ def render_summary(record: DrillRecord) -> Group:
             table.add_column(column)
         for vm in record.vms.vms:
             table.add_row(*vm_row(vm))
+        parts.append(table)
+    if record.vm_moves:
+        table = Table(title="VM moves", title_justify="left")
+        for column in VM_MOVE_COLUMNS:
+            table.add_column(column)
+        for move in record.vm_moves:
+            table.add_row(*vm_move_row(move))
         parts.append(table)
     expectations = Table(title="Expectations", title_justify="left")
     for column in ("expectation", "expected", "measured", "result"):

@@ -25,7 +25,7 @@ class ImageRecord(Model):
 class HealthRecord(Model):
     """The health check's outcome."""
 
-    kind: Literal["http", "exec"]
+    kind: Literal["http", "exec", "tcp"]
     target: str = Field(description="URL or command checked")
     passed: bool
     attempts: int

@@ -199,15 +199,33 @@ class Ec2Inventory:
         return by_instance
 
     def _user_data(self, instance_id: str) -> UserDataDigest | None:
+        content = self.user_data(instance_id)
+        if content is None:
+            return None
+        return UserDataDigest(sha256=hashlib.sha256(content).hexdigest(), bytes=len(content))
+
+    def user_data(self, instance_id: str) -> bytes | None:
+        """The instance's user data, decoded (None without). It may hold secrets: callers
+        hand it to the moved VM only, and never keep, log or record it."""
         params = {"Action": "DescribeInstanceAttribute", "InstanceId": instance_id,
                   "Attribute": "userData"}
         response = self._call("DescribeInstanceAttribute", lambda: self._driver.connection.request(
             self._driver.path, params=params).object)
         encoded = findtext(element=response, xpath="userData/value", namespace=NAMESPACE)
-        if not encoded:
-            return None
-        content = base64.b64decode(encoded)
-        return UserDataDigest(sha256=hashlib.sha256(content).hexdigest(), bytes=len(content))
+        return base64.b64decode(encoded) if encoded else None
+
+    def export_support(self) -> tuple[bool, str]:
+        """Whether the endpoint can export images (it answers ``DescribeExportImageTasks``,
+        a read-only call), and what it said. A drill starts no export itself: exporting
+        writes to the source (an image, an export task, objects in S3)."""
+        params = {"Action": "DescribeExportImageTasks", "MaxResults": "5"}
+        try:
+            self._driver.connection.request(self._driver.path, params=params)
+        except Exception as exc:  # libcloud, requests and socket errors alike
+            answer = " ".join(str(getattr(exc, "value", exc) or type(exc).__name__).split())
+            return False, f"{self.label} does not export images (DescribeExportImageTasks: " \
+                          f"{answer[:200]})"
+        return True, f"{self.label} answers DescribeExportImageTasks"
 
     def _shapes(self) -> dict[str, InstanceShape]:
         """libcloud's instance-type table for the region (no request is made)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ import requests
 from exitkit.errors import EndpointError
 from exitkit.evidence.workload_record import HealthRecord
 
-if TYPE_CHECKING:  # the spec's section; verify/ imports nothing from drill/
+if TYPE_CHECKING:  # the spec's sections; verify/ imports nothing from drill/
+    from exitkit.drill.vm_spec import VmHealthCheck
     from exitkit.drill.workload_spec import HealthCheck
 
 PROBE_TIMEOUT_S = 2.0
@@ -43,6 +45,26 @@ def http_probe(url: str, status: int, body_contains: str | None) -> Probe:
     return Probe("http", url, attempt)
 
 
+def tcp_probe(host: str, port: int) -> Probe:
+    """Connect to *host*:*port*; passes when the server speaks first (a banner, as SSH,
+    SMTP or many databases send) within the probe timeout. A connection that is merely
+    accepted proves nothing: a port forward (QEMU's user-mode network) accepts and holds
+    connections while the guest does not even run."""
+    def attempt() -> tuple[bool, str]:
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S) as connection:
+                answer = connection.recv(256)
+        except TimeoutError:
+            return False, "connected, but the server sent nothing"
+        except OSError as exc:
+            return False, f"no connection ({type(exc).__name__})"
+        if not answer:
+            return False, "connection closed at once"
+        banner = answer.decode("ascii", "replace").splitlines()[0].strip()[:80]
+        return True, f"banner {banner!r}"
+    return Probe("tcp", f"{host}:{port}", attempt)
+
+
 def exec_probe(command: list[str], expected: int, run: Callable[[list[str]], int]) -> Probe:
     """Run *command* in the container through *run*; passes on exit code *expected*."""
     def attempt() -> tuple[bool, str]:
@@ -54,7 +76,8 @@ def exec_probe(command: list[str], expected: int, run: Callable[[list[str]], int
     return Probe("exec", " ".join(command), attempt)
 
 
-def wait_healthy(probe: Probe, check: HealthCheck, still_running: Callable[[], str | None],
+def wait_healthy(probe: Probe, check: HealthCheck | VmHealthCheck,
+                 still_running: Callable[[], str | None],
                  started: float) -> tuple[HealthRecord, float | None]:
     """Probe until it passes or the deadline (counted from *started*, a monotonic time)
     passes; stop early when *still_running* reports why the workload is gone.

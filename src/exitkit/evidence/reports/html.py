@@ -10,6 +10,7 @@ from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, du
                                             exit_dependencies,
                                             utc_text, without_scheme)
 from exitkit.evidence.scope_text import provenance_rows, scope_rows
+from exitkit.evidence.vm_move_table import VM_MOVE_COLUMNS, vm_move_row
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
                                                   bucket_setting_row)
@@ -59,4 +60,6 @@ def render_html(record: DrillRecord, history: Sequence[DrillRecord]) -> str:
         vm_rows=[vm_row(vm) for vm in record.vms.vms] if record.vms else [],
         scope_rows=scope_rows(record),
         provenance_rows=provenance_rows(record),
+        vm_move_columns=VM_MOVE_COLUMNS,
+        vm_move_rows=[vm_move_row(move) for move in record.vm_moves],
     )

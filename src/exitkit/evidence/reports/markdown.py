@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
 from exitkit.evidence.scope_text import provenance_rows, scope_rows
+from exitkit.evidence.vm_move_table import VM_MOVE_COLUMNS, vm_move_row
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
 from exitkit.evidence.bucket_config_record import (BUCKET_CONFIG_COLUMNS, bucket_config_text,
                                                   bucket_setting_row)
@@ -27,7 +28,8 @@ def cell(text: object) -> str:
 def render_markdown(record: DrillRecord) -> str:
     """The record as Markdown, most important first."""
     parts = [_verdict(record), _expectations(record), _phases(record), _completeness(record),
-             _workloads(record), _bucket_config(record), _vms(record), _cost(record), _projection(record), _differences(record),
+             _workloads(record), _bucket_config(record), _vms(record), _vm_moves(record),
+             _cost(record), _projection(record), _differences(record),
              _errors(record)]
     parts[1:1] = [_scope(record)]  # what the run tested, right after the verdict
     parts[-1:-1] = [_provenance(record)]
@@ -117,6 +119,12 @@ def _vms(record: DrillRecord) -> str:
         return ""
     return (f"### VM plan\n\n{cell(vm_totals_text(record.vms))}\n\n"
             + _table(VM_COLUMNS, map(vm_row, record.vms.vms)))
+
+
+def _vm_moves(record: DrillRecord) -> str:
+    if not record.vm_moves:
+        return ""
+    return "### VM moves\n\n" + _table(VM_MOVE_COLUMNS, map(vm_move_row, record.vm_moves))
 
 
 def _cost(record: DrillRecord) -> str:

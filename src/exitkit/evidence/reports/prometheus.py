@@ -112,6 +112,17 @@ def render_prometheus(record: DrillRecord, history: Sequence[DrillRecord]) -> st
                         "the record was written, 0 if not, -1 unknown",
                         [({**drill, "source": record.provenance.clock.source},
                           {True: 1, False: 0, None: -1}[record.provenance.clock.synchronized])]))
+    if record.vm_moves:
+        moves = [({**drill, "vm": m.vm, "strategy": m.strategy}, m) for m in record.vm_moves]
+        metrics += [
+            ("vm_move_healthy", "1 if the moved VM passed its health check on the target",
+             [(labels, m.status == "healthy") for labels, m in moves]),
+            ("vm_move_time_to_healthy_seconds", "VM create to healthy (-1: never)",
+             [(labels, m.time_to_healthy_s if m.time_to_healthy_s is not None else -1)
+              for labels, m in moves]),
+            ("vm_move_torn_down", "1 if the VM's domain and disks were removed",
+             [(labels, bool(m.teardown and m.teardown.done)) for labels, m in moves]),
+        ]
     metrics += [
         ("last_run_timestamp_seconds", "end of the latest run, Unix time",
          [(drill, record.ended_at.timestamp())]),
