@@ -18,7 +18,8 @@ from exitkit.providers.bucket_settings import (SETTINGS, BucketSettingsReader,
                                                BucketSettingsWriter, Setting, SettingRefused,
                                                holds)
 
-NO_TARGET_CONFIG = "the target is a directory, which holds no bucket configuration"
+NO_TARGET_CONFIG = ("the target holds no S3 bucket configuration (a directory, or a store "
+                    "with settings of its own kind): set it up on the target by hand")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from exitkit.drill.concurrency import map_bounded
+from exitkit.concurrency import map_bounded
 from exitkit.drill.copy import CopiedObject, CopyOutcome, copy_phase, still_in_place
 from exitkit.drill.events import SilentObserver
 from exitkit.drill.journal import CopyJournal, JournalHeader

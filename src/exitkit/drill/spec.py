@@ -402,8 +402,9 @@ class DrillSpec(Strict):
     def _bucket_config_scope(self) -> "DrillSpec":
         if self.bucket_config is None:
             return self
-        if self.source.provider == "local":
-            raise ValueError("bucket_config: a directory source has no bucket configuration")
+        if self.source.provider not in S3_PROVIDERS:
+            raise ValueError(f"bucket_config: carries the settings of an S3 bucket; a "
+                             f"{self.source.provider} source has none exitkit can read")
         if self.target.allow_foreign_data:
             raise ValueError("bucket_config: bucket settings apply to the whole bucket, so the "
                              "target must not hold foreign data (target.allow_foreign_data)")

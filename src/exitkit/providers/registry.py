@@ -223,8 +223,9 @@ def open_settings_reader(endpoint: Endpoint, keys: Keys | None) -> BucketSetting
 
 def open_settings_writer(endpoint: TargetEndpoint,
                          keys: Keys | None) -> BucketSettingsWriter | None:
-    """The target bucket's configuration, writable; None for a directory, which has none."""
-    if endpoint.provider == "local":
+    """The target bucket's configuration, writable; None for a target that is not an S3
+    bucket (a directory, Azure, GCS, an rclone remote)."""
+    if endpoint.provider not in S3_PROFILES:
         return None
     return BucketSettingsWriter(_settings_client(endpoint, keys), endpoint.bucket,
                                 label_of(endpoint))
