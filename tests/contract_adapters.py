@@ -3,8 +3,9 @@
 A factory takes the pytest request (to start, through a session fixture, the server it
 needs) and a fresh bucket name, and returns a :class:`ContractAdapter`: a writable store on
 that bucket, created and empty, and the read-only source the registry opens on the same
-bucket (versioned where the adapter declares versioning). To put a new adapter under contract, write its factory and add it to
-:data:`ADAPTERS`; the suite's promises then run against it unchanged.
+bucket (versioned where the adapter declares versioning). To put a new adapter under
+contract, write its factory and add it to :data:`ADAPTERS`; the suite's promises then run
+against it unchanged.
 """
 
 from collections.abc import Callable

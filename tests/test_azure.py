@@ -180,6 +180,26 @@ def test_a_large_blob_goes_up_in_blocks_streamed_in_bounded_memory(azurite, serv
     assert peaks[24 * MIB] < 8 * MIB, peaks  # a few blocks, not the blob
 
 
+def test_a_block_upload_that_breaks_off_leaves_nothing_visible(azurite, service):
+    """Blocks already sent stay uncommitted when the source breaks off: no blob appears
+    (HEAD, listing, and the SDK), and a later complete put commits only its own blocks."""
+    store = azure_store(azurite, container_name(), part_size=MIB)
+    body = os.urandom(3 * MIB + 5)
+
+    def broken():
+        yield body[:2 * MIB + 7]
+        raise ConnectionResetError("source went away mid-blob")
+
+    with pytest.raises(ConnectionResetError):
+        store.put("half/blob.bin", broken(), len(body), Attributes())
+    assert store.head("half/blob.bin") is None and list(store.list()) == []
+    assert list(service.get_container_client(store.bucket).list_blobs()) == []
+    result = store.put("half/blob.bin", iter([body]), len(body), Attributes())
+    assert result.parts == 4
+    stored, _props = _stored(service, store.bucket, "half/blob.bin")
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+
+
 def test_block_sizes_grow_to_stay_within_50000_blocks():
     assert block_size_for(100 * MIB, 8 * MIB) == 8 * MIB
     huge = 4 * 1024**4  # 4 TiB
@@ -281,12 +301,17 @@ target:
         Endpoint(provider="azure-blob", bucket="b", credentials=CREDS)
 
 
-def test_a_metadata_name_azure_cannot_hold_fails_with_the_reason(azurite):
+def test_metadata_azure_cannot_hold_fails_with_the_reason(azurite):
     store = azure_store(azurite, container_name())
     with pytest.raises(PermanentError, match="metadata name 'original-name' is not valid on "
                                              "Azure"):
         store.put("k", iter([b"x"]), 1, Attributes(metadata={"original-name": "a.txt"}))
+    with pytest.raises(PermanentError, match="the value of metadata 'city' is not ASCII"):
+        store.put("k", iter([b"x"]), 1, Attributes(metadata={"city": "Zürich"}))
     assert store.head("k") is None
+    with pytest.raises(EndpointError, match="the endpoint's path names account 'other'"):
+        open_source(Endpoint(provider="azure-blob", endpoint=azurite.endpoint + "/other",
+                             bucket="c", credentials=CREDS), keys_of(azurite))
 
 
 def test_the_stated_gaps_hold_on_azurite(azurite, service):

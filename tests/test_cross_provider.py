@@ -2,9 +2,7 @@
 back with an independent client and compared by SHA-256: Azure (Azurite) to SeaweedFS,
 and S3 (moto) to Azure."""
 
-import gzip
 import hashlib
-import os
 import random
 
 import pytest

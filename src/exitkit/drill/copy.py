@@ -106,8 +106,8 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
     The bytes are checked against the source's size, plain-MD5 ETag or stored Content-MD5,
-    and SHA-256 checksum (when it gives them) before the write completes, and against its other full-object
-    checksum after. The copy gets every property the target holds, mapped by *plan*
+    and SHA-256 checksum (when it gives them) before the write completes, and against its
+    other full-object checksum after. The copy gets every property the target holds, mapped by *plan*
     (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
     """
     info = entry.info

@@ -42,9 +42,10 @@ Gaps that remain, each with its reason (docs/architecture.md lists them too):
 * Azure keeps no ``Expires`` header; exitkit treats the five standard headers as one
   capability, so an Azure target declares ``system_headers`` false and a drill reports
   them as not held (the four Azure keeps are written all the same).
-* Metadata names are case-insensitive C# identifiers on Azure: names are reported in
-  lower case (as S3 reports them), and a source name that is no identifier (``a-b``)
-  fails its copy with that reason instead of being renamed.
+* Metadata names are case-insensitive C# identifiers on Azure, and values ASCII: names
+  are reported in lower case (as S3 reports them), and a source name that is no
+  identifier (``a-b``) or a value that is not ASCII fails its copy with that reason
+  instead of being changed.
 * Rehydration from Archive (Set Blob Tier) moves the blob to the Hot tier for good; Azure
   has no temporary restored copy, so ``restore.days`` does not apply. Azurite rehydrates
   at once; Azure takes up to 15 hours (Standard priority) or under one (High).
@@ -490,7 +491,8 @@ class AzureStore(AzureSource):
         "content_type": "the probe writes it on that refused object; it is held "
                         "(tests/test_azure.py)",
         "storage_classes": "the probe writes S3 class names; Azure's tiers (COOL, COLD, "
-                           f"ARCHIVE) are measured by tests/test_azure.py; {ARCHIVE_CLASSES_UNPROBED}"})}
+                           "ARCHIVE) are measured by tests/test_azure.py; "
+                           + ARCHIVE_CLASSES_UNPROBED})}
 
     def __init__(self, label: str, container: str,
                  make_driver: Callable[[], AzureBlobsStorageDriver], capabilities: Capabilities,
@@ -523,6 +525,11 @@ class AzureStore(AzureSource):
             raise PermanentError(f"PUT {key}: metadata name {invalid[0]!r} is not valid on Azure "
                                  f"(names are C# identifiers: letters, digits and '_'); rename "
                                  f"it at the source")
+        unsendable = sorted(name for name, value in attributes.metadata.items()
+                            if not value.isascii())
+        if unsendable:
+            raise PermanentError(f"PUT {key}: the value of metadata {unsendable[0]!r} is not "
+                                 f"ASCII, which Azure refuses; change it at the source")
         headers = {f"{META_PREFIX}{name}": value for name, value in attributes.metadata.items()}
         headers.update({CONTENT_SETTINGS[name]: value for name, value in
                         attributes.headers.items() if name in CONTENT_SETTINGS})

@@ -130,9 +130,13 @@ def _azure_driver_factory(endpoint: Endpoint, keys: Keys):
     path-style one (Azurite: ``http://host:port/<account>``; the account's name comes from
     the credentials, the path's last segment is that name)."""
     url = endpoint_url(endpoint).rstrip("/")
+    base, _, named = url.rpartition("/") if url.count("/") > 2 else (url, "", "")
+    account = keys.access_key.get_secret_value()
+    if named and named != account:
+        raise EndpointError(label_of(endpoint), f"the endpoint's path names account "
+                                                f"{named!r}, the credentials another")
     try:
-        secure, host, port = split_endpoint(url.rsplit("/", 1)[0] if url.count("/") > 2
-                                            else url)
+        secure, host, port = split_endpoint(base)
     except ValueError as exc:
         raise EndpointError(label_of(endpoint), str(exc)) from None
     return blob_driver_factory(keys.access_key.get_secret_value(),
