@@ -3,11 +3,11 @@
 Every problem becomes one :class:`SpecError` naming the file, the line and the field.
 """
 
+import dataclasses
 import hashlib
 import os
 import re
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
