@@ -3,11 +3,12 @@
 Every problem becomes one :class:`SpecError` naming the file, the line and the field.
 """
 
+import dataclasses
 import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ class Keys:
     access_key: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
     sas: bool = False  # secret_key holds an Azure SAS token, not a key
-    secrets: Mapping[str, SecretStr] = field(default_factory=dict)
+    secrets: Mapping[str, SecretStr] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
