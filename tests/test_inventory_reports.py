@@ -9,7 +9,7 @@ import io
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import pyarrow

@@ -56,10 +56,6 @@ class PlanStore:
         finally:
             self._db.execute("COMMIT")
 
-    def add(self, entry: Entry) -> None:
-        """Append one entry (after every entry added so far)."""
-        self.extend((entry,))
-
     def __len__(self) -> int:
         return self.objects
 
