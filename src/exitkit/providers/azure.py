@@ -69,7 +69,7 @@ from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, Attributes, Ca
                                         Conformance, ObjectInfo, ObjectStream, PutResult,
                                         RestoreStatus)
 from exitkit.providers.driver_pool import DriverPerThread
-from exitkit.providers.failures import RETRYABLE_STATUSES, classify, error_for_status
+from exitkit.providers.failures import classify, error_for_status
 from exitkit.providers.http_answers import (child_text, http_date, local_name, plain_etag,
                                             stored_chunks)
 from exitkit.providers.properties import DEFAULT_STORAGE_CLASS, ObjectProperties
@@ -261,21 +261,8 @@ class AzureSource(DriverPerThread):
         """HTTP status of a one-blob List Blobs (200 or 404); else an EndpointError. A
         listing, not Get Container Properties, which a container SAS may not send."""
         what = f"container {self.bucket}"
-
-        def head_container():
-            response = self._request(what, f"/{self.bucket}", params={
-                "restype": "container", "comp": "list", "maxresults": "1"})
-            if response.status in RETRYABLE_STATUSES:
-                raise _status_error(response, what)
-            return response
-
-        try:
-            response = self._with_retries(head_container)
-        except (TransientError, PermanentError) as exc:
-            raise EndpointError(self.label, str(exc)) from None
-        if response.status not in (200, 404):
-            raise EndpointError(self.label, str(_status_error(response, what)))
-        return response.status
+        return self._endpoint_status(what, lambda: self._request(what, f"/{self.bucket}", params={
+            "restype": "container", "comp": "list", "maxresults": "1"}))
 
     # -- contract -------------------------------------------------------------------------
     def check(self) -> None:

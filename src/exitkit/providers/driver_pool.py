@@ -6,9 +6,10 @@ from xml.etree import ElementTree
 
 from libcloud.storage.base import StorageDriver
 
-from exitkit.errors import TransientError
+from exitkit.errors import EndpointError, PermanentError, TransientError
 from exitkit.measure.requests import RequestCounter
 from exitkit.providers.contract import Capabilities
+from exitkit.providers.failures import RETRYABLE_STATUSES
 from exitkit.providers.retry import with_retries
 
 LISTING_RETRIES = 5
@@ -52,3 +53,21 @@ class DriverPerThread:
     def _with_retries(self, call):
         """Retry one request of a listing or a preflight on transient failures."""
         return with_retries(call, LISTING_RETRIES, self.requests.retried)
+
+    def _endpoint_status(self, what: str, send: Callable) -> int:
+        """HTTP status of the answer *send* returns, retried while transient: 200 or 404;
+        anything else (or retries run out) is an EndpointError about *what*."""
+
+        def probe():
+            response = send()
+            if response.status in RETRYABLE_STATUSES:
+                raise self._status_error(response, what)
+            return response
+
+        try:
+            response = self._with_retries(probe)
+        except (TransientError, PermanentError) as exc:
+            raise EndpointError(self.label, str(exc)) from None
+        if response.status not in (200, 404):
+            raise EndpointError(self.label, str(self._status_error(response, what)))
+        return response.status

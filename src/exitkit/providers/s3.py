@@ -307,21 +307,9 @@ class S3Source(DriverPerThread):
 
     def _bucket_status(self) -> int:
         """HTTP status of HEAD on the bucket (200 or 404); anything else is an EndpointError."""
-
-        def head_bucket():
-            response = self._request(f"bucket {self.bucket}", f"/{self.bucket}", method="HEAD")
-            if response.status in RETRYABLE_STATUSES:
-                raise _status_error(response, f"bucket {self.bucket}")
-            return response
-
-        try:
-            response = self._with_retries(head_bucket)
-        except (TransientError, PermanentError) as exc:
-            raise EndpointError(self.label, str(exc)) from None
-        if response.status not in (200, 404):
-            raise EndpointError(self.label, str(error_for_status(response.status,
-                                                                 f"bucket {self.bucket}")))
-        return response.status
+        what = f"bucket {self.bucket}"
+        return self._endpoint_status(
+            what, lambda: self._request(what, f"/{self.bucket}", method="HEAD"))
 
     # -- contract -------------------------------------------------------------------------
     def check(self) -> None:
