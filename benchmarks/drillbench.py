@@ -35,10 +35,11 @@ def write_spec(path: Path, name: str, source, target, options: str) -> dict[str,
             "BENCH_TGT_SECRET": target.secret_key}
 
 
-def watch_memory(child: subprocess.Popen, progress: Callable[[], int] = lambda: 0,
-                 every: float = 0.05) -> tuple[int, list[tuple[float, int, int]]]:
+def watch_memory(child: subprocess.Popen, progress: Callable[[], object] = lambda: 0,
+                 every: float = 0.05, sample_every: float = 2.0,
+                 ) -> tuple[int, list[tuple[float, object, int]]]:
     """Poll the child until it exits: its peak RSS (VmHWM, KiB) and samples about every
-    two seconds of (seconds, progress(), current RSS in KiB).
+    *sample_every* seconds of (seconds, progress(), current RSS in KiB).
 
     rusage is no use here: Linux carries the parent's peak RSS into a child across exec.
     """
@@ -55,7 +56,7 @@ def watch_memory(child: subprocess.Popen, progress: Callable[[], int] = lambda: 
         if now >= next_sample:
             samples.append((round(now - started, 1), progress(),
                             int(fields.get("VmRSS", "0 kB").split()[0])))
-            next_sample = now + 2.0
+            next_sample = now + sample_every
         time.sleep(every)
     child.wait()
     return peak, samples

@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 
+from drillbench import watch_memory
+
 BLOCK = 1000
 SIZE = 24
 SPEC = """\
@@ -138,7 +140,6 @@ def run_drill(objects: int, sample: int, results: Path, verify_only: bool) -> No
 def watch(child: subprocess.Popen) -> tuple[int, list[tuple[float, str, int]]]:
     """Poll the child until it exits: peak RSS (KiB) and (seconds, phase, RSS KiB) samples
     every ten seconds; the phase is read from the child's progress lines on stderr."""
-    status = Path(f"/proc/{child.pid}/status")
     phase = ["start"]
 
     def follow() -> None:
@@ -147,22 +148,8 @@ def watch(child: subprocess.Popen) -> tuple[int, list[tuple[float, str, int]]]:
                 phase[0] = line.split()[1]
 
     threading.Thread(target=follow, daemon=True).start()
-    started = next_sample = time.monotonic()
-    peak, samples = 0, []
-    while child.poll() is None:
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            break
-        peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]))
-        now = time.monotonic()
-        if now >= next_sample:
-            samples.append((round(now - started), phase[0],
-                            int(fields.get("VmRSS", "0 kB").split()[0])))
-            next_sample = now + 10.0
-        time.sleep(0.05)
-    child.wait()
-    return peak, samples
+    peak, samples = watch_memory(child, lambda: phase[0], sample_every=10.0)
+    return peak, [(round(seconds), phase, rss) for seconds, phase, rss in samples]
 
 
 def main() -> None:

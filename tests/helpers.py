@@ -10,6 +10,29 @@ from minio import Minio
 
 from exitkit.drill.events import SilentObserver
 
+#: The head of a drill spec reading bucket ``{source}`` on the ``moto`` fixture (to format
+#: with ``name`` and ``source``; the ``SRC_*`` variables name the endpoint and keys).
+S3_SOURCE_SPEC = """\
+version: 1
+name: {name}
+source:
+  provider: aws-s3
+  endpoint: ${{SRC_ENDPOINT}}
+  region: us-east-1
+  bucket: {source}
+  credentials: {{access_key_env: SRC_KEY, secret_key_env: SRC_SECRET}}
+"""
+#: A spec's target section writing bucket ``{target}`` on the ``seaweed`` fixture (the
+#: ``TGT_*`` variables name the endpoint and keys).
+SEAWEED_TARGET_SPEC = """\
+target:
+  provider: seaweedfs
+  endpoint: ${{TGT_ENDPOINT}}
+  bucket: {target}
+  create_bucket: true
+  credentials: {{access_key_env: TGT_KEY, secret_key_env: TGT_SECRET}}
+"""
+
 
 def minio_client(server) -> Minio:
     """A MinIO SDK client for an embedded server: an independent reader of what was written."""

@@ -10,7 +10,8 @@ import pytest
 
 from exitkit.errors import PermanentError, UnreadableError
 from exitkit.providers.failures import error_for_status, requester_pays_error
-from exitkit.providers.s3 import _child_text, restore_status_of
+from exitkit.providers.http_answers import child_text
+from exitkit.providers.s3 import restore_status_of
 
 # (status, error document, expected class, words the remedy must name)
 DOCUMENTS = [
@@ -40,8 +41,8 @@ DOCUMENTS = [
 
 def _diagnose(status: int, document: str) -> Exception:
     root = ElementTree.fromstring(document)
-    return error_for_status(status, "GET k", None, _child_text(root, "Code"),
-                            _child_text(root, "Message"), _child_text(root, "StorageClass"))
+    return error_for_status(status, "GET k", None, child_text(root, "Code"),
+                            child_text(root, "Message"), child_text(root, "StorageClass"))
 
 
 @pytest.mark.parametrize(("status", "document", "kind", "words"), DOCUMENTS)

@@ -16,7 +16,7 @@ from exitkit.providers.contract import Attributes
 from exitkit.providers.gcs import CONTENT_SETTINGS, GcsSource, GcsStore, gcs_client_factory
 from exitkit.providers.properties import ObjectProperties
 from tests.estates import PATH_TROUBLE, estate
-from tests.helpers import bucket_contents, minio_client
+from tests.helpers import S3_SOURCE_SPEC, SEAWEED_TARGET_SPEC, bucket_contents, minio_client
 
 GCS_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
 GCS_SPEC = """\
@@ -27,31 +27,12 @@ source:
   endpoint: ${{GCS_ENDPOINT}}
   region: europe-west4
   bucket: {source}
-target:
-  provider: seaweedfs
-  endpoint: ${{TGT_ENDPOINT}}
-  bucket: {target}
-  create_bucket: true
-  credentials: {{access_key_env: TGT_KEY, secret_key_env: TGT_SECRET}}
+""" + SEAWEED_TARGET_SPEC + """\
   storage_classes: {{NEARLINE: STANDARD_IA, COLDLINE: STANDARD_IA, ARCHIVE: STANDARD_IA}}
 options: {{concurrency: 4, max_retries: 2}}
 expectations: {{completeness: 80%}}
 """
-S3_SPEC = """\
-version: 1
-name: {name}
-source:
-  provider: aws-s3
-  endpoint: ${{SRC_ENDPOINT}}
-  region: us-east-1
-  bucket: {source}
-  credentials: {{access_key_env: SRC_KEY, secret_key_env: SRC_SECRET}}
-target:
-  provider: seaweedfs
-  endpoint: ${{TGT_ENDPOINT}}
-  bucket: {target}
-  create_bucket: true
-  credentials: {{access_key_env: TGT_KEY, secret_key_env: TGT_SECRET}}
+S3_SPEC = S3_SOURCE_SPEC + SEAWEED_TARGET_SPEC + """\
 options: {{concurrency: 4, max_retries: 2}}
 expectations: {{completeness: 80%}}
 """
@@ -181,15 +162,7 @@ def test_gcs_to_seaweedfs_keeps_the_classes_of_the_same_s3_drill(
         assert written[key]["content_type"] == obj.content_type
 
 
-TO_GCS_SPEC = """\
-version: 1
-name: s3-to-gcs
-source:
-  provider: aws-s3
-  endpoint: ${{SRC_ENDPOINT}}
-  region: us-east-1
-  bucket: {source}
-  credentials: {{access_key_env: SRC_KEY, secret_key_env: SRC_SECRET}}
+TO_GCS_SPEC = S3_SOURCE_SPEC + """\
 target:
   provider: gcs
   endpoint: ${{GCS_ENDPOINT}}
@@ -214,7 +187,8 @@ def test_s3_to_gcs_keeps_every_key_setting_and_byte(gcs_emulator, gcs_client, mo
                                  **{name: obj.headers[header] for name, header in
                                     settings.items() if header in obj.headers})
     spec = tmp_path / "to-gcs.yaml"
-    spec.write_text(TO_GCS_SPEC.format(source=source, target=target), encoding="utf-8")
+    spec.write_text(TO_GCS_SPEC.format(name="s3-to-gcs", source=source, target=target),
+                    encoding="utf-8")
     record = run_drill(spec, tmp_path / "out", environ={
         **server_env, "GCS_ENDPOINT": gcs_emulator.endpoint}).record
     assert record.verdict == "passed", record.errors

@@ -10,18 +10,8 @@ from exitkit.drill.spec_file import load_spec
 from exitkit.errors import SpecError
 from exitkit.providers.rclone_config import obscure
 from tests.estates import PATH_TROUBLE, estate
-from tests.helpers import bucket_contents, minio_client
+from tests.helpers import S3_SOURCE_SPEC, SEAWEED_TARGET_SPEC, bucket_contents, minio_client
 
-SOURCE = """\
-version: 1
-name: {name}
-source:
-  provider: aws-s3
-  endpoint: ${{SRC_ENDPOINT}}
-  region: us-east-1
-  bucket: {source}
-  credentials: {{access_key_env: SRC_KEY, secret_key_env: SRC_SECRET}}
-"""
 SFTP_TARGET = """\
 target:
   provider: rclone
@@ -36,13 +26,7 @@ expectations:
   completeness: 80%
   accept_gaps: [{{property: metadata, reason: an SFTP server keeps bytes only}}]
 """
-SEAWEED_TARGET = """\
-target:
-  provider: seaweedfs
-  endpoint: ${{TGT_ENDPOINT}}
-  bucket: {target}
-  create_bucket: true
-  credentials: {{access_key_env: TGT_KEY, secret_key_env: TGT_SECRET}}
+SEAWEED_TARGET = SEAWEED_TARGET_SPEC + """\
 options: {{concurrency: 4, max_retries: 2, engine: {engine}}}
 expectations: {{completeness: 80%}}
 """
@@ -94,7 +78,7 @@ def test_s3_to_an_sftp_remote_and_back_out_through_an_rclone_conf(
     seed_s3(source_client, source, s3_estate)
     target = bucket_name("sftp")
     spec = tmp_path / "to-sftp.yaml"
-    spec.write_text(SOURCE.format(name="s3-to-sftp", source=source) + SFTP_TARGET.format(
+    spec.write_text(S3_SOURCE_SPEC.format(name="s3-to-sftp", source=source) + SFTP_TARGET.format(
         target=target, port=rclone_sftp.port, user=rclone_sftp.user), encoding="utf-8")
     env = {**server_env, "SFTP_PASS": rclone_sftp.password}
     record = run_drill(spec, tmp_path / "out", environ=env).record
@@ -135,7 +119,7 @@ def test_the_rclone_engine_gets_the_classes_of_exitkits_own_copy(
     for engine in ("exitkit", "rclone"):
         spec = tmp_path / f"{engine}.yaml"
         targets[engine] = bucket_name(engine)
-        spec.write_text(SOURCE.format(name=f"engine-{engine}", source=source)
+        spec.write_text(S3_SOURCE_SPEC.format(name=f"engine-{engine}", source=source)
                         + SEAWEED_TARGET.format(target=targets[engine], engine=engine),
                         encoding="utf-8")
         records[engine] = run_drill(spec, tmp_path / engine, environ=server_env).record
@@ -157,7 +141,7 @@ def test_the_rclone_engine_gets_the_classes_of_exitkits_own_copy(
 def test_the_rclone_engine_refuses_what_it_cannot_copy_as_planned(
         moto, bucket_name, server_env, tmp_path):
     spec = tmp_path / "versions.yaml"
-    spec.write_text(SOURCE.format(name="engine-versions", source=bucket_name("v"))
+    spec.write_text(S3_SOURCE_SPEC.format(name="engine-versions", source=bucket_name("v"))
                     + SEAWEED_TARGET.format(target=bucket_name("t"), engine="rclone")
                     + "verification: {versions: all}\n", encoding="utf-8")
     with pytest.raises(SpecError, match="verification.versions: options.engine rclone copies "

@@ -6,8 +6,8 @@ from exitkit.drill.spec import Expectations
 from exitkit.drill.units import duration_text
 from exitkit.evidence.bucket_config_record import BucketConfigRecord, bucket_config_text
 from exitkit.evidence.record import CostReport, ExpectationResult, Projection, Verification
-from exitkit.evidence.vm_move_record import VmMoveRecord
-from exitkit.evidence.workload_record import WorkloadRecord
+from exitkit.evidence.vm_move_record import VmMoveRecord, VmTeardownRecord
+from exitkit.evidence.workload_record import DataCheckRecord, TeardownRecord, WorkloadRecord
 
 
 def _format_duration(value: timedelta) -> str:
@@ -90,6 +90,25 @@ def _undetected_loss(limit: float, verification: Verification | None) -> Expecta
         passed=sample.bound_objects_pct <= limit)
 
 
+def _serves_data(name: str, data: DataCheckRecord | None) -> ExpectationResult:
+    """``<name>: serves migrated data``: every object of the data check (*data*, None when
+    it did not run) read back identical."""
+    return ExpectationResult(
+        name=f"{name}: serves migrated data", expected="every checked object identical",
+        measured=f"{data.matched}/{data.checked} objects identical" if data else "not checked",
+        passed=bool(data and data.passed))
+
+
+def _torn_down(name: str, expected: str,
+               teardown: TeardownRecord | VmTeardownRecord | None) -> ExpectationResult:
+    """``<name>: torn down``: the *teardown* (None when none was recorded) removed all it
+    says in *expected*."""
+    return ExpectationResult(
+        name=f"{name}: torn down", expected=expected,
+        measured=teardown.detail if teardown else "no teardown recorded",
+        passed=bool(teardown and teardown.done))
+
+
 def workload_expectations(expected: Expectations, workloads: list[WorkloadRecord],
                           data_checked: set[str]) -> list[ExpectationResult]:
     """What every workload must show: its image unchanged on the target registry, healthy
@@ -110,22 +129,14 @@ def workload_expectations(expected: Expectations, workloads: list[WorkloadRecord
             measured=health.detail if health else "not started", passed=bool(health and
                                                                              health.passed)))
         if workload.name in data_checked:
-            data = workload.data
-            results.append(ExpectationResult(
-                name=f"{name}: serves migrated data", expected="every checked object identical",
-                measured=f"{data.matched}/{data.checked} objects identical" if data else
-                "not checked", passed=bool(data and data.passed)))
+            results.append(_serves_data(name, workload.data))
         if expected.max_time_to_healthy is not None:
             limit = expected.max_time_to_healthy
             results.append(_limit(f"{name}: max_time_to_healthy", limit,
                                   timedelta(seconds=workload.time_to_healthy_s)
                                   if workload.time_to_healthy_s is not None else None,
                                   "never healthy", _format_duration))
-        teardown = workload.teardown
-        results.append(ExpectationResult(
-            name=f"{name}: torn down", expected="nothing left running",
-            measured=teardown.detail if teardown else "no teardown recorded",
-            passed=bool(teardown and teardown.done)))
+        results.append(_torn_down(name, "nothing left running", workload.teardown))
     return results
 
 
@@ -157,20 +168,12 @@ def vm_move_expectations(expected: Expectations, moves: list[VmMoveRecord],
             measured=health.detail if health else "; ".join(move.errors) or "not started",
             passed=bool(health and health.passed)))
         if {move.vm, move.instance_id} & data_checked:
-            data = move.data
-            results.append(ExpectationResult(
-                name=f"{name}: serves migrated data", expected="every checked object identical",
-                measured=f"{data.matched}/{data.checked} objects identical" if data else
-                "not checked", passed=bool(data and data.passed)))
+            results.append(_serves_data(name, move.data))
         if expected.max_vm_time_to_healthy is not None:
             results.append(_limit(f"{name}: max_vm_time_to_healthy",
                                   expected.max_vm_time_to_healthy,
                                   timedelta(seconds=move.time_to_healthy_s)
                                   if move.time_to_healthy_s is not None else None,
                                   "never healthy", _format_duration))
-        teardown = move.teardown
-        results.append(ExpectationResult(
-            name=f"{name}: torn down", expected="domain, disks and seed removed",
-            measured=teardown.detail if teardown else "no teardown recorded",
-            passed=bool(teardown and teardown.done)))
+        results.append(_torn_down(name, "domain, disks and seed removed", move.teardown))
     return results

@@ -17,7 +17,7 @@ from pathlib import Path
 from exitkit.api import DrillResult, run_drill
 from exitkit.drill.events import DrillObserver
 from exitkit.embedded.azure_seed import azure_estate, blobs_by_tier, seed_container
-from exitkit.embedded.demo import LEDGER, demo_signer
+from exitkit.embedded.demo import LEDGER, demo_signer, demo_target_environment
 from exitkit.embedded.servers import AzuriteServer, SeaweedServer
 from exitkit.evidence.history import runs_for_report
 from exitkit.evidence.reports import render_report
@@ -38,9 +38,7 @@ def azure_demo_environment(source: AzuriteServer, target: SeaweedServer) -> dict
         "EXITKIT_DEMO_AZURE_ENDPOINT": source.blob_endpoint,
         "EXITKIT_DEMO_AZURE_ACCOUNT": source.account,
         "EXITKIT_DEMO_AZURE_KEY": source.account_key,
-        "EXITKIT_DEMO_TARGET_ENDPOINT": target.endpoint,
-        "EXITKIT_DEMO_TARGET_ACCESS_KEY": target.access_key,
-        "EXITKIT_DEMO_TARGET_SECRET_KEY": target.secret_key,
+        **demo_target_environment(target),
     }
 
 

@@ -54,12 +54,19 @@ def demo_environment(source: MotoServer, target: SeaweedServer) -> dict[str, str
         "EXITKIT_DEMO_SOURCE_ENDPOINT": source.endpoint,
         "EXITKIT_DEMO_SOURCE_ACCESS_KEY": source.access_key,
         "EXITKIT_DEMO_SOURCE_SECRET_KEY": source.secret_key,
-        "EXITKIT_DEMO_TARGET_ENDPOINT": target.endpoint,
-        "EXITKIT_DEMO_TARGET_ACCESS_KEY": target.access_key,
-        "EXITKIT_DEMO_TARGET_SECRET_KEY": target.secret_key,
+        **demo_target_environment(target),
         "EXITKIT_DEMO_EVIDENCE_ENDPOINT": source.endpoint,
         "EXITKIT_DEMO_EVIDENCE_ACCESS_KEY": source.access_key,
         "EXITKIT_DEMO_EVIDENCE_SECRET_KEY": source.secret_key,
+    }
+
+
+def demo_target_environment(target: SeaweedServer) -> dict[str, str]:
+    """The variables the demo specs read for their SeaweedFS target: endpoint and keys."""
+    return {
+        "EXITKIT_DEMO_TARGET_ENDPOINT": target.endpoint,
+        "EXITKIT_DEMO_TARGET_ACCESS_KEY": target.access_key,
+        "EXITKIT_DEMO_TARGET_SECRET_KEY": target.secret_key,
     }
 
 

@@ -1,7 +1,7 @@
 """A human summary of a drill record for the terminal (rich tables), and the one-line
 texts the reports share with it."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from rich.console import Group
 from rich.table import Table
@@ -129,6 +129,16 @@ def restore_cost_eur(estimate: CostEstimate) -> float | None:
     return sum(lines) if lines else None
 
 
+def _rows_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
+    """A table titled *title* (on the left) with *columns*, holding *rows*."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def render_summary(record: DrillRecord) -> Group:
     """Verdict, phases, completeness, expectations and the first differences."""
     parts = [Text.assemble(("Drill ", "bold"), (record.drill.name, "bold cyan"), ": ",
@@ -226,35 +236,18 @@ def render_summary(record: DrillRecord) -> Group:
                       f"target {euros(cost.monthly_target_eur)}")
         parts.append(table)
     if record.workloads:
-        table = Table(title="Workloads", title_justify="left")
-        for column in WORKLOAD_COLUMNS:
-            table.add_column(column)
-        for workload in record.workloads:
-            table.add_row(*workload_row(workload))
-        parts.append(table)
+        parts.append(_rows_table("Workloads", WORKLOAD_COLUMNS,
+                                 map(workload_row, record.workloads)))
     if record.bucket_config:
-        table = Table(title=f"Bucket settings: {bucket_config_text(record.bucket_config)}",
-                      title_justify="left")
-        for column in BUCKET_CONFIG_COLUMNS:
-            table.add_column(column)
-        for setting in record.bucket_config.settings:
-            if setting.state != "absent":
-                table.add_row(*bucket_setting_row(setting))
-        parts.append(table)
+        parts.append(_rows_table(
+            f"Bucket settings: {bucket_config_text(record.bucket_config)}", BUCKET_CONFIG_COLUMNS,
+            (bucket_setting_row(setting) for setting in record.bucket_config.settings
+             if setting.state != "absent")))
     if record.vms:
-        table = Table(title=f"VM plan: {vm_totals_text(record.vms)}", title_justify="left")
-        for column in VM_COLUMNS:
-            table.add_column(column)
-        for vm in record.vms.vms:
-            table.add_row(*vm_row(vm))
-        parts.append(table)
+        parts.append(_rows_table(f"VM plan: {vm_totals_text(record.vms)}", VM_COLUMNS,
+                                 map(vm_row, record.vms.vms)))
     if record.vm_moves:
-        table = Table(title="VM moves", title_justify="left")
-        for column in VM_MOVE_COLUMNS:
-            table.add_column(column)
-        for move in record.vm_moves:
-            table.add_row(*vm_move_row(move))
-        parts.append(table)
+        parts.append(_rows_table("VM moves", VM_MOVE_COLUMNS, map(vm_move_row, record.vm_moves)))
     expectations = Table(title="Expectations", title_justify="left")
     for column in ("expectation", "expected", "measured", "result"):
         expectations.add_column(column)

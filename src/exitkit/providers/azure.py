@@ -55,33 +55,29 @@ Gaps that remain, each with its reason (docs/architecture.md lists them too):
 import base64
 import hashlib
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, urlencode
-from xml.etree import ElementTree
 
 from libcloud.common.azure import AzureRawResponse, AzureResponse
 from libcloud.storage.drivers.azure_blobs import AzureBlobsConnection, AzureBlobsStorageDriver
 from libcloud.utils.files import read_in_chunks
 
 from exitkit.errors import EndpointError, PermanentError, TransientError, UnreadableError
-from exitkit.measure.requests import RequestCounter
 from exitkit.providers.archive import restore_advice
 from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, Attributes, Capabilities,
                                         Conformance, ObjectInfo, ObjectStream, PutResult,
                                         RestoreStatus)
-from exitkit.providers.failures import RETRYABLE_STATUSES, classify, error_for_status
+from exitkit.providers.driver_pool import DriverPerThread
+from exitkit.providers.failures import classify, error_for_status
+from exitkit.providers.http_answers import (child_text, http_date, local_name, plain_etag,
+                                            stored_chunks)
 from exitkit.providers.properties import DEFAULT_STORAGE_CLASS, ObjectProperties
-from exitkit.providers.retry import with_retries
 
 API_VERSION = "2021-12-02"
 MIB = 1024 * 1024
-READ_CHUNK = MIB
 MAX_BLOCKS = 50_000
 MAX_BLOCK_SIZE = 4000 * MIB
-LISTING_RETRIES = 5
 REQUEST_TIMEOUT_S = 120
 META_PREFIX = "x-ms-meta-"
 #: Azure's content settings: response header -> the request header that sets it.
@@ -184,30 +180,6 @@ def blob_driver_factory(account: str, secret: str, sas: bool, secure: bool, host
     return lambda: _BlobDriver(account, secret, sas, secure, host, port)
 
 
-def _http_date(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).isoformat()
-    except (TypeError, ValueError):
-        return value
-
-
-def _plain_etag(value: str | None) -> str | None:
-    return value.strip('"') if value else None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child_text(element, name: str) -> str | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return child.text or ""
-    return None
-
-
 def _class_of(tier: str | None) -> str:
     return TIER_CLASSES.get(tier or "Hot", (tier or "").upper())
 
@@ -225,8 +197,8 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     md5 = headers.get("content-md5")
     tag_count = headers.get("x-ms-tag-count", "0")
     return ObjectInfo(key=key, size=int(headers.get("content-length", 0)),
-                      etag=_plain_etag(headers.get("etag")),
-                      last_modified=_http_date(headers.get("last-modified")),
+                      etag=plain_etag(headers.get("etag")),
+                      last_modified=http_date(headers.get("last-modified")),
                       attributes=attributes, checksums={"md5": md5} if md5 else None,
                       tag_count=int(tag_count) if tag_count.isdigit() else 0,
                       storage_class=storage_class)
@@ -256,25 +228,16 @@ def _status_error(response, what: str) -> Exception:
     return error_for_status(status, what, response.headers.get("retry-after"), code or None)
 
 
-class AzureSource:
+class AzureSource(DriverPerThread):
     """Read-only view of one Azure Blob container. It has no method that writes or deletes."""
 
     def __init__(self, label: str, container: str,
                  make_driver: Callable[[], AzureBlobsStorageDriver],
                  capabilities: Capabilities = CAPABILITIES) -> None:
-        self.label = label
-        self.bucket = container
-        self.capabilities = capabilities
-        self._make_driver = make_driver
-        self._local = threading.local()
-        self.requests = RequestCounter()
+        super().__init__(label, container, make_driver, capabilities)
 
     # -- plumbing -------------------------------------------------------------------------
-    def _driver(self) -> AzureBlobsStorageDriver:
-        driver = getattr(self._local, "driver", None)
-        if driver is None:
-            driver = self._local.driver = self._make_driver()
-        return driver
+    _status_error = staticmethod(_status_error)
 
     def _blob_path(self, key: str) -> str:
         return f"/{self.bucket}/{quote(key, safe='/')}"
@@ -294,37 +257,12 @@ class AzureSource:
         except Exception as exc:  # requests and urllib3 raise many kinds; classify them all
             raise classify(exc, what) from None
 
-    def _xml(self, what: str, path: str, params: dict):
-        response = self._request(what, path, params=params)
-        if response.status >= 300:
-            raise _status_error(response, what)
-        try:
-            return ElementTree.fromstring(response.body)
-        except ElementTree.ParseError:
-            raise TransientError(f"{what}: the answer is not XML") from None
-
-    def _with_retries(self, call):
-        return with_retries(call, LISTING_RETRIES, self.requests.retried)
-
     def _container_status(self) -> int:
         """HTTP status of a one-blob List Blobs (200 or 404); else an EndpointError. A
         listing, not Get Container Properties, which a container SAS may not send."""
         what = f"container {self.bucket}"
-
-        def head_container():
-            response = self._request(what, f"/{self.bucket}", params={
-                "restype": "container", "comp": "list", "maxresults": "1"})
-            if response.status in RETRYABLE_STATUSES:
-                raise _status_error(response, what)
-            return response
-
-        try:
-            response = self._with_retries(head_container)
-        except (TransientError, PermanentError) as exc:
-            raise EndpointError(self.label, str(exc)) from None
-        if response.status not in (200, 404):
-            raise EndpointError(self.label, str(_status_error(response, what)))
-        return response.status
+        return self._endpoint_status(what, lambda: self._request(what, f"/{self.bucket}", params={
+            "restype": "container", "comp": "list", "maxresults": "1"}))
 
     # -- contract -------------------------------------------------------------------------
     def check(self) -> None:
@@ -344,19 +282,19 @@ class AzureSource:
             root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
             for blob in root.iter():
-                if _local(blob.tag) != "Blob":
+                if local_name(blob.tag) != "Blob":
                     continue
-                properties = next((child for child in blob if _local(child.tag) == "Properties"),
-                                  [])
-                md5 = _child_text(properties, "Content-MD5")
+                properties = next(
+                    (child for child in blob if local_name(child.tag) == "Properties"), [])
+                md5 = child_text(properties, "Content-MD5")
                 yield ObjectInfo(
-                    key=_child_text(blob, "Name"),
-                    size=int(_child_text(properties, "Content-Length") or 0),
-                    etag=_plain_etag(_child_text(properties, "Etag")),
-                    last_modified=_http_date(_child_text(properties, "Last-Modified")),
+                    key=child_text(blob, "Name"),
+                    size=int(child_text(properties, "Content-Length") or 0),
+                    etag=plain_etag(child_text(properties, "Etag")),
+                    last_modified=http_date(child_text(properties, "Last-Modified")),
                     checksums={"md5": md5} if md5 else None,
-                    storage_class=_class_of(_child_text(properties, "AccessTier")))
-            marker = _child_text(root, "NextMarker")
+                    storage_class=_class_of(child_text(properties, "AccessTier")))
+            marker = child_text(root, "NextMarker")
             if not marker:
                 return
 
@@ -387,7 +325,7 @@ class AzureSource:
             info = _info_from_headers(key, response.headers)
             if "x-ms-access-tier" not in response.headers:
                 info = self._with_tier(key, info)
-            yield ObjectStream(info, self._chunks(raw.raw, key))
+            yield ObjectStream(info, stored_chunks(raw.raw, key, self.requests))
         finally:
             raw.close()
 
@@ -403,19 +341,11 @@ class AzureSource:
                                                             encryption=properties.encryption))
         return info._replace(attributes=attributes, storage_class=head.storage_class)
 
-    def _chunks(self, raw, key: str) -> Iterator[bytes]:
-        try:
-            for chunk in raw.stream(READ_CHUNK, decode_content=False):
-                self.requests.add_bytes(len(chunk))
-                yield chunk
-        except Exception as exc:
-            raise classify(exc, f"GET {key}") from None
-
     def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
         """The blob's index tags (Get Blob Tags)."""
         root = self._xml(f"tags of {key}", self._blob_path(key), {"comp": "tags"})
-        return {_child_text(tag, "Key"): _child_text(tag, "Value") or ""
-                for tag in root.iter() if _local(tag.tag) == "Tag"}
+        return {child_text(tag, "Key"): child_text(tag, "Value") or ""
+                for tag in root.iter() if local_name(tag.tag) == "Tag"}
 
     def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
         """Azure ETags are no digests, so block sizes prove nothing: None."""
@@ -566,7 +496,7 @@ class AzureStore(AzureSource):
                                           "Content-MD5": md5})
         if response.status >= 300:
             raise _status_error(response, what)
-        return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")),
+        return PutResult(key=key, size=len(data), etag=plain_etag(response.headers.get("etag")),
                          checksums={"md5": md5})
 
     def _put_blocks(self, key: str, first: bytes, second: bytes, rest: Iterator[bytes],
@@ -595,7 +525,7 @@ class AzureStore(AzureSource):
                                           "Content-Type": "application/xml"})
         if response.status >= 300:
             raise _status_error(response, what)
-        return PutResult(key=key, size=size, etag=_plain_etag(response.headers.get("etag")),
+        return PutResult(key=key, size=size, etag=plain_etag(response.headers.get("etag")),
                          parts=len(ids), checksums={"md5": md5})
 
     def remove(self, key: str, version_id: str | None = None) -> None:

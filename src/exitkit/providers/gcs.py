@@ -50,6 +50,7 @@ from exitkit.measure.requests import RequestCounter
 from exitkit.providers.contract import (Attributes, Capabilities, Conformance, ObjectInfo,
                                         ObjectStream, PutResult)
 from exitkit.providers.failures import classify, error_for_status
+from exitkit.providers.plain_objects import PlainObjects
 from exitkit.providers.properties import DEFAULT_STORAGE_CLASS, NO_PROPERTIES, ObjectProperties
 from exitkit.providers.retry import with_retries
 
@@ -176,8 +177,10 @@ class _ChunkStream(io.RawIOBase):
         return len(data)
 
 
-class GcsSource:
-    """Read-only view of one GCS bucket. It has no method that writes or deletes."""
+class GcsSource(PlainObjects):
+    """Read-only view of one GCS bucket. It has no method that writes or deletes. GCS
+    objects have no tags and no upload parts (composite objects are proven by CRC32C);
+    retention policies are not S3 Object Lock, so none is reported."""
 
     def __init__(self, label: str, bucket: str, make_client: Callable[[], storage.Client],
                  capabilities: Capabilities = CAPABILITIES) -> None:
@@ -272,17 +275,6 @@ class GcsSource:
             self.requests.add_bytes(len(chunk))
             yield chunk
 
-    def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
-        """GCS objects have no tags."""
-        return {}
-
-    def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
-        """GCS objects have no upload parts (composite objects are proven by CRC32C)."""
-        return None
-
-    def object_lock_enabled(self) -> bool:
-        """GCS retention policies are not S3 Object Lock; none is reported."""
-        return False
 
 
 class GcsStore(GcsSource):

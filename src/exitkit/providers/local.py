@@ -21,6 +21,7 @@ from exitkit.errors import EndpointError, PermanentError
 from exitkit.measure.requests import RequestCounter
 from exitkit.providers.contract import (Attributes, Capabilities, Conformance, ObjectInfo,
                                         ObjectStream, PutResult)
+from exitkit.providers.plain_objects import PlainObjects
 
 READ_CHUNK = 1024 * 1024
 PARTIAL_DIR = ".exitkit-partial"
@@ -29,7 +30,7 @@ PARTIAL_DIR = ".exitkit-partial"
 CAPABILITIES = Capabilities(max_key_bytes=4096, path_keys=True, max_segment_bytes=255)
 
 
-class LocalSource:
+class LocalSource(PlainObjects):
     """Read-only view of one directory ("bucket") below a base path."""
 
     def __init__(self, base_path: str, bucket: str) -> None:
@@ -72,18 +73,6 @@ class LocalSource:
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """A directory keeps one version per key: the same as :meth:`list`."""
         return self.list(prefix)
-
-    def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
-        """A directory keeps no tags."""
-        return {}
-
-    def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
-        """Files have no upload parts."""
-        return None
-
-    def object_lock_enabled(self) -> bool:
-        """A directory has no Object Lock."""
-        return False
 
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Return the info of *key*, or None when the file is missing."""

@@ -37,10 +37,11 @@ from exitkit.measure.requests import RequestCounter
 from exitkit.providers.contract import (Attributes, Capabilities, Conformance, ObjectInfo,
                                         ObjectStream, PutResult)
 from exitkit.providers.failures import classify, error_for_status
+from exitkit.providers.http_answers import stored_chunks
+from exitkit.providers.plain_objects import PlainObjects
 from exitkit.providers.rclone_config import (NO_CONFIG_FILE, RemoteConfig, child_environment,
                                              configured_remote, defined_remote, rclone_binary)
 
-READ_CHUNK = 1024 * 1024
 #: Where uploads land before they are moved to their key (left out of listings).
 PARTIAL_DIR = ".exitkit-partial"
 START_TIMEOUT_S = 30
@@ -220,7 +221,7 @@ def _info(key: str, item: Mapping) -> ObjectInfo:
                       checksums=checksums or None, tag_count=0)
 
 
-class RcloneSource:
+class RcloneSource(PlainObjects):
     """Read-only view of one path ("bucket") on an rclone remote; no method writes."""
 
     def __init__(self, label: str, remote, bucket: str, keys,
@@ -328,27 +329,7 @@ class RcloneSource:
             raise PermanentError(f"GET {key}: object does not exist")
         self.requests.count("GET")
         with self._daemon.get(self.fs, key, f"GET {key}") as response:
-            yield ObjectStream(info, self._chunks(response, key))
-
-    def _chunks(self, response: requests.Response, key: str) -> Iterator[bytes]:
-        try:
-            for chunk in response.raw.stream(READ_CHUNK, decode_content=False):
-                self.requests.add_bytes(len(chunk))
-                yield chunk
-        except Exception as exc:
-            raise classify(exc, f"GET {key}") from None
-
-    def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
-        """rclone remotes keep no tags."""
-        return {}
-
-    def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
-        """Files have no upload parts."""
-        return None
-
-    def object_lock_enabled(self) -> bool:
-        """No S3 Object Lock through rclone."""
-        return False
+            yield ObjectStream(info, stored_chunks(response.raw, key, self.requests))
 
 
 class RcloneStore(RcloneSource):

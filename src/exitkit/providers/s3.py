@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import replace
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -54,22 +53,21 @@ from exitkit.errors import EndpointError, PermanentError, TransientError, Unread
 from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, KMS_UNPROBED, SYSTEM_HEADERS,
                                         Attributes, Capabilities, Conformance, KnownDigests,
                                         ObjectInfo, ObjectStream, PutResult, RestoreStatus)
-from exitkit.measure.requests import RequestCounter
+from exitkit.providers.driver_pool import DriverPerThread
 from exitkit.providers.checksums import RunningChecksum, checksum_of
+from exitkit.providers.http_answers import (child_text, http_date, local_name, plain_etag,
+                                            stored_chunks)
 from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_status,
                                         requester_pays_error)
 from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTIPART,
                                           ObjectProperties, checksum_type_of,
                                           properties_from_headers, write_headers)
-from exitkit.providers.retry import with_retries
 
 MAX_PARTS = 10_000
 #: Parts of one multipart upload sent at once (each on its own connection), as rclone's
 #: ``--s3-upload-concurrency`` default.
 UPLOAD_STREAMS = 4
-LISTING_RETRIES = 5
 MIB = 1024 * 1024
-READ_CHUNK = 1 * MIB
 REQUEST_TIMEOUT_S = 120
 META_PREFIX = "x-amz-meta-"
 CHECKSUM_PREFIX = "x-amz-checksum-"
@@ -170,19 +168,6 @@ def _aws_driver(key, secret, secure, host, port, region, timeout=REQUEST_TIMEOUT
                       timeout=timeout)
 
 
-def _parse_http_date(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).isoformat()
-    except (TypeError, ValueError):
-        return value
-
-
-def _plain_etag(value: str | None) -> str | None:
-    return value.strip('"') if value else None
-
-
 def _full_object_checksums(headers: Mapping[str, str]) -> dict[str, str]:
     """Full-object checksums from ``x-amz-checksum-*`` headers (composite ones are skipped,
     also where a store leaves out ``x-amz-checksum-type`` on a multipart object)."""
@@ -204,8 +189,8 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     return ObjectInfo(
         key=key,
         size=int(headers.get("content-length", 0)),
-        etag=_plain_etag(headers.get("etag")),
-        last_modified=_parse_http_date(headers.get("last-modified")),
+        etag=plain_etag(headers.get("etag")),
+        last_modified=http_date(headers.get("last-modified")),
         version_id=headers.get("x-amz-version-id"),
         attributes=attributes,
         checksums=_full_object_checksums(headers) or None,
@@ -221,8 +206,8 @@ def _status_error(response, what: str) -> Exception:
     if response.request is None or response.request.method != "HEAD":
         root = _error_document(response)
         if root is not None:
-            code, message = _child_text(root, "Code"), _child_text(root, "Message")
-            storage_class = _child_text(root, "StorageClass")
+            code, message = child_text(root, "Code"), child_text(root, "Message")
+            storage_class = child_text(root, "StorageClass")
     return error_for_status(response.status, what, response.headers.get("retry-after"),
                             code, message, storage_class)
 
@@ -234,18 +219,7 @@ def _error_document(response):
         root = ElementTree.fromstring(body)
     except Exception:  # no body, not XML, connection gone: diagnose from the status alone
         return None
-    return root if _local(root.tag) == "Error" else None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child_text(element, name: str) -> str | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return child.text or ""
-    return None
+    return root if local_name(root.tag) == "Error" else None
 
 
 class _HeldBuffers:
@@ -293,25 +267,16 @@ def part_size_for(size: int, preferred: int) -> int:
     return max(preferred, -(-needed // MIB) * MIB)
 
 
-class S3Source:
+class S3Source(DriverPerThread):
     """Read-only view of one S3 bucket. It has no method that writes or deletes."""
 
     def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
                  capabilities: Capabilities, requester_pays: bool = False) -> None:
-        self.label = label
-        self.bucket = bucket
-        self.capabilities = capabilities
+        super().__init__(label, bucket, make_driver, capabilities)
         self.requester_pays = requester_pays
-        self._make_driver = make_driver
-        self._local = threading.local()
-        self.requests = RequestCounter()
 
     # -- plumbing -------------------------------------------------------------------------
-    def _driver(self) -> BaseS3StorageDriver:
-        driver = getattr(self._local, "driver", None)
-        if driver is None:
-            driver = self._local.driver = self._make_driver()
-        return driver
+    _status_error = staticmethod(_status_error)
 
     def _container(self) -> Container:
         return Container(name=self.bucket, extra=None, driver=self._driver())
@@ -333,16 +298,6 @@ class S3Source:
         except Exception as exc:  # libcloud and requests raise many kinds; classify them all
             raise classify(exc, what) from None
 
-    def _xml(self, what: str, path: str, params: dict, method: str = "GET", **kwargs):
-        """A request whose answer is an S3 XML document; returns the parsed root."""
-        response = self._request(what, path, method=method, params=params, **kwargs)
-        if response.status >= 300:
-            raise _status_error(response, what)
-        try:
-            return ElementTree.fromstring(response.body)
-        except ElementTree.ParseError:
-            raise TransientError(f"{what}: the answer is not XML") from None
-
     def _read_headers(self) -> dict[str, str]:
         return {"x-amz-checksum-mode": "ENABLED"} if self.capabilities.additional_checksums else {}
 
@@ -350,27 +305,11 @@ class S3Source:
     def _version_params(version_id: str | None) -> dict[str, str]:
         return {"versionId": version_id} if version_id else {}
 
-    def _with_retries(self, call):
-        """Retry one request of a listing or a preflight on transient failures."""
-        return with_retries(call, LISTING_RETRIES, self.requests.retried)
-
     def _bucket_status(self) -> int:
         """HTTP status of HEAD on the bucket (200 or 404); anything else is an EndpointError."""
-
-        def head_bucket():
-            response = self._request(f"bucket {self.bucket}", f"/{self.bucket}", method="HEAD")
-            if response.status in RETRYABLE_STATUSES:
-                raise _status_error(response, f"bucket {self.bucket}")
-            return response
-
-        try:
-            response = self._with_retries(head_bucket)
-        except (TransientError, PermanentError) as exc:
-            raise EndpointError(self.label, str(exc)) from None
-        if response.status not in (200, 404):
-            raise EndpointError(self.label, str(error_for_status(response.status,
-                                                                 f"bucket {self.bucket}")))
-        return response.status
+        what = f"bucket {self.bucket}"
+        return self._endpoint_status(
+            what, lambda: self._request(what, f"/{self.bucket}", method="HEAD"))
 
     # -- contract -------------------------------------------------------------------------
     def check(self) -> None:
@@ -387,16 +326,16 @@ class S3Source:
                 params["marker"] = marker
             root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
-            objects = [element for element in root if _local(element.tag) == "Contents"]
+            objects = [element for element in root if local_name(element.tag) == "Contents"]
             for element in objects:
-                yield ObjectInfo(key=_child_text(element, "Key"),
-                                 size=int(_child_text(element, "Size") or 0),
-                                 etag=_plain_etag(_child_text(element, "ETag")),
-                                 last_modified=_child_text(element, "LastModified"),
-                                 storage_class=_child_text(element, "StorageClass") or "STANDARD")
-            if (_child_text(root, "IsTruncated") or "false").lower() != "true" or not objects:
+                yield ObjectInfo(key=child_text(element, "Key"),
+                                 size=int(child_text(element, "Size") or 0),
+                                 etag=plain_etag(child_text(element, "ETag")),
+                                 last_modified=child_text(element, "LastModified"),
+                                 storage_class=child_text(element, "StorageClass") or "STANDARD")
+            if (child_text(root, "IsTruncated") or "false").lower() != "true" or not objects:
                 return
-            marker = _child_text(objects[-1], "Key")
+            marker = child_text(objects[-1], "Key")
 
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every version and delete marker under *prefix* (ListObjectVersions)."""
@@ -412,23 +351,23 @@ class S3Source:
             root = self._with_retries(lambda: self._xml(f"listing versions of {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
             for element in root:
-                kind = _local(element.tag)
+                kind = local_name(element.tag)
                 if kind not in ("Version", "DeleteMarker"):
                     continue
                 yield ObjectInfo(
-                    key=_child_text(element, "Key"),
-                    size=int(_child_text(element, "Size") or 0),
-                    etag=_plain_etag(_child_text(element, "ETag")),
-                    last_modified=_child_text(element, "LastModified"),
-                    version_id=_child_text(element, "VersionId"),
-                    is_latest=(_child_text(element, "IsLatest") or "").lower() == "true",
+                    key=child_text(element, "Key"),
+                    size=int(child_text(element, "Size") or 0),
+                    etag=plain_etag(child_text(element, "ETag")),
+                    last_modified=child_text(element, "LastModified"),
+                    version_id=child_text(element, "VersionId"),
+                    is_latest=(child_text(element, "IsLatest") or "").lower() == "true",
                     is_delete_marker=kind == "DeleteMarker",
                     storage_class=None if kind == "DeleteMarker"
-                    else _child_text(element, "StorageClass") or "STANDARD")
-            if (_child_text(root, "IsTruncated") or "false").lower() != "true":
+                    else child_text(element, "StorageClass") or "STANDARD")
+            if (child_text(root, "IsTruncated") or "false").lower() != "true":
                 return
-            key_marker = _child_text(root, "NextKeyMarker")
-            version_marker = _child_text(root, "NextVersionIdMarker")
+            key_marker = child_text(root, "NextKeyMarker")
+            version_marker = child_text(root, "NextVersionIdMarker")
             if not key_marker:
                 return
 
@@ -462,7 +401,7 @@ class S3Source:
         raw = response.iter_content.__self__
         try:
             yield ObjectStream(_info_from_headers(key, response.headers),
-                               self._chunks(raw.raw, key))
+                               stored_chunks(raw.raw, key, self.requests))
         finally:
             raw.close()
 
@@ -473,16 +412,6 @@ class S3Source:
                                  headers=REQUESTER_PAYS,
                                  params=self._version_params(version_id))
         return response.status == 200
-
-    def _chunks(self, raw, key: str) -> Iterator[bytes]:
-        """The body as stored: urllib3 is told not to decode Content-Encoding (requests'
-        ``iter_content`` would gunzip or inflate it, changing bytes and length)."""
-        try:
-            for chunk in raw.stream(READ_CHUNK, decode_content=False):
-                self.requests.add_bytes(len(chunk))
-                yield chunk
-        except Exception as exc:
-            raise classify(exc, f"GET {key}") from None
 
     def first_part_size(self, key: str, version_id: str | None = None) -> int | None:
         """Size of part 1 of a multipart-uploaded object (HEAD ?partNumber=1), or None when it
@@ -509,7 +438,7 @@ class S3Source:
             root = ElementTree.fromstring(response.body)
         except ElementTree.ParseError:
             return False
-        return (_child_text(root, "ObjectLockEnabled") or "") == "Enabled"
+        return (child_text(root, "ObjectLockEnabled") or "") == "Enabled"
 
     def tags(self, key: str, version_id: str | None = None) -> dict[str, str]:
         """The object's tags (GET ?tagging)."""
@@ -517,8 +446,8 @@ class S3Source:
                          {"tagging": "", **self._version_params(version_id)})
         tags = {}
         for element in root.iter():
-            if _local(element.tag) == "Tag":
-                tags[_child_text(element, "Key")] = _child_text(element, "Value") or ""
+            if local_name(element.tag) == "Tag":
+                tags[child_text(element, "Key")] = child_text(element, "Value") or ""
         return tags
 
 
@@ -534,7 +463,7 @@ def restore_status_of(header: str | None) -> RestoreStatus:
     if ongoing.group(1).lower() == "true":
         return RestoreStatus("ongoing")
     expiry = _EXPIRY.search(header or "")
-    return RestoreStatus("ready", _parse_http_date(expiry.group(1)) if expiry else None)
+    return RestoreStatus("ready", http_date(expiry.group(1)) if expiry else None)
 
 
 class S3Restorer:
@@ -747,7 +676,7 @@ class S3Store(S3Source):
         if response.status >= 300:
             raise _status_error(response, f"PUT {key}")
         checksums = {algorithm: integrity[f"{CHECKSUM_PREFIX}{algorithm}"]} if algorithm else {}
-        return PutResult(key=key, size=len(data), etag=_plain_etag(response.headers.get("etag")),
+        return PutResult(key=key, size=len(data), etag=plain_etag(response.headers.get("etag")),
                          version_id=response.headers.get("x-amz-version-id"),
                          checksums=checksums)
 
@@ -771,7 +700,7 @@ class S3Store(S3Source):
                        "x-amz-checksum-type": "FULL_OBJECT" if full_object else "COMPOSITE"}
         root = self._xml(f"start multipart {key}", path, {"uploads": ""}, method="POST",
                          headers=headers)
-        upload_id = _child_text(root, "UploadId")
+        upload_id = child_text(root, "UploadId")
         if not upload_id:
             raise PermanentError(f"start multipart {key}: no upload id in the answer")
         whole = RunningChecksum(algorithm) if full_object else None
@@ -825,7 +754,7 @@ class S3Store(S3Source):
         except BaseException:
             self._abort(key, upload_id)
             raise
-        return PutResult(key=key, size=size, etag=_plain_etag(etag), parts=len(parts),
+        return PutResult(key=key, size=size, etag=plain_etag(etag), parts=len(parts),
                          version_id=version_id, checksums=checksums)
 
     def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str, str | None]],
@@ -851,9 +780,9 @@ class S3Store(S3Source):
             root = ElementTree.fromstring(response.body)
         except ElementTree.ParseError:
             raise TransientError(f"{what}: the answer is not XML") from None
-        if _local(root.tag) == "Error":  # S3 may answer 200 and report the failure in the body
-            raise TransientError(f"{what}: {_child_text(root, 'Code')}")
-        return _child_text(root, "ETag"), response.headers.get("x-amz-version-id")
+        if local_name(root.tag) == "Error":  # S3 may answer 200 and report the failure in the body
+            raise TransientError(f"{what}: {child_text(root, 'Code')}")
+        return child_text(root, "ETag"), response.headers.get("x-amz-version-id")
 
     def _abort(self, key: str, upload_id: str) -> None:
         """Abort an upload, best effort: a lifecycle rule expires it if this fails too."""

@@ -1,0 +1,51 @@
+"""Readers of HTTP answers shared by the adapters that speak a store's REST API
+(S3, Azure Blob Storage, rclone's remote-control daemon): dates, ETags, XML elements and
+bodies streamed as stored."""
+
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+
+from exitkit.measure.requests import RequestCounter
+from exitkit.providers.failures import classify
+
+READ_CHUNK = 1024 * 1024
+
+
+def http_date(value: str | None) -> str | None:
+    """An HTTP date as ISO 8601; a value that is no HTTP date is returned as given."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).isoformat()
+    except (TypeError, ValueError):
+        return value
+
+
+def plain_etag(value: str | None) -> str | None:
+    """An ETag without its quotes."""
+    return value.strip('"') if value else None
+
+
+def local_name(tag: str) -> str:
+    """An XML element's tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def child_text(element, name: str) -> str | None:
+    """The text of *element*'s first child named *name* (any namespace), or None."""
+    for child in element:
+        if local_name(child.tag) == name:
+            return child.text or ""
+    return None
+
+
+def stored_chunks(raw, key: str, requests: RequestCounter) -> Iterator[bytes]:
+    """The body of urllib3's *raw* response as stored, counting its bytes: urllib3 is told
+    not to decode Content-Encoding (requests' ``iter_content`` would gunzip or inflate it,
+    changing bytes and length). A broken stream raises the classified error of GET *key*."""
+    try:
+        for chunk in raw.stream(READ_CHUNK, decode_content=False):
+            requests.add_bytes(len(chunk))
+            yield chunk
+    except Exception as exc:
+        raise classify(exc, f"GET {key}") from None
