@@ -139,6 +139,9 @@ def test_a_drill_on_three_workers_gives_the_record_of_one_process(
     assert spread.verification.counts["matched"] == len(objects) - 1
     assert _classes(spread_dir, spread) == _classes(single_dir, single)
     assert spread.inventory == single.inventory
+    # the same property census, though the workers' GETs never reach the coordinator
+    assert spread.properties.census == single.properties.census
+    assert single.properties.census.objects == len(objects)
     for field in ("objects_copied", "bytes_copied", "multipart_objects", "failed",
                   "unrepresentable"):
         assert getattr(spread.copy_summary, field) == getattr(single.copy_summary, field), field
