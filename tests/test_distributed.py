@@ -142,6 +142,10 @@ def test_a_drill_on_three_workers_gives_the_record_of_one_process(
     # the same property census, though the workers' GETs never reach the coordinator
     assert spread.properties.census == single.properties.census
     assert single.properties.census.objects == len(objects)
+    # the workers' requests are counted (the coordinator HEADs each object for the census)
+    assert spread.requests["target"] == single.requests["target"]
+    assert spread.requests["source"].bytes_read == single.requests["source"].bytes_read
+    assert spread.requests["source"].reads >= single.requests["source"].reads
     for field in ("objects_copied", "bytes_copied", "multipart_objects", "failed",
                   "unrepresentable"):
         assert getattr(spread.copy_summary, field) == getattr(single.copy_summary, field), field

@@ -28,8 +28,9 @@ from exitkit.drill.spec_file import LoadedSpec
 from exitkit.drill.spill import PlanStore
 from exitkit.errors import EndpointError, SpecError
 from exitkit.evidence.manifest import ManifestWriter
-from exitkit.evidence.record import (DistributedRecord, DrillRecord, Projection, ShardRecord,
-                                     Verification, WorkerThroughput)
+from exitkit.evidence.record import (DistributedRecord, DrillRecord, Projection,
+                                     RequestCounts, ShardRecord, Verification,
+                                     WorkerThroughput)
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.projection import WorkerRate, project
 from exitkit.providers.contract import ObjectSource, ObjectTarget
@@ -135,6 +136,7 @@ class DistributedDrillRun(DrillRun):
             clock.add(result.objects + result.skipped_in_place,
                       result.bytes + result.skipped_bytes)
             clock.retries += result.retries
+            _add_requests(result.requests, source, target)
             self.observer.advanced("copy", len(shard.entries), shard.bytes)
         self.bounds = bounds_of(key for _index, key in sorted(first_keys))
         if self.census is not None:  # the shards' GETs were read on the workers
@@ -207,6 +209,8 @@ class DistributedDrillRun(DrillRun):
                                    self._entries(target, self.keys.target_prefix), bounds)
             for result in self._bounded(submit, parts, in_order=True):
                 tallies.append(result.tally)
+                clock.retries += result.retries
+                _add_requests(result.requests, source, target)
                 _write_evidence(result, scope)
                 objects = sum(result.tally.counts.values())
                 clock.add(objects, result.tally.verified_bytes)
@@ -300,6 +304,13 @@ def _write_evidence(result: ShardVerification, scope: VerifyScope) -> None:
                            entry.get("version_id"), entry.get("version_age"))
     for line in result.difference_lines:
         scope.differences.write_line(line)
+
+
+def _add_requests(requests: dict[str, RequestCounts], source: ObjectSource,
+                  target: ObjectSource) -> None:
+    """Count a shard's requests, made on a worker, in the drill's record."""
+    source.requests.add(requests["source"])
+    target.requests.add(requests["target"])
 
 
 def _remove_journal(path: Path) -> None:

@@ -30,7 +30,7 @@ from exitkit.drill.spec import DrillSpec, Endpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import ExitkitError, PermanentError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
-from exitkit.evidence.record import KeyProblem
+from exitkit.evidence.record import KeyProblem, RequestCounts
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.timing import PhaseClock, utc_now
 from exitkit.providers.contract import Capabilities
@@ -77,6 +77,7 @@ class ShardCopy:
     unreadable: dict[str, int] = field(default_factory=dict)
     unrepresentable: dict[Order, str] = field(default_factory=dict)
     problems: dict[Order, tuple[str, str]] = field(default_factory=dict)
+    requests: dict[str, RequestCounts] = field(default_factory=dict)  # by side
 
 
 @dataclass
@@ -87,6 +88,13 @@ class ShardVerification:
     tally: Tally
     manifest_lines: list[str]
     difference_lines: list[str]
+    retries: int = 0
+    requests: dict[str, RequestCounts] = field(default_factory=dict)  # by side
+
+
+def _requests(source: RetryingSource, target: RetryingTarget) -> dict[str, RequestCounts]:
+    """The requests this task's adapters made, for the coordinator's record."""
+    return {"source": source.requests.snapshot(), "target": target.requests.snapshot()}
 
 
 def worker_keys(endpoint: Endpoint, side: str) -> Keys | None:
@@ -146,7 +154,8 @@ def copy_shard(context: ShardContext, index: int, entries: list[Entry]) -> Shard
         reassigned=reassigned, skipped_in_place=len(in_place),
         skipped_bytes=sum(in_place.values()), failures=outcome.failures,
         failed=outcome.failed, unreadable=outcome.unreadable,
-        unrepresentable=dict(outcome.unrepresentable), problems=dict(outcome.problems))
+        unrepresentable=dict(outcome.unrepresentable), problems=dict(outcome.problems),
+        requests=_requests(source, target))
 
 
 def _shard_journal(path: Path, context: ShardContext) -> tuple[CopyJournal, bool]:
@@ -209,7 +218,8 @@ def verify_shard(context: ShardContext, sampler: Sampler, index: int,
         differences = scope.differences.commit()
         return ShardVerification(index=index, tally=tally,
                                  manifest_lines=manifest.read_text("utf-8").splitlines(),
-                                 difference_lines=differences.read_text("utf-8").splitlines())
+                                 difference_lines=differences.read_text("utf-8").splitlines(),
+                                 retries=clock.retries, requests=_requests(source, target))
 
 
 def _worker_address() -> str:
