@@ -27,7 +27,7 @@ from exitkit.drill.shard_worker import ShardContext
 from exitkit.drill.shards import bounds_of, shards_of, split_by_shard
 from exitkit.drill.spec_file import load_spec
 from exitkit.embedded.seed import SeedObject, seed_bucket
-from exitkit.errors import ExitkitError
+from exitkit.errors import ExitkitError, SpecError
 from exitkit.evidence.manifest import manifest_root
 from exitkit.evidence.reports import render_report
 from exitkit.evidence.summary import render_summary
@@ -139,6 +139,13 @@ def test_a_drill_on_three_workers_gives_the_record_of_one_process(
     assert spread.verification.counts["matched"] == len(objects) - 1
     assert _classes(spread_dir, spread) == _classes(single_dir, single)
     assert spread.inventory == single.inventory
+    # the same property census, though the workers' GETs never reach the coordinator
+    assert spread.properties.census == single.properties.census
+    assert single.properties.census.objects == len(objects)
+    # the workers' requests are counted (the coordinator HEADs each object for the census)
+    assert spread.requests["target"] == single.requests["target"]
+    assert spread.requests["source"].bytes_read == single.requests["source"].bytes_read
+    assert spread.requests["source"].reads >= single.requests["source"].reads
     for field in ("objects_copied", "bytes_copied", "multipart_objects", "failed",
                   "unrepresentable"):
         assert getattr(spread.copy_summary, field) == getattr(single.copy_summary, field), field
@@ -221,6 +228,22 @@ def test_a_worker_without_the_credentials_fails_the_drill_in_one_line(
         run_drill(spec, tmp_path / "results", environ=env,
                   scheduler=_local.scheduler_address)
     assert server_env["SRC_SECRET"] not in str(raised.value)
+
+
+def test_the_rclone_engine_is_refused_on_a_cluster_in_one_line(
+        cluster, source_client, bucket_name, write_spec, server_env, tmp_path):
+    _local, _client = cluster
+    bucket = bucket_name("src")
+    seed_bucket(source_client, bucket, estate(3, seed=3))
+    target = bucket_name("tgt")
+    spec = write_spec(bucket, target)
+    spec.write_text(spec.read_text().replace("part_size: 5MiB",
+                                             "part_size: 5MiB\n  engine: rclone"))
+    with pytest.raises(SpecError, match="options.engine.*engine exitkit only") as raised:
+        run_drill(spec, tmp_path / "results", environ=server_env,
+                  scheduler=_local.scheduler_address)
+    assert "\n" not in str(raised.value)
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
 
 
 def _kill_mid_shard(client: Client, work_dir: Path, drill: str, stop: threading.Event,
@@ -382,3 +405,22 @@ def test_shards_partition_the_key_space_and_keep_a_keys_versions_together(
         upper = bounds[index + 1] if index + 1 < len(bounds) else None
         assert all(bounds[index] <= e.relative or index == 0 for e in sources + targets)
         assert all(upper is None or e.relative < upper for e in sources + targets)
+
+
+def test_a_sampler_sent_to_a_worker_draws_the_same_keys_without_its_table():
+    """verify_shard gets the coordinator's sampler pickled; its SQLite table stays behind."""
+    from exitkit.drill.spec import Sample
+    from exitkit.verify.sampling import Sampler
+
+    rng = random.Random(7)
+    plan = [Entry(f"{prefix}/{index:04d}", 0, ObjectInfo(key=f"{prefix}/{index:04d}",
+                                                         size=rng.choice((10, 10**7))))
+            for prefix in ("logs", "img", "db") for index in range(40)]
+    sampler = Sampler(Sample(count=12, seed=5), plan, 8 * 1024 * 1024)
+    sent = pickle.loads(pickle.dumps(sampler))
+    drawn = [e.relative for e in plan
+             if sampler.drawn(e.relative, sampler.stratum_of(e.relative, e.info))]
+    assert 12 <= len(drawn) < len(plan)
+    assert drawn == [e.relative for e in plan
+                     if sent.drawn(e.relative, sent.stratum_of(e.relative, e.info))]
+    assert sampler.largest_bytes("large", 1) is not None  # the coordinator's table is intact

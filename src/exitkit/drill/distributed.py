@@ -21,13 +21,16 @@ from exitkit.drill.journal import CopyJournal, read_journal
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.shard_worker import (ShardContext, ShardCopy, ShardVerification, copy_shard,
                                         verify_shard)
+from exitkit.drill.inventory_report import ReportListing
 from exitkit.drill.shards import Shard, bounds_of, shard_journal_path, shards_of, split_by_shard
 from exitkit.drill.spec import Distributed
 from exitkit.drill.spec_file import LoadedSpec
+from exitkit.drill.spill import PlanStore
 from exitkit.errors import EndpointError, SpecError
 from exitkit.evidence.manifest import ManifestWriter
-from exitkit.evidence.record import (DistributedRecord, DrillRecord, Projection, ShardRecord,
-                                     Verification, WorkerThroughput)
+from exitkit.evidence.record import (DistributedRecord, DrillRecord, Projection,
+                                     RequestCounts, ShardRecord, Verification,
+                                     WorkerThroughput)
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.projection import WorkerRate, project
 from exitkit.providers.contract import ObjectSource, ObjectTarget
@@ -69,6 +72,9 @@ class DistributedDrillRun(DrillRun):
             raise SpecError(self.loaded.path, None, "restore", "restores of archived objects "
                             "are not supported on a Dask cluster yet; run this drill without "
                             "a scheduler")
+        if self.spec.options.engine != "exitkit":
+            raise SpecError(self.loaded.path, None, "options.engine", "a Dask cluster copies "
+                            "with engine exitkit only; run this drill without a scheduler")
         from distributed import Client
 
         timeout = self.settings.connect_timeout.total_seconds()
@@ -92,21 +98,27 @@ class DistributedDrillRun(DrillRun):
         return ShardContext(spec=self.spec, spec_sha256=self.loaded.sha256, run_id=self.run_id,
                             capabilities=self.target_capabilities,
                             property_plan=self.property_plan,
-                            accepted_gaps=self._accepted_gaps(), work_dir=str(self.work_dir))
+                            accepted_gaps=self._accepted_gaps(), work_dir=str(self.work_dir),
+                            source_restorable=self.source_restorable)
 
-    def _copy(self, plan: list[Entry], source: ObjectSource, target: ObjectTarget,
+    def _copy(self, plan: PlanStore, source: ObjectSource, target: ObjectTarget,
               outcome: CopyOutcome) -> None:
-        """Copy the plan shard by shard on the workers; merge each shard's journal."""
+        """Copy the plan shard by shard on the workers; merge each shard's journal. The
+        plan streams from disk into shards; at most twice the workers' shards are held."""
         self.target_capabilities = target.capabilities
+        objects, size = plan.objects, plan.bytes
         if self.resumed_from:
             on_target = self._entries(target, self.keys.target_prefix)
-            outcome.resumed = still_in_place(plan, outcome.copied, on_target,
-                                             self.spec.verification.versions == "all")
-            for order in [order for order in outcome.copied if order not in outcome.resumed]:
-                del outcome.copied[order]
-        todo = [entry for entry in plan if entry.order not in outcome.resumed]
-        clock = self._phase("copy", len(todo), sum(entry.info.size for entry in todo),
-                            self.spec.options.concurrency)
+            resumed = still_in_place(plan, outcome.copied, on_target,
+                                     self.spec.verification.versions == "all",
+                                     into=outcome.resumed)
+            for order in outcome.copied:  # the journal pages in key order: deleting is safe
+                if order not in resumed:
+                    del outcome.copied[order]  # no longer in place: copied again below
+            objects -= len(resumed)
+            size -= sum(resumed.values())
+        todo = (entry for entry in plan if entry.order not in outcome.resumed)
+        clock = self._phase("copy", objects, size, self.spec.options.concurrency)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         context, shards = self._context(), {}
 
@@ -124,8 +136,11 @@ class DistributedDrillRun(DrillRun):
             clock.add(result.objects + result.skipped_in_place,
                       result.bytes + result.skipped_bytes)
             clock.retries += result.retries
+            _add_requests(result.requests, source, target)
             self.observer.advanced("copy", len(shard.entries), shard.bytes)
         self.bounds = bounds_of(key for _index, key in sorted(first_keys))
+        if self.census is not None:  # the shards' GETs were read on the workers
+            self._count_properties(source, plan)
         if isinstance(outcome.copied, CopyJournal):
             outcome.copied.record_problems(outcome.problems)
         self._end(clock)
@@ -155,7 +170,7 @@ class DistributedDrillRun(DrillRun):
         totals.busy_s += result.busy_s
         self.reassigned += result.reassigned
 
-    def _verify(self, source: ObjectSource, target: ObjectSource, plan: list[Entry],
+    def _verify(self, source: ObjectSource, target: ObjectSource, plan: PlanStore,
                 copied: CopyOutcome, stem: str) -> Verification:
         """Verify each shard's key range on the workers; merge tallies and evidence in
         key order."""
@@ -171,7 +186,7 @@ class DistributedDrillRun(DrillRun):
             differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
             manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
             properties=self.property_plan if settings.properties else None,
-            accepted_gaps=self._accepted_gaps())
+            accepted_gaps=self._accepted_gaps(), source_restorable=self.source_restorable)
         bounds = self.bounds or bounds_of(
             shard.first_key for shard in shards_of(plan, self.settings.shard_objects))
         context = self._context()
@@ -188,10 +203,14 @@ class DistributedDrillRun(DrillRun):
 
         tallies = []
         try:
-            parts = split_by_shard(self._entries(source, self.keys.source_prefix),
+            listed = (iter(plan) if isinstance(self.listed, ReportListing)  # the same rows
+                      else self._entries(self.listed, self.keys.source_prefix))
+            parts = split_by_shard(listed,
                                    self._entries(target, self.keys.target_prefix), bounds)
             for result in self._bounded(submit, parts, in_order=True):
                 tallies.append(result.tally)
+                clock.retries += result.retries
+                _add_requests(result.requests, source, target)
                 _write_evidence(result, scope)
                 objects = sum(result.tally.counts.values())
                 clock.add(objects, result.tally.verified_bytes)
@@ -202,7 +221,7 @@ class DistributedDrillRun(DrillRun):
             scope.manifest.discard()
             raise
         self._end(clock)
-        return verification
+        return self._with_staleness_gap(verification)
 
     def _bounded(self, submit: Callable, items: Iterable, in_order: bool = False) -> Iterator:
         """Submit a task per item, at most twice the workers in flight (finished results
@@ -285,6 +304,13 @@ def _write_evidence(result: ShardVerification, scope: VerifyScope) -> None:
                            entry.get("version_id"), entry.get("version_age"))
     for line in result.difference_lines:
         scope.differences.write_line(line)
+
+
+def _add_requests(requests: dict[str, RequestCounts], source: ObjectSource,
+                  target: ObjectSource) -> None:
+    """Count a shard's requests, made on a worker, in the drill's record."""
+    source.requests.add(requests["source"])
+    target.requests.add(requests["target"])
 
 
 def _remove_journal(path: Path) -> None:

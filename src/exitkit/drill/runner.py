@@ -618,6 +618,10 @@ class DrillRun:
             scope.manifest.discard()
             raise
         self._end(clock)
+        return self._with_staleness_gap(verification)
+
+    def _with_staleness_gap(self, verification: Verification) -> Verification:
+        """*verification*, with a gap when the inventory report it covered was stale."""
         staleness = self.listing and self.listing.staleness
         if staleness and staleness.stale:
             found = ", ".join(f"{count} {kind}" for kind, count in staleness.counts.items()

@@ -30,12 +30,12 @@ from exitkit.drill.spec import DrillSpec, Endpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import ExitkitError, PermanentError, TransientError
 from exitkit.evidence.manifest import ManifestWriter
-from exitkit.evidence.record import KeyProblem
+from exitkit.evidence.record import KeyProblem, RequestCounts
 from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.timing import PhaseClock, utc_now
-from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget
+from exitkit.providers.contract import Capabilities
 from exitkit.providers.registry import open_restorer, open_source, open_target
-from exitkit.providers.retry import with_retries
+from exitkit.providers.retrying import RetryingRestorer, RetryingSource, RetryingTarget
 from exitkit.redaction import register_secret
 from exitkit.verify.entries import Entry
 from exitkit.verify.properties import PropertyPlan
@@ -56,6 +56,7 @@ class ShardContext:
     property_plan: PropertyPlan
     accepted_gaps: dict[str, str]
     work_dir: str
+    source_restorable: bool = True
 
 
 @dataclass
@@ -76,6 +77,7 @@ class ShardCopy:
     unreadable: dict[str, int] = field(default_factory=dict)
     unrepresentable: dict[Order, str] = field(default_factory=dict)
     problems: dict[Order, tuple[str, str]] = field(default_factory=dict)
+    requests: dict[str, RequestCounts] = field(default_factory=dict)  # by side
 
 
 @dataclass
@@ -86,6 +88,13 @@ class ShardVerification:
     tally: Tally
     manifest_lines: list[str]
     difference_lines: list[str]
+    retries: int = 0
+    requests: dict[str, RequestCounts] = field(default_factory=dict)  # by side
+
+
+def _requests(source: RetryingSource, target: RetryingTarget) -> dict[str, RequestCounts]:
+    """The requests this task's adapters made, for the coordinator's record."""
+    return {"source": source.requests.snapshot(), "target": target.requests.snapshot()}
 
 
 def worker_keys(endpoint: Endpoint, side: str) -> Keys | None:
@@ -104,30 +113,34 @@ def worker_keys(endpoint: Endpoint, side: str) -> Keys | None:
     return Keys(*values)
 
 
-def _open(context: ShardContext) -> tuple[ObjectSource, ObjectTarget]:
-    spec = context.spec
+def _open(context: ShardContext, clock: PhaseClock) -> tuple[RetryingSource, RetryingTarget]:
+    """The drill's source and target as the runner opens them: wrapped so that every
+    request is retried (counted in *clock*)."""
+    spec, options = context.spec, context.spec.options
     source = open_source(spec.source, worker_keys(spec.source, "source"))
-    target = open_target(spec.target, worker_keys(spec.target, "target"),
-                         spec.options.part_size, context.capabilities)
-    return source, target
+    target = open_target(spec.target, worker_keys(spec.target, "target"), options.part_size,
+                         context.capabilities, options.concurrency)
+    return (RetryingSource(source, options.max_retries, clock.retried),
+            RetryingTarget(target, options.max_retries, clock.retried))
 
 
 def copy_shard(context: ShardContext, index: int, entries: list[Entry]) -> ShardCopy:
     """Copy one shard's entries, continuing its journal when an earlier attempt left one."""
     spec, options = context.spec, context.spec.options
-    source, target = _open(context)
+    clock = PhaseClock("copy", options.concurrency)
+    source, target = _open(context, clock)
     path = shard_journal_path(context.work_dir, spec.name, index)
     journal, reassigned = _shard_journal(path, context)
-    clock = PhaseClock("copy", options.concurrency)
     try:
-        in_place = (_still_in_place(entries, journal, target, spec, clock)
-                    if reassigned else {})
+        in_place = _still_in_place(entries, journal, target, spec) if reassigned else {}
         for order in [order for order in journal if order not in in_place]:
             del journal[order]  # no longer in place: copied again below
         outcome = CopyOutcome(copied=journal)
-        outcome.archived = ArchivedObjects(open_restorer(source), None, journal.restores,
-                                           options.max_retries, clock.retried)
-        copy_phase([entry for entry in entries if entry.order not in in_place], source,
+        restorer = open_restorer(source.inner)
+        outcome.archived = ArchivedObjects(
+            restorer and RetryingRestorer(restorer, options.max_retries, clock.retried),
+            None, journal.restores, SilentObserver())
+        copy_phase((entry for entry in entries if entry.order not in in_place), source,
                    target, KeyMap(spec.source.prefix, spec.target.prefix),
                    options.concurrency, options.max_retries, clock, SilentObserver(),
                    outcome, context.property_plan)
@@ -141,7 +154,8 @@ def copy_shard(context: ShardContext, index: int, entries: list[Entry]) -> Shard
         reassigned=reassigned, skipped_in_place=len(in_place),
         skipped_bytes=sum(in_place.values()), failures=outcome.failures,
         failed=outcome.failed, unreadable=outcome.unreadable,
-        unrepresentable=outcome.unrepresentable, problems=outcome.problems)
+        unrepresentable=dict(outcome.unrepresentable), problems=dict(outcome.problems),
+        requests=_requests(source, target))
 
 
 def _shard_journal(path: Path, context: ShardContext) -> tuple[CopyJournal, bool]:
@@ -157,17 +171,16 @@ def _shard_journal(path: Path, context: ShardContext) -> tuple[CopyJournal, bool
                                            started_at=utc_now().isoformat())), False
 
 
-def _still_in_place(entries: list[Entry], journal: CopyJournal, target: ObjectTarget,
-                    spec: DrillSpec, clock: PhaseClock) -> dict[Order, int]:
-    """The journaled copies the target still holds as written (one HEAD each), with sizes."""
+def _still_in_place(entries: list[Entry], journal: CopyJournal, target: RetryingTarget,
+                    spec: DrillSpec) -> dict[Order, int]:
+    """The journaled copies the target still holds as written (one HEAD each, retried by
+    the target), with sizes."""
     journaled: dict[Order, CopiedObject] = dict(journal.items())
     versions = spec.verification.versions == "all"
 
     def head(order: Order) -> Entry | None:
         copied = journaled[order]
-        info = with_retries(lambda: target.head(copied.target_key,
-                                                copied.target_version_id if versions else None),
-                            spec.options.max_retries, clock.retried)
+        info = target.head(copied.target_key, copied.target_version_id if versions else None)
         return None if info is None else Entry(order[0], order[1], info)
 
     on_target = []
@@ -176,6 +189,7 @@ def _still_in_place(entries: list[Entry], journal: CopyJournal, target: ObjectTa
             raise error
         if found is not None:
             on_target.append(found)
+    on_target.sort(key=lambda entry: entry.order)  # HEADs complete in any order
     return still_in_place(entries, journaled, on_target, versions)
 
 
@@ -186,7 +200,8 @@ def verify_shard(context: ShardContext, sampler: Sampler, index: int,
     """Verify one shard's key range as the drill's verify phase does, in one pass."""
     spec = context.spec
     settings, options = spec.verification, spec.options
-    source, target = _open(context)
+    clock = PhaseClock("verify", options.concurrency)
+    source, target = _open(context, clock)
     with tempfile.TemporaryDirectory(prefix="exitkit-shard-") as scratch:
         directory = Path(scratch)
         scope = VerifyScope(
@@ -196,14 +211,15 @@ def verify_shard(context: ShardContext, sampler: Sampler, index: int,
             differences=SideFile(directory, "differences.jsonl"),
             manifest=ManifestWriter(directory, "manifest.jsonl"),
             properties=context.property_plan if settings.properties else None,
-            accepted_gaps=context.accepted_gaps)
+            accepted_gaps=context.accepted_gaps, source_restorable=context.source_restorable)
         tally = verify_tally(source, target, scope, options.concurrency, options.max_retries,
-                             PhaseClock("verify", options.concurrency), SilentObserver())
+                             clock, SilentObserver())
         manifest = directory / scope.manifest.commit().file
         differences = scope.differences.commit()
         return ShardVerification(index=index, tally=tally,
                                  manifest_lines=manifest.read_text("utf-8").splitlines(),
-                                 difference_lines=differences.read_text("utf-8").splitlines())
+                                 difference_lines=differences.read_text("utf-8").splitlines(),
+                                 retries=clock.retries, requests=_requests(source, target))
 
 
 def _worker_address() -> str:

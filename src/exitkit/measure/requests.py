@@ -38,6 +38,15 @@ class RequestCounter:
         with self._lock:
             self.bytes_read += count
 
+    def add(self, counts: RequestCounts) -> None:
+        """Add the counts another process took (a Dask worker's, for its shard)."""
+        with self._lock:
+            self.reads += counts.reads
+            self.writes += counts.writes
+            self.bytes_read += counts.bytes_read
+            self.retries += counts.retries
+            self.restores += counts.restores
+
     def snapshot(self) -> RequestCounts:
         """The counts so far."""
         with self._lock:

@@ -76,6 +76,11 @@ class Sampler:
         self._db.execute("CREATE INDEX by_size ON inventory (stratum, size)")
         self._plan(sample)
 
+    def __getstate__(self) -> dict:
+        """A pickled sampler (sent to a Dask worker) decides draws; its inventory table,
+        which only the coordinator's evidence reads, stays behind."""
+        return {**self.__dict__, "_db": None}
+
     def largest_bytes(self, name: str, count: int) -> int | None:
         """Bytes of the *count* largest objects of stratum *name* in the inventory; None
         when the inventory did not hold the stratum."""
