@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from exitkit.drill.copy import PROBLEM_LIMIT, CopyOutcome, still_in_place
+from exitkit.drill.copy import PROBLEM_LIMIT, CopyOutcome
 from exitkit.drill.journal import CopyJournal, read_journal
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.shard_worker import (ShardContext, ShardCopy, ShardVerification, copy_shard,
@@ -106,17 +106,7 @@ class DistributedDrillRun(DrillRun):
         """Copy the plan shard by shard on the workers; merge each shard's journal. The
         plan streams from disk into shards; at most twice the workers' shards are held."""
         self.target_capabilities = target.capabilities
-        objects, size = plan.objects, plan.bytes
-        if self.resumed_from:
-            on_target = self._entries(target, self.keys.target_prefix)
-            resumed = still_in_place(plan, outcome.copied, on_target,
-                                     self.spec.verification.versions == "all",
-                                     into=outcome.resumed)
-            for order in outcome.copied:  # the journal pages in key order: deleting is safe
-                if order not in resumed:
-                    del outcome.copied[order]  # no longer in place: copied again below
-            objects -= len(resumed)
-            size -= sum(resumed.values())
+        objects, size = self._left_to_copy(plan, target, outcome)
         todo = (entry for entry in plan if entry.order not in outcome.resumed)
         clock = self._phase("copy", objects, size, self.spec.options.concurrency)
         self.work_dir.mkdir(parents=True, exist_ok=True)

@@ -533,10 +533,11 @@ class DrillRun:
                              self.spec.options.concurrency, self.census):
             self.census.add(head)
 
-    def _copy(self, plan: PlanStore, source: ObjectSource, target: ObjectTarget,
-              outcome: CopyOutcome) -> None:
-        """Copy the plan, except what a resumed run's journal shows is already on the target."""
-        to_copy: Iterable[Entry] = plan
+    def _left_to_copy(self, plan: PlanStore, target: ObjectTarget,
+                      outcome: CopyOutcome) -> tuple[int, int]:
+        """Objects and bytes of the plan still to copy. On resume, what the journal shows is
+        still in place on the target goes into ``outcome.resumed``, and journaled copies no
+        longer in place are dropped from the journal (they are copied again)."""
         objects, size = plan.objects, plan.bytes
         if self.resumed_from:
             on_target = self._entries(target, self.keys.target_prefix)
@@ -546,9 +547,16 @@ class DrillRun:
             for order in outcome.copied:  # the journal pages in key order: deleting is safe
                 if order not in resumed:
                     del outcome.copied[order]  # no longer in place: copied again below
-            to_copy = (entry for entry in plan if entry.order not in resumed)
             objects -= len(resumed)
             size -= sum(resumed.values())
+        return objects, size
+
+    def _copy(self, plan: PlanStore, source: ObjectSource, target: ObjectTarget,
+              outcome: CopyOutcome) -> None:
+        """Copy the plan, except what a resumed run's journal shows is already on the target."""
+        objects, size = self._left_to_copy(plan, target, outcome)
+        to_copy: Iterable[Entry] = plan if not self.resumed_from else (
+            entry for entry in plan if entry.order not in outcome.resumed)
         clock = self._phase("copy", objects, size, self.spec.options.concurrency)
         options = self.spec.options
         if options.engine == "rclone":
