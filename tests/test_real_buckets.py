@@ -21,6 +21,7 @@ import requests
 
 from exitkit.api import run_drill
 from exitkit.drill.journal import journal_path, read_journal_with_restores
+from exitkit.errors import ExitkitError
 from exitkit.evidence.store import read_record
 from tests.conftest import SEAWEED_TARGET
 from tests.helpers import exitkit
@@ -292,8 +293,12 @@ def test_resume_while_restores_are_pending_requests_none_again(
     journal = journal_path(results, "test-drill")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if journal.exists() and len(read_journal_with_restores(journal)[2]) == len(archived):
-            break
+        try:  # the drill may be creating its journal at this moment
+            if journal.exists() and len(read_journal_with_restores(journal)[2]) == len(
+                    archived):
+                break
+        except ExitkitError:
+            pass
         time.sleep(0.2)
     drill.send_signal(signal.SIGINT)
     _out, err = drill.communicate(timeout=60)

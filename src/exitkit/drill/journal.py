@@ -87,10 +87,12 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            # tables and header appear together (executescript commits what came before)
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
             if header is not None:
                 self._db.execute("INSERT INTO run VALUES (?, ?, ?, ?)", (
                     header.drill, header.spec_sha256, header.run_id, header.started_at))
+            self._db.execute("COMMIT")
             row = self._db.execute("SELECT * FROM run").fetchone()
         except sqlite3.DatabaseError as exc:
             self._lock_file.release()
