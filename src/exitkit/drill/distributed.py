@@ -21,22 +21,18 @@ from exitkit.drill.journal import CopyJournal, read_journal
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.shard_worker import (ShardContext, ShardCopy, ShardVerification, copy_shard,
                                         verify_shard)
-from exitkit.drill.inventory_report import ReportListing
 from exitkit.drill.shards import Shard, bounds_of, shard_journal_path, shards_of, split_by_shard
 from exitkit.drill.spec import Distributed
 from exitkit.drill.spec_file import LoadedSpec
 from exitkit.drill.spill import PlanStore
 from exitkit.errors import EndpointError, SpecError
-from exitkit.evidence.manifest import ManifestWriter
 from exitkit.evidence.record import (DistributedRecord, DrillRecord, Projection,
                                      RequestCounts, ShardRecord, Verification,
                                      WorkerThroughput)
-from exitkit.evidence.sidefiles import SideFile
 from exitkit.measure.projection import WorkerRate, project
 from exitkit.providers.contract import ObjectSource, ObjectTarget
 from exitkit.redaction import scrub
 from exitkit.verify.entries import Entry
-from exitkit.verify.sampling import Sampler
 from exitkit.verify.tally_merge import merge_tallies
 from exitkit.verify.verifier import VerifyScope, summarize
 
@@ -166,17 +162,8 @@ class DistributedDrillRun(DrillRun):
         key order."""
         self.target_capabilities = target.capabilities
         clock = self._phase("verify", len(plan), None, self.spec.options.concurrency)
-        settings, options = self.spec.verification, self.spec.options
         known = self._journaled_problems() if self.verify_only else copied.known_classes()
-        scope = VerifyScope(
-            source_entries=iter(()), target_entries=iter(()), copied=copied.copied,
-            known=known, keys=self.keys,
-            sampler=Sampler(settings.sample, plan, options.part_size),
-            versions=settings.versions, compare_metadata=settings.metadata,
-            differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
-            manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
-            properties=self.property_plan if settings.properties else None,
-            accepted_gaps=self._accepted_gaps(), source_restorable=self.source_restorable)
+        scope = self._verify_scope(plan, copied, stem, iter(()), iter(()), known)
         bounds = self.bounds or bounds_of(
             shard.first_key for shard in shards_of(plan, self.settings.shard_objects))
         context = self._context()
@@ -193,9 +180,7 @@ class DistributedDrillRun(DrillRun):
 
         tallies = []
         try:
-            listed = (iter(plan) if isinstance(self.listed, ReportListing)  # the same rows
-                      else self._entries(self.listed, self.keys.source_prefix))
-            parts = split_by_shard(listed,
+            parts = split_by_shard(self._listed_entries(plan),
                                    self._entries(target, self.keys.target_prefix), bounds)
             for result in self._bounded(submit, parts, in_order=True):
                 tallies.append(result.tally)

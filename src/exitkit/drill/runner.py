@@ -600,24 +600,10 @@ class DrillRun:
     def _verify(self, source: ObjectSource, target: ObjectSource, plan: PlanStore,
                 copied: CopyOutcome, stem: str) -> Verification:
         clock = self._phase("verify", len(plan), None, self.spec.options.concurrency)
-        settings, options = self.spec.verification, self.spec.options
-        scope = VerifyScope(
-            source_entries=(iter(plan) if isinstance(self.listed, ReportListing)  # the same rows
-                            else self._entries(self.listed, self.keys.source_prefix)),
-            target_entries=self._entries(target, self.keys.target_prefix),
-            copied=copied.copied,
-            known=self._journaled_problems() if self.verify_only else copied.known_classes(),
-            keys=self.keys,
-            sampler=Sampler(settings.sample, plan, options.part_size),
-            versions=settings.versions,
-            compare_metadata=settings.metadata,
-            differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
-            manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
-            properties=self.property_plan if settings.properties else None,
-            accepted_gaps=self._accepted_gaps(),
-            engine_metadata=ENGINE_METADATA if options.engine == "rclone" else frozenset(),
-            source_restorable=self.source_restorable,
-        )
+        options = self.spec.options
+        known = self._journaled_problems() if self.verify_only else copied.known_classes()
+        scope = self._verify_scope(plan, copied, stem, self._listed_entries(plan),
+                                   self._entries(target, self.keys.target_prefix), known)
         try:
             verification = verify_phase(source, target, scope, options.concurrency,
                                         options.max_retries, clock, self.observer)
@@ -627,6 +613,30 @@ class DrillRun:
             raise
         self._end(clock)
         return self._with_staleness_gap(verification)
+
+    def _listed_entries(self, plan: PlanStore) -> Iterable[Entry]:
+        """The source entries in scope as verification reads them: the plan's own rows when
+        the listing came from an inventory report, else a fresh listing."""
+        if isinstance(self.listed, ReportListing):
+            return iter(plan)
+        return self._entries(self.listed, self.keys.source_prefix)
+
+    def _verify_scope(self, plan: PlanStore, copied: CopyOutcome, stem: str,
+                      source_entries: Iterable[Entry], target_entries: Iterable[Entry],
+                      known) -> VerifyScope:
+        """What the verify phase compares, and where its evidence goes."""
+        settings, options = self.spec.verification, self.spec.options
+        return VerifyScope(
+            source_entries=source_entries, target_entries=target_entries,
+            copied=copied.copied, known=known, keys=self.keys,
+            sampler=Sampler(settings.sample, plan, options.part_size),
+            versions=settings.versions, compare_metadata=settings.metadata,
+            differences=SideFile(self.results_dir, f"{stem}.differences.jsonl"),
+            manifest=ManifestWriter(self.results_dir, f"{stem}.manifest.jsonl"),
+            properties=self.property_plan if settings.properties else None,
+            accepted_gaps=self._accepted_gaps(),
+            engine_metadata=ENGINE_METADATA if options.engine == "rclone" else frozenset(),
+            source_restorable=self.source_restorable)
 
     def _with_staleness_gap(self, verification: Verification) -> Verification:
         """*verification*, with a gap when the inventory report it covered was stale."""
