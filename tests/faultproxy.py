@@ -27,7 +27,9 @@ class Faults:
     """What to inject, and what was. ``slow_down``, ``reset`` and ``delay`` apply to every
     request independently (``requests`` lists each one hit); ``flip_byte`` is the fraction
     of object keys whose first GET body is damaged (one byte flipped), ``flipped`` the paths
-    damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from part HEADs."""
+    damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from part HEADs. With
+    ``only``, the first three fall only on requests whose query holds that text (e.g.
+    ``partNumber=``: upload parts), and ``seen`` counts every request that matched."""
 
     slow_down: float = 0.0
     reset: float = 0.0
@@ -35,10 +37,12 @@ class Faults:
     delay: float = 0.0
     delay_seconds: float = 0.2
     hide_part_sizes: bool = False
+    only: str | None = None
     seed: int = 1
     injected: Counter = field(default_factory=Counter)
     flipped: set = field(default_factory=set)
     requests: list = field(default_factory=list)  # (fault, method, path) of each injected
+    seen: int = 0
 
 
 class FaultProxy:
@@ -117,6 +121,11 @@ class FaultProxy:
         faults = self.faults
         with self._lock:
             roll = self._random.random()
+            if faults.only is not None:
+                if faults.only in parts.query:
+                    faults.seen += 1
+                else:
+                    roll = 1.0
             for name in ("slow_down", "reset", "delay"):
                 if roll < getattr(faults, name):
                     faults.injected[name] += 1

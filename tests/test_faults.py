@@ -1,10 +1,11 @@
 """Faults injected by a loopback proxy between exitkit and a real source server."""
 
 import json
+import random
 from urllib.parse import unquote, urlsplit
 
 from exitkit.api import run_drill
-from exitkit.embedded.seed import demo_objects, seed_bucket
+from exitkit.embedded.seed import SeedObject, demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import KillAndRestart, digests, minio_client
@@ -133,6 +134,46 @@ def test_target_killed_mid_copy_and_restarted_ends_byte_identical(
         assert copy.retries > 0
         assert (digests(minio_client(target), "crash-target")
                 == digests(minio_client(moto), bucket))
+
+
+def _multipart_estate(count: int, seed: int) -> list[SeedObject]:
+    """Backups and media of 6-24 MiB, uploaded in parts as their tools do."""
+    rng = random.Random(seed)
+    kinds = [("backups/db/{:03d}.dump.zst", "application/zstd", None),
+             ("media/video/{:03d}.mp4", "video/mp4", None),
+             ("exports/{:03d}.csv.gz", "text/csv", "gzip")]
+    objects = []
+    for number in range(count):
+        key, content_type, encoding = kinds[number % len(kinds)]
+        objects.append(SeedObject(key.format(number), rng.randbytes(rng.randint(6, 24) << 20),
+                                  content_type, {"origin": "nightly"}, multipart=True,
+                                  content_encoding=encoding))
+    return objects
+
+
+def test_each_faulted_upload_part_is_sent_again_on_its_own(
+        source_client, moto, seaweed, write_spec, server_env, tmp_path, bucket_name):
+    """Parts of one object go up at once; two of them refused together are two retries of
+    two parts, not one restart of the object (which would also send the good parts again)."""
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    estate = _multipart_estate(6, seed=5)
+    seed_bucket(source_client, bucket, estate)
+    spec = tmp_path / "part-faults.yaml"
+    spec.write_text(write_spec(bucket, target_bucket).read_text().replace(
+        "max_retries: 2", "max_retries: 8"))
+    faults = Faults(slow_down=0.35, reset=0.15, only="partNumber=", seed=3)
+    with FaultProxy(int(urlsplit(seaweed.endpoint).port), faults) as proxy:
+        result = run_drill(spec, tmp_path / "r",
+                           environ={**server_env, "TGT_ENDPOINT": proxy.endpoint})
+    record = result.record
+    assert result.exit_code == 0, (record.errors, record.copy_summary.failures[:3])
+    assert faults.injected["slow_down"] + faults.injected["reset"] > 2, faults.injected
+    assert all(method == "PUT" for _fault, method, _path in faults.requests)
+    refused = refused_or_reset(faults)
+    assert sum(phase.retries for phase in record.phases) == refused
+    parts = sum(-(-len(seeded.body) // (5 << 20)) for seeded in estate)
+    assert faults.seen == parts + refused  # no object was restarted, no good part sent twice
+    assert digests(minio_client(seaweed), target_bucket) == digests(minio_client(moto), bucket)
 
 
 def test_target_side_throttling_and_resets_are_retried_to_a_byte_identical_copy(

@@ -6,7 +6,8 @@ so the phases that use them (census, restores, cleanup, verification's HEADs) ta
 retry settings of their own. Two things are not retried here:
 
 * ``put``: a streamed write cannot be repeated from its iterator; the copy phase retries
-  the whole copy (GET and PUT) instead.
+  the whole copy (GET and PUT) instead. Only the parts of a multipart upload, held in
+  memory, are retried on their own (``retry_repeatable``).
 * reading an opened stream: only opening it is retried; the phase that consumes a stream
   (a copy, a hashed read) retries the whole transfer.
 
@@ -74,7 +75,14 @@ class RetryingSource(_Retrying):
 
 class RetryingTarget(RetryingSource):
     """An :class:`~exitkit.providers.contract.ObjectTarget` whose requests are retried,
-    except ``put`` (a streamed write; the copy retries it whole)."""
+    except ``put`` (a streamed write; the copy retries it whole). The requests of a write
+    that can be sent again as they were (an S3 upload part held in memory) get this
+    wrapper's policy through the adapter's ``retry_repeatable``, where it has one."""
+
+    def __init__(self, inner, max_retries: int, on_retry: Callable[[], None]) -> None:
+        super().__init__(inner, max_retries, on_retry)
+        if hasattr(inner, "retry_repeatable"):
+            inner.retry_repeatable = self._retry
 
     def remove(self, key: str, version_id: str | None = None, **options) -> None:
         """DELETE, retried."""

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -259,6 +260,10 @@ class _PartBuffers:
             yield held
         finally:
             held.release(held.count)
+
+
+def _once(call: Callable[[], Any]) -> Any:
+    return call()
 
 
 def part_size_for(size: int, preferred: int) -> int:
@@ -533,6 +538,10 @@ class S3Store(S3Source):
         self._upload_streams = max(1, min(UPLOAD_STREAMS, part_buffers - 1))
         self.region = region
         self.location_constraint = location_constraint
+        #: How a request that can be sent again as it was (an upload part, held in memory)
+        #: is retried: once, unless a retry wrapper sets its policy here
+        #: (:class:`~exitkit.providers.retrying.RetryingTarget`).
+        self.retry_repeatable: Callable[[Callable[[], Any]], Any] = _once
 
     def prepare(self, create: bool, versioned: bool = False, object_lock: bool = False) -> None:
         """Make sure the bucket exists (create it when *create*); enable versioning if asked.
@@ -705,16 +714,21 @@ class S3Store(S3Source):
             raise PermanentError(f"start multipart {key}: no upload id in the answer")
         whole = RunningChecksum(algorithm) if full_object else None
 
+        def send(number: int, data: bytes, part_headers: dict[str, str]) -> str:
+            response = self._request(
+                f"PUT {key} part {number}", path, method="PUT", data=data,
+                params={"partNumber": number, "uploadId": upload_id}, headers=part_headers)
+            if response.status >= 300:
+                raise _status_error(response, f"PUT {key} part {number}")
+            return response.headers["etag"]
+
         def upload(number: int, data: bytes) -> tuple[int, str, str | None]:
+            # a part is in memory, so it is sent again on its own: a fault on one part
+            # neither restarts the object nor goes uncounted beside a fault on another
             try:
                 part_headers = self._integrity_headers(data, algorithm)
-                response = self._request(
-                    f"PUT {key} part {number}", path, method="PUT", data=data,
-                    params={"partNumber": number, "uploadId": upload_id}, headers=part_headers)
-                if response.status >= 300:
-                    raise _status_error(response, f"PUT {key} part {number}")
-                return (number, response.headers["etag"],
-                        part_headers.get(f"{CHECKSUM_PREFIX}{algorithm}"))
+                etag = self.retry_repeatable(lambda: send(number, data, part_headers))
+                return number, etag, part_headers.get(f"{CHECKSUM_PREFIX}{algorithm}")
             finally:
                 held.release(1)
 
