@@ -5,33 +5,33 @@
 >>> result.record.verdict, result.path                               # doctest: +SKIP
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from exitkit.assess.model import Assessment
-from exitkit.assess.run import AssessOptions, assess
 from exitkit.drill.events import DrillObserver
-from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
-from exitkit.drill.probe import ProbeReport, run_probe
-from exitkit.drill.scan import ScanReport, scan
-from exitkit.drill.distributed import DistributedDrillRun
 from exitkit.drill.runner import DrillRun
 from exitkit.drill.status import RestoreProgress, restore_progress
 from exitkit.drill.spec import DrillSpec
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import ExitkitError
-from exitkit.evidence import ledger as drill_ledger
-from exitkit.evidence.bucket_store import BucketEvidenceStore
 from exitkit.evidence.record import DrillRecord
-from exitkit.evidence.signing import Signer, load_signer
 from exitkit.evidence.store import record_filename, write_atomically, write_record
-from exitkit.evidence.timestamps import TimestampAuthority
-from exitkit.providers.contract import Capabilities
-from exitkit.providers.properties import CHECKSUM_ALGORITHMS
-from exitkit.providers.registry import label_of, open_source, open_target, profile_capabilities
-from exitkit.providers.retrying import RetryingSource
+
+# What only some commands need (assessment, probes, scans, Dask, ledgers, evidence
+# stores, cloud SDKs) is imported where it is used, so that a drill starts light.
+if TYPE_CHECKING:
+    from exitkit.assess.model import Assessment
+    from exitkit.assess.run import AssessOptions
+    from exitkit.drill.probe import ProbeReport
+    from exitkit.drill.scan import ScanReport
+    from exitkit.evidence.ledger import LedgerEntry
+    from exitkit.evidence.signing import Signer
+    from exitkit.evidence.timestamps import TimestampAuthority
 
 #: The public API, re-exported by the ``exitkit`` package (pinned by tests/test_imports.py).
 __all__ = ["AssessOptions", "AssessResult", "DrillResult", "RestoreProgress", "assess_estate",
@@ -44,7 +44,7 @@ class DrillResult:
 
     record: DrillRecord
     path: Path
-    ledger_entry: drill_ledger.LedgerEntry | None = None
+    ledger_entry: LedgerEntry | None = None
 
     @property
     def exit_code(self) -> int:
@@ -78,18 +78,25 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
     """
     loaded = load_spec(spec_path, environ)
     if ledger is not None and signer is None:
+        from exitkit.evidence.signing import load_signer
+
         signer = load_signer(environ=environ)
         if signer is None:
             raise ExitkitError(f"{ledger}: appending to a ledger needs a signing key: pass "
                                f"--signing-key or set EXITKIT_SIGNING_KEY_FILE (create one "
                                f"with 'exitkit keys generate')")
     store_spec = loaded.spec.evidence.store
-    store = BucketEvidenceStore(store_spec, loaded.store_keys) if store_spec else None
-    if store:
+    store = None
+    if store_spec:
+        from exitkit.evidence.bucket_store import BucketEvidenceStore
+
+        store = BucketEvidenceStore(store_spec, loaded.store_keys)
         store.check()
     distributed = loaded.spec.distributed
     scheduler = scheduler or (distributed.scheduler if distributed else None)
     if scheduler:
+        from exitkit.drill.distributed import DistributedDrillRun
+
         record = DistributedDrillRun(loaded, results_dir, scheduler, observer=observer,
                                      verify_only=verify_only, resume=resume).execute()
     else:
@@ -100,8 +107,11 @@ def run_drill(spec_path: str | os.PathLike[str], results_dir: str | os.PathLike[
         record = record.model_copy(update={"evidence_store": store.store_side_files(
             side_files, record_filename(record))})
     path = write_record(record, results_dir)
-    entry = drill_ledger.append(ledger, record, path, signer, _tsa(loaded.spec, tsa_url)) \
-        if ledger is not None else None
+    entry = None
+    if ledger is not None:
+        from exitkit.evidence import ledger as drill_ledger
+
+        entry = drill_ledger.append(ledger, record, path, signer, _tsa(loaded.spec, tsa_url))
     if store:
         store.store_record(path, record.evidence_store)
     return DrillResult(record=record, path=path, ledger_entry=entry)
@@ -113,6 +123,8 @@ def _tsa(spec: DrillSpec, tsa_url: str | None) -> TimestampAuthority | None:
     url = tsa_url or (configured.tsa_url if configured else None)
     if url is None:
         return None
+    from exitkit.evidence.timestamps import TimestampAuthority
+
     timeout = configured.timeout.total_seconds() if configured else 10.0
     return TimestampAuthority(url, timeout)
 
@@ -124,6 +136,11 @@ def scan_source(spec_path: str | os.PathLike[str],
     Returns the report and the losses the spec accepts (property -> reason). Raises
     :class:`exitkit.errors.ExitkitError` for bad specs and unreachable sources.
     """
+    from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
+    from exitkit.drill.scan import scan
+    from exitkit.providers.registry import open_source
+    from exitkit.providers.retrying import RetryingSource
+
     loaded = load_spec(spec_path, environ)
     capabilities, origin = target_capabilities(loaded)
     plan = property_plan(loaded, capabilities)
@@ -139,6 +156,11 @@ def probe_target(spec_path: str | os.PathLike[str], output: str | os.PathLike[st
     ``target.capabilities_file``). A missing bucket is created (with Object Lock) when the
     spec allows it; an existing one is probed as it is.
     """
+    from exitkit.drill.probe import run_probe
+    from exitkit.providers.contract import Capabilities
+    from exitkit.providers.properties import CHECKSUM_ALGORITHMS
+    from exitkit.providers.registry import label_of, open_target, profile_capabilities
+
     loaded = load_spec(spec_path, environ)
     endpoint = loaded.spec.target
     # the adapter sends and reads every checksum, so that they can be measured
@@ -160,7 +182,7 @@ def probe_target(spec_path: str | os.PathLike[str], output: str | os.PathLike[st
 
 
 def assess_estate(options: AssessOptions, environ: Mapping[str, str] | None = None,
-                  output_dir: str | os.PathLike[str] | None = None) -> "AssessResult":
+                  output_dir: str | os.PathLike[str] | None = None) -> AssessResult:
     """Assess the estate *options* name (``exitkit assess``); with *output_dir*, write the
     assessment (``assessment.json``) and the exit plan (``exit-plan.html``,
     ``exit-plan.md``) there, each atomically.
@@ -169,6 +191,7 @@ def assess_estate(options: AssessOptions, environ: Mapping[str, str] | None = No
     file, line and field) and unreachable endpoints.
     """
     from exitkit.assess.plan import PLAN_FORMATS, render_plan
+    from exitkit.assess.run import assess
 
     assessment = assess(options, environ)
     written: list[Path] = []
@@ -194,3 +217,13 @@ class AssessResult:
     def exit_code(self) -> int:
         """0 when no asset is blocked, 1 when one is."""
         return self.assessment.exit_code
+
+
+def __getattr__(name: str):
+    """:class:`~exitkit.assess.run.AssessOptions`, imported on first use (it brings the
+    assessment's cloud SDKs)."""
+    if name == "AssessOptions":
+        from exitkit.assess.run import AssessOptions
+
+        return AssessOptions
+    raise AttributeError(f"module 'exitkit.api' has no attribute {name!r}")

@@ -4,6 +4,8 @@ Data flows one way: spec -> plan (inventory) -> copy -> verify -> measure -> rec
 The source is opened through the read-only contract; nothing here can write to it.
 """
 
+from __future__ import annotations
+
 import getpass
 import socket
 import uuid
@@ -12,6 +14,7 @@ from datetime import date, timedelta
 from itertools import islice
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exitkit import __version__
 from exitkit.drill.bucket_config import CarriedSettings, carry_settings, restore_settings
@@ -29,9 +32,6 @@ from exitkit.drill.expectations import (bucket_config_expectation, evaluate,
                                         vm_move_expectations, workload_expectations)
 from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Endpoint
-from exitkit.drill.vm_moves import VmMovesPhase
-from exitkit.drill.vm_plan import plan_vms
-from exitkit.drill.workloads import MigratedData, WorkloadsPhase, data_env
 from exitkit.drill.spec_file import LoadedSpec
 from exitkit.drill.spill import PlanStore, SpillMap
 from exitkit.drill.inventory_report import InventoryReport, ReportListing, ReportLocation
@@ -69,6 +69,12 @@ from exitkit.verify.sampling import Sampler
 from exitkit.verify.storage_classes import StorageClassTally, count_classes
 from exitkit.verify.properties import PropertyPlan
 from exitkit.verify.verifier import VerifyScope, verify_phase
+
+# Workloads and VM moves (container runtimes, EC2, libvirt) are imported when a spec has
+# them, so that a drill of buckets alone starts light.
+if TYPE_CHECKING:
+    from exitkit.drill.vm_moves import VmMovesPhase
+    from exitkit.drill.workloads import WorkloadsPhase
 
 
 def identity(endpoint: Endpoint, entry: CatalogEntry | None) -> EndpointIdentity:
@@ -315,6 +321,8 @@ class DrillRun:
         settings = self.spec.workloads
         if settings is None or self.verify_only:
             return None
+        from exitkit.drill.workloads import MigratedData, WorkloadsPhase, data_env
+
         secrets = self.loaded.workload_secrets
         phase = WorkloadsPhase(
             drill=self.spec.name, run_id=self.run_id, settings=settings,
@@ -349,6 +357,8 @@ class DrillRun:
         self.phases.append(clock.finish())
 
     def _plan_vms(self, catalog: Catalog, on: date) -> None:
+        from exitkit.drill.vm_plan import plan_vms
+
         clock = PhaseClock("vm-plan", None)
         self.vm_plan = plan_vms(self.spec.vms, self.loaded.vm_keys, catalog, on)
         clock.add(self.vm_plan.totals.vms, 0)
@@ -359,6 +369,9 @@ class DrillRun:
         section = self.spec.vms
         if section is None or not section.move or self.verify_only:
             return None
+        from exitkit.drill.vm_moves import VmMovesPhase
+        from exitkit.drill.workloads import MigratedData, data_env
+
         phase = VmMovesPhase(
             drill=self.spec.name, run_id=self.run_id, section=section,
             spec_dir=Path(self.loaded.path).parent, keys=self.loaded.vm_keys,

@@ -5,24 +5,28 @@ endpoint, default region, capabilities); :func:`open_source` and :func:`open_tar
 a spec endpoint into an adapter. EU S3 services differ only in endpoint and region.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from exitkit.drill.spec import Endpoint, TargetEndpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.errors import EndpointError
-from exitkit.providers.boto import s3_client
-from exitkit.providers.bucket_settings import BucketSettingsReader, BucketSettingsWriter
 from exitkit.providers.azure import CAPABILITIES as AZURE_CAPABILITIES
 from exitkit.providers.azure import AzureRestorer, AzureSource, AzureStore, blob_driver_factory
 from exitkit.providers.contract import Capabilities, ObjectSource, ObjectTarget, Restorer
-from exitkit.providers.gcs import CAPABILITIES as GCS_CAPABILITIES
-from exitkit.providers.gcs import GcsSource, GcsStore, gcs_client_factory
 from exitkit.providers.rclone import PROFILE_CAPABILITIES as RCLONE_CAPABILITIES
 from exitkit.providers.rclone import RcloneSource, RcloneStore, remote_label
 from exitkit.providers.local import CAPABILITIES as LOCAL_CAPABILITIES
 from exitkit.providers.local import LocalSource, LocalStore
 from exitkit.providers.s3 import DRIVERS, S3Restorer, S3Source, S3Store, split_endpoint
+
+# GCS (google-cloud-storage) and boto3 (bucket settings) are imported where an endpoint
+# needs them: a drill between S3 buckets loads neither.
+if TYPE_CHECKING:
+    from exitkit.providers.bucket_settings import BucketSettingsReader, BucketSettingsWriter
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,8 @@ def open_source(endpoint: Endpoint, keys: Keys | None) -> ObjectSource:
     if endpoint.provider == "local":
         return LocalSource(endpoint.path, endpoint.bucket)
     if endpoint.provider == "gcs":
+        from exitkit.providers.gcs import GcsSource, gcs_client_factory
+
         return GcsSource(label_of(endpoint), endpoint.bucket,
                          gcs_client_factory(endpoint_url(endpoint), keys))
     if endpoint.provider == "rclone":
@@ -175,6 +181,8 @@ def profile_capabilities(endpoint: Endpoint) -> Capabilities:
     if endpoint.provider == "local":
         return LOCAL_CAPABILITIES
     if endpoint.provider == "gcs":
+        from exitkit.providers.gcs import CAPABILITIES as GCS_CAPABILITIES
+
         return GCS_CAPABILITIES
     if endpoint.provider == "rclone":
         return RCLONE_CAPABILITIES
@@ -194,6 +202,9 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
         store.capabilities = capabilities or store.capabilities
         return store
     if endpoint.provider == "gcs":
+        from exitkit.providers.gcs import CAPABILITIES as GCS_CAPABILITIES
+        from exitkit.providers.gcs import GcsStore, gcs_client_factory
+
         return GcsStore(label_of(endpoint), endpoint.bucket,
                         gcs_client_factory(endpoint_url(endpoint), keys),
                         capabilities or GCS_CAPABILITIES)
@@ -211,12 +222,16 @@ def open_target(endpoint: TargetEndpoint, keys: Keys | None, part_size: int,
 
 
 def _settings_client(endpoint: Endpoint, keys: Keys):
+    from exitkit.providers.boto import s3_client
+
     return s3_client(endpoint_url(endpoint), keys.access_key.get_secret_value(),
                      keys.secret_key.get_secret_value(), region_of(endpoint))
 
 
 def open_settings_reader(endpoint: Endpoint, keys: Keys | None) -> BucketSettingsReader:
     """The source bucket's configuration, read-only (GET requests only)."""
+    from exitkit.providers.bucket_settings import BucketSettingsReader
+
     return BucketSettingsReader(_settings_client(endpoint, keys), endpoint.bucket,
                                 label_of(endpoint))
 
@@ -227,5 +242,7 @@ def open_settings_writer(endpoint: TargetEndpoint,
     bucket (a directory, Azure, GCS, an rclone remote)."""
     if endpoint.provider not in S3_PROFILES:
         return None
+    from exitkit.providers.bucket_settings import BucketSettingsWriter
+
     return BucketSettingsWriter(_settings_client(endpoint, keys), endpoint.bucket,
                                 label_of(endpoint))
