@@ -1,5 +1,6 @@
 """Retry policy for transient failures: exponential backoff with jitter, bounded attempts."""
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,12 +32,34 @@ def _retryable(error: BaseException) -> bool:
 def with_retries(call: Callable[[], Result], max_retries: int,
                  on_retry: Callable[[], None]) -> Result:
     """Run *call*, retrying TransientError up to *max_retries* times; other errors fail
-    fast, and so does an error a retrying adapter already retried to its limit."""
+    fast, and so does an error a retrying adapter already retried to its limit.
+
+    The first attempt runs bare (most calls succeed: no retry state is built for them);
+    its retryable error is handed to tenacity as that same first attempt, so waits,
+    attempts, the time limit (from the first attempt's start) and ``on_retry`` calls are
+    those of a tenacity loop around every attempt.
+    """
+    started = time.monotonic()
+    try:
+        return call()
+    except TransientError as exc:
+        if not _retryable(exc):
+            raise
+        first_error = exc
+    attempts = iter((first_error,))
+
+    def attempt() -> Result:
+        error = next(attempts, None)
+        if error is not None:
+            raise error
+        return call()
+
+    elapsed = time.monotonic() - started
     retrying = Retrying(
         retry=retry_if_exception(_retryable),
         wait=_wait,
-        stop=stop_after_attempt(max_retries + 1) | stop_after_delay(MAX_RETRY_SECONDS),
+        stop=stop_after_attempt(max_retries + 1) | stop_after_delay(MAX_RETRY_SECONDS - elapsed),
         before_sleep=lambda _state: on_retry(),
         reraise=True,
     )
-    return retrying(call)
+    return retrying(attempt)
