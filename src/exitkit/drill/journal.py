@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,18 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
         if row is None:
             raise KeyError(order)
         return _decode(row[0])
+
+    def __contains__(self, order: object) -> bool:
+        """Whether *order* was copied (looked up without decoding the object)."""
+        with self._mutex:
+            return self._db.execute("SELECT 1 FROM copied WHERE relative = ? AND age = ?",
+                                    order).fetchone() is not None
+
+    def total_size(self) -> int:
+        """Bytes of every copied object, summed in SQLite (nothing decoded)."""
+        with self._mutex:
+            return self._db.execute("SELECT coalesce(sum(json_extract(object, '$.size')), 0) "
+                                    "FROM copied").fetchone()[0]
 
     def __delitem__(self, order: Order) -> None:
         with self._mutex:
@@ -275,11 +287,24 @@ def _remove_database(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+_COPIED_FIELDS = tuple(field.name for field in fields(CopiedObject))
+_ATTRIBUTE_FIELDS = tuple(field.name for field in fields(Attributes))
+_PROPERTY_FIELDS = tuple(field.name for field in fields(ObjectProperties))
+
+
 def _encode(obj: CopiedObject) -> str:
-    fields = asdict(obj)
-    fields["attributes"] = {name: dict(value) if isinstance(value, Mapping) else value
-                            for name, value in fields["attributes"].items()}
-    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    """The JSON of ``dataclasses.asdict(obj)``, built field by field (no deep copies:
+    every value is a string, number, boolean, None or a mapping of strings)."""
+    encoded = {name: getattr(obj, name) for name in _COPIED_FIELDS}
+    attributes = obj.attributes
+    encoded["attributes"] = encoded_attributes = {}
+    for name in _ATTRIBUTE_FIELDS:
+        value = getattr(attributes, name)
+        encoded_attributes[name] = dict(value) if isinstance(value, Mapping) else value
+    properties = attributes.properties
+    encoded_attributes["properties"] = {name: getattr(properties, name)
+                                        for name in _PROPERTY_FIELDS}
+    return json.dumps(encoded, separators=(",", ":"), ensure_ascii=False)
 
 
 def _decode(text: str) -> CopiedObject:

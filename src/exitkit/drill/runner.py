@@ -448,7 +448,7 @@ class DrillRun:
         drill = Usage(egress_bytes=counted_source.bytes_read, source_reads=counted_source.reads,
                       source_writes=counted_source.writes, target_reads=counted_target.reads,
                       target_writes=counted_target.writes,
-                      stored_bytes=sum(obj.size for obj in copied.copied.values()),
+                      stored_bytes=_copied_bytes(copied),
                       stored_days=self.spec.cost.keep_days,
                       class_reads=tuple((name, count.bytes) for name, count in count_classes(
                           entry.info for entry in plan if entry.order in copied.copied).items()))
@@ -723,6 +723,13 @@ class DrillRun:
         )
 
 
+def _copied_bytes(outcome: CopyOutcome) -> int:
+    """Bytes of everything on the target (summed by the journal when it holds them)."""
+    if isinstance(outcome.copied, CopyJournal):
+        return outcome.copied.total_size()
+    return sum(obj.size for obj in outcome.copied.values())
+
+
 def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
                   engine: str = "exitkit") -> CopySummary:
     return CopySummary(
@@ -732,7 +739,7 @@ def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
         resumed_objects=len(outcome.resumed),
         resumed_bytes=sum(outcome.resumed.values()),
         objects_copied=len(outcome.copied),
-        bytes_copied=sum(obj.size for obj in outcome.copied.values()),
+        bytes_copied=_copied_bytes(outcome),
         multipart_objects=outcome.multipart_objects,
         failed=outcome.failed,
         unreadable=outcome.unreadable,
