@@ -64,8 +64,7 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> YamlDocument:
         raise SpecError(name, None, None, f"cannot read: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _parse(text)
     except UnicodeDecodeError:
         raise SpecError(name, None, None, "not UTF-8 text") from None
     except yaml.MarkedYAMLError as exc:
@@ -85,6 +84,26 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> YamlDocument:
         raise SpecError(name, 1, None, f"a {what} must be a YAML mapping")
     _reject_duplicate_keys(name, root)
     return YamlDocument(name, raw, root, data)
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree and the data of *text*, parsed once: by libyaml when it is built in
+    (and accepts the text), else, and for the error a malformed text gets, by PyYAML's
+    own parser."""
+    if getattr(yaml, "CSafeLoader", None) is not None:
+        try:
+            return _compose_and_construct(yaml.CSafeLoader(text))
+        except (yaml.YAMLError, ValueError):
+            pass  # reported below, with PyYAML's lines and messages
+    return _compose_and_construct(yaml.SafeLoader(text))
+
+
+def _compose_and_construct(loader: yaml.SafeLoader) -> tuple[yaml.Node | None, Any]:
+    try:
+        root = loader.get_single_node()
+        return root, None if root is None else loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 def _reject_duplicate_keys(name: str, node: yaml.Node) -> None:
