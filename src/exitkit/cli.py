@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,11 +21,12 @@ from rich.console import Console
 from exitkit import __version__
 from exitkit.api import DrillResult, restore_progress, run_drill
 from exitkit.errors import ExitkitError
-from exitkit.evidence.signing import Signer, load_signer
-from exitkit.evidence.summary import render_summary
 from exitkit.drill.events import DrillObserver
 from exitkit.progress import NotesOnly, ProgressBars
 from exitkit.redaction import scrub
+
+if TYPE_CHECKING:  # signing (cryptography) is imported when a key is loaded
+    from exitkit.evidence.signing import Signer
 
 app = typer.Typer(help="Scripted, measured cloud exit drills.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -62,8 +63,10 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _signer(path: Path | None) -> Signer | None:
+def _signer(path: Path | None) -> "Signer | None":
     """The signing key from the option or environment; errors end as one line."""
+    from exitkit.evidence.signing import load_signer
+
     try:
         return load_signer(path)
     except ExitkitError as exc:
@@ -106,6 +109,8 @@ def _report(result: DrillResult, quiet: bool, as_json: bool, finish: bool = True
     if as_json:
         sys.stdout.write(record.to_json() + "\n")
     elif not quiet:
+        from exitkit.evidence.summary import render_summary
+
         stdout.print(render_summary(record))
         stdout.print(f"record: {result.path}", markup=False, soft_wrap=True)
         if result.ledger_entry:

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exitkit import __version__
-from exitkit.drill.bucket_config import CarriedSettings, carry_settings, restore_settings
-from exitkit.drill.bucket_translation import TranslationContext
 from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
@@ -70,9 +68,10 @@ from exitkit.verify.storage_classes import StorageClassTally, count_classes
 from exitkit.verify.properties import PropertyPlan
 from exitkit.verify.verifier import VerifyScope, verify_phase
 
-# Workloads and VM moves (container runtimes, EC2, libvirt) are imported when a spec has
-# them, so that a drill of buckets alone starts light.
+# Bucket settings (boto3), workloads and VM moves (container runtimes, EC2, libvirt) are
+# imported when a spec has them, so that a drill of buckets alone starts light.
 if TYPE_CHECKING:
+    from exitkit.drill.bucket_config import CarriedSettings
     from exitkit.drill.vm_moves import VmMovesPhase
     from exitkit.drill.workloads import WorkloadsPhase
 
@@ -256,6 +255,9 @@ class DrillRun:
 
     def _carry_bucket_config(self, target: ObjectSource) -> None:
         """Carry (or, verifying only, compare) the source bucket's settings."""
+        from exitkit.drill.bucket_config import carry_settings
+        from exitkit.drill.bucket_translation import TranslationContext
+
         spec = self.spec
         clock = self._phase("bucket-config", None, None)
         context = TranslationContext(
@@ -277,6 +279,8 @@ class DrillRun:
         carried = self.bucket_settings
         if carried is None or not carried.earlier:
             return
+        from exitkit.drill.bucket_config import restore_settings
+
         try:
             restore_settings(open_settings_writer(self.spec.target, self.loaded.target_keys),
                              carried)
