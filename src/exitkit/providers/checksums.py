@@ -7,11 +7,19 @@ Values are base64 of the big-endian digest, as S3 writes them in ``x-amz-checksu
 import base64
 import hashlib
 import zlib
-
-from awscrt import checksums as crt
+from collections.abc import Callable
 
 _CRC_WIDTH = {"crc32": 4, "crc32c": 4, "crc64nvme": 8}
-_CRC = {"crc32": zlib.crc32, "crc32c": crt.crc32c, "crc64nvme": crt.crc64nvme}
+
+
+def _crc(algorithm: str) -> Callable[[bytes, int], int]:
+    """The CRC function of *algorithm*; awscrt (a native library) loads only when an
+    object carries a CRC32C or CRC64NVME checksum."""
+    if algorithm == "crc32":
+        return zlib.crc32
+    from awscrt import checksums as crt
+
+    return getattr(crt, algorithm)
 
 
 class RunningChecksum:
@@ -19,8 +27,9 @@ class RunningChecksum:
 
     def __init__(self, algorithm: str) -> None:
         self.algorithm = algorithm
-        if algorithm in _CRC:
+        if algorithm in _CRC_WIDTH:
             self._crc = 0
+            self._update_crc = _crc(algorithm)
             self._hash = None
         elif algorithm in ("sha1", "sha256"):
             self._hash = hashlib.new(algorithm)
@@ -32,7 +41,7 @@ class RunningChecksum:
         if self._hash is not None:
             self._hash.update(data)
         else:
-            self._crc = _CRC[self.algorithm](data, self._crc)
+            self._crc = self._update_crc(data, self._crc)
 
     def digest(self) -> bytes:
         """The raw digest so far."""
