@@ -5,6 +5,10 @@ both sides with equal size, and in the sample, is proven equal by the cheapest s
 method, recorded per object in the manifest:
 
 * ``etag-md5``: both ETags are plain MD5s of the content and equal;
+* ``etag-multipart``: the target's multipart ETag equals the one the copy predicted from
+  the MD5s of the parts it sent, so the target holds the bytes the copy read, validated
+  against the source and hashed with SHA-256 (the copy's facts count only while the
+  source ETag is unchanged);
 * ``checksum-<algorithm>``: both providers report the same full-object checksum (S3
   additional checksums), or the target's SHA-256 checksum equals the SHA-256 computed
   while the bytes were read from the source;
@@ -150,6 +154,8 @@ class PairChecker:
         target_head = None
         if _same_plain_md5(src, tgt):
             method, digest = "etag-md5", f"md5:{src.info.etag}"
+        elif _proven_by_copied_etag(view, tgt):
+            method, digest = "etag-multipart", f"sha256:{view.copied.sha256}"
         else:
             target_head = self._target_head(tgt)
             if target_head is None:
@@ -248,6 +254,14 @@ def _proven_by_etags(sources: list[ObjectInfo], targets: list[ObjectInfo]) -> li
     if are_plain_md5(etags):
         return proven
     return list(map(and_, proven, map(is_plain_md5, etags)))
+
+
+def _proven_by_copied_etag(view: SourceView, tgt: Entry) -> bool:
+    """The target lists the multipart ETag the copy predicted and saw (target_etag), and
+    the copy validated what it read against the source (unchanged since)."""
+    copied = view.copied
+    return bool(copied and copied.validated and copied.target_etag
+                and tgt.info.etag == copied.target_etag)
 
 
 def _same_plain_md5(src: Entry, tgt: Entry) -> bool:
