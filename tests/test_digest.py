@@ -27,6 +27,9 @@ def test_multipart_etag_is_recomputed_across_chunk_boundaries():
     stream = DigestingStream(chunks(BODY), len(BODY), expected_multipart=(etag, PART))
     assert b"".join(stream) == BODY
     assert stream.multipart_etag() == etag
+    # every part's MD5, the short last one included, for a writer sending the same parts
+    assert stream.part_size == PART and stream.part_md5s == [
+        hashlib.md5(BODY[i:i + PART]).digest() for i in range(0, len(BODY), PART)]
 
 
 @pytest.mark.parametrize("expectation", [

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import random
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +13,11 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from exitkit.api import run_drill
+from exitkit.drill.events import SilentObserver
 from exitkit.evidence.manifest import manifest_root
 
 MIB = 1024 * 1024
+FIVE_MIB_PARTS = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
 
 
 def exitkit(*args, env):
@@ -39,25 +42,57 @@ def small_bucket(source_client, bucket_name):
     return bucket
 
 
-def test_multipart_source_objects_are_proven_by_digest_not_etag(
+class ReplaceOnTarget(SilentObserver):
+    """Replaces one target object with other bytes of the same size, uploaded in the same
+    parts, after the copy and before verification."""
+
+    def __init__(self, client, bucket: str, key: str, body: bytes) -> None:
+        self.client, self.bucket, self.key, self.body = client, bucket, key, body
+
+    def phase_started(self, phase, total_objects, total_bytes):
+        if phase == "verify":
+            self.client.upload_fileobj(io.BytesIO(self.body), self.bucket, self.key,
+                                       Config=FIVE_MIB_PARTS)
+
+
+def test_multipart_objects_are_proven_by_predicted_etag_and_a_replaced_one_is_caught(
         source_client, write_spec, server_env, tmp_path, bucket_name, target_client):
     bucket = bucket_name("src")
     source_client.create_bucket(Bucket=bucket)
-    body = bytes(range(256)) * (11 * MIB // 256)
-    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
-    for key in ("mp/whole-on-target.bin", "mp/multipart-on-target.bin"):
-        source_client.upload_fileobj(io.BytesIO(body), bucket, key, Config=config)
-    assert source_client.head_object(Bucket=bucket, Key="mp/whole-on-target.bin"
-                                     )["ETag"].endswith('-3"')
-    target_bucket = bucket_name("tgt")
-    result = run_drill(write_spec(bucket, target_bucket, part_size="16MiB"), tmp_path / "a",
+    randomness = random.Random(16)
+    # sizes around the 5 MiB part boundary: one short last part, one exact multiple, more
+    bodies = {f"mp/{name}.bin": randomness.randbytes(size) for name, size in
+              (("short-last-part", 11 * MIB + 17), ("whole-parts", 10 * MIB),
+               ("replaced", 6 * MIB + 1))}
+    for key, body in bodies.items():
+        source_client.upload_fileobj(io.BytesIO(body), bucket, key, Config=FIVE_MIB_PARTS)
+    source_etags = {key: source_client.head_object(Bucket=bucket, Key=key)["ETag"]
+                    for key in bodies}
+    assert all(etag.endswith(('-3"', '-2"')) for etag in source_etags.values())
+    result = run_drill(write_spec(bucket, bucket_name("tgt"), part_size="16MiB"), tmp_path / "a",
                        environ=server_env)
     methods = {line["key"]: line["method"] for line in manifest_lines(result)}
     assert set(methods.values()) == {"checksum-sha256"}  # single PUT: target validated SHA-256
-    result = run_drill(write_spec(bucket, bucket_name("tgt2"), part_size="5MiB"), tmp_path / "b",
-                       environ=server_env)
-    assert {line["method"] for line in manifest_lines(result)} == {"sha256"}  # streamed
-    assert result.record.verification.methods == {"sha256": 2}
+
+    target_bucket = bucket_name("tgt2")
+    planted = randomness.randbytes(len(bodies["mp/replaced.bin"]))
+    result = run_drill(write_spec(bucket, target_bucket, part_size="8MiB"), tmp_path / "b",
+                       environ=server_env, observer=ReplaceOnTarget(
+                           target_client, target_bucket, "mp/replaced.bin", planted))
+    verification = result.record.verification
+    # uploaded in the source's 5 MiB parts: the target's ETag is the source's, and the
+    # one predicted from the part MD5s the copy sent, so nothing is read back
+    assert verification.methods == {"etag-multipart": 2}
+    assert [(d.key, d.kind) for d in verification.differences] == [
+        ("mp/replaced.bin", "content_differs")]
+    lines = {line["key"]: line for line in manifest_lines(result)}
+    assert set(lines) == {"mp/short-last-part.bin", "mp/whole-parts.bin"}
+    for key, line in lines.items():
+        stored = target_client.get_object(Bucket=target_bucket, Key=key)
+        digest = hashlib.sha256(stored["Body"].read()).hexdigest()
+        assert digest == hashlib.sha256(bodies[key]).hexdigest(), key
+        assert line["digest"] == f"sha256:{digest}" and line["method"] == "etag-multipart"
+        assert stored["ETag"] == source_etags[key]
 
 
 def test_every_metadata_field_survives_and_a_change_is_named(

@@ -45,6 +45,9 @@ class CopiedObject:
     target_version_id: str | None = None
     validated: bool = False  # the bytes read matched the source's ETag or SHA-256 checksum
     engine: str = "exitkit"  # what copied it; only exitkit's copy read what it records
+    #: The target's multipart ETag when it equals the one predicted from the MD5s of the
+    #: parts the copy sent (so it names exactly the bytes read and hashed), else None.
+    target_etag: str | None = None
 
 
 @dataclass
@@ -168,12 +171,15 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
                                  f"{algorithm.upper()} checksum")
     if on_read is not None:
         on_read(got)
+    proven_etag = (result.etag if result.parts > 1 and result.content_etag
+                   and result.etag == result.content_etag else None)
     return CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
                           checksums=dict(got.checksums or {}), parts=result.parts,
                           target_key=target_key, target_version_id=result.version_id,
                           validated=bool(expected_md5 or expected_sha256 or expected_multipart
-                                         or checked))
+                                         or checked),
+                          target_etag=proven_etag)
 
 
 def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:

@@ -266,7 +266,8 @@ class Verification(Model):
         default_factory=dict, description="per side (source, target): objects and bytes per "
                                           "storage class, as listed during verification")
     methods: dict[str, int] = Field(
-        description="objects proven per method: etag-md5, checksum-<algorithm>, sha256")
+        description="objects proven per method: etag-md5, etag-multipart, "
+                    "checksum-<algorithm>, sha256")
     sample: SampleRecord | None
     objects_verified: int = Field(description="objects whose content was proven identical")
     bytes_verified: int

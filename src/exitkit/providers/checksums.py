@@ -59,3 +59,9 @@ def checksum_of(algorithm: str, data: bytes) -> str:
     running = RunningChecksum(algorithm)
     running.update(data)
     return running.base64()
+
+
+def multipart_etag(part_md5s: list[bytes]) -> str:
+    """The ETag S3 gives a multipart upload whose parts have these MD5 digests: the MD5
+    of the digests run together, ``-`` the part count."""
+    return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"

@@ -149,17 +149,30 @@ class ObjectStream:
 class KnownDigests(Protocol):
     """Chunks handed to :meth:`ObjectTarget.put` that digest themselves as they pass (see
     :class:`exitkit.verify.digest.DigestingStream`): once ``finished``, ``md5`` (or None)
-    and ``sha256`` are those of every byte, so a one-part write need not hash them again."""
+    and ``sha256`` are those of every byte, so a one-part write need not hash them again.
+    With a ``part_size`` (else None), ``part_md5s`` grows by the MD5 digest of each part of
+    that size as soon as its last byte has passed (the last, shorter part at the end), so
+    a write in parts of that size need not hash them again either."""
 
     md5: Any
     sha256: Any
     size: int
     finished: bool
+    part_size: int | None
+    part_md5s: list[bytes]
 
 
 @dataclass(frozen=True)
 class PutResult:
-    """What the target reported after a completed write."""
+    """What the target reported after a completed write.
+
+    ``content_etag`` is the ETag an S3 store derives from the bytes as they were sent (the
+    MD5 of a one-part PUT; of a multipart upload, the MD5 of its parts' MD5 digests, ``-``
+    the part count), computed from the Content-MD5 of every request; None where the
+    writer does not compute one. When ``etag`` equals it, the store holds exactly the
+    bytes sent; when not (encrypted with KMS or a customer key, or a store whose ETags
+    are not MD5s), the ETag proves nothing either way.
+    """
 
     key: str
     size: int
@@ -167,6 +180,7 @@ class PutResult:
     parts: int = 1
     version_id: str | None = None
     checksums: Mapping[str, str] = field(default_factory=dict)
+    content_etag: str | None = None
 
 
 @runtime_checkable

@@ -55,7 +55,7 @@ from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, KMS_UNPROBED, 
                                         Attributes, Capabilities, Conformance, KnownDigests,
                                         ObjectInfo, ObjectStream, PutResult, RestoreStatus)
 from exitkit.providers.driver_pool import DriverPerThread
-from exitkit.providers.checksums import RunningChecksum, checksum_of
+from exitkit.providers.checksums import RunningChecksum, checksum_of, multipart_etag
 from exitkit.providers.http_answers import (child_text, http_date, local_name, plain_etag,
                                             stored_chunks)
 from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_status,
@@ -65,6 +65,8 @@ from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTI
                                           properties_from_headers, write_headers)
 
 MAX_PARTS = 10_000
+#: The smallest part S3 accepts (all but the last part of an upload).
+MIN_PART_SIZE = 5 * 1024 * 1024
 #: Parts of one multipart upload sent at once (each on its own connection), as rclone's
 #: ``--s3-upload-concurrency`` default.
 UPLOAD_STREAMS = 4
@@ -270,6 +272,19 @@ def part_size_for(size: int, preferred: int) -> int:
     """Return a part size of at least *preferred* that fits *size* into 10,000 parts."""
     needed = -(-size // MAX_PARTS)
     return max(preferred, -(-needed // MIB) * MIB)
+
+
+def shared_part_size(size: int, preferred: int, known: KnownDigests | None) -> int | None:
+    """The source's part size when a write of *size* bytes can use it: the write goes in
+    parts anyway, *known* hashes parts of that size, S3 accepts it, and it is no larger
+    than the part size the store would use itself (so the part buffers hold no more bytes
+    than before)."""
+    layout = known.part_size if known is not None else None
+    own = part_size_for(size, preferred)
+    if layout and size > own and MIN_PART_SIZE <= layout <= own \
+            and size <= layout * MAX_PARTS:
+        return layout
+    return None
 
 
 class S3Source(DriverPerThread):
@@ -621,18 +636,20 @@ class S3Store(S3Source):
         if attributes.tags:
             headers["x-amz-tagging"] = urlencode(attributes.tags)
         algorithm = self._checksum_algorithm(attributes.properties.checksum_algorithm)
-        part_size = part_size_for(size, self.part_size)
-        parts = _parts(chunks, part_size)
+        # an attribute test: a runtime Protocol check costs ~0.1 ms per object
+        known = chunks if getattr(chunks, "finished", None) is not None else None
+        # the source's parts where possible: the target's ETag then equals the source's,
+        # and the part MD5s that checked the source's ETag serve as Content-MD5
+        shared = shared_part_size(size, self.part_size, known)
+        parts = _parts(chunks, shared or part_size_for(size, self.part_size))
         with self._buffers.hold(2) as held:  # the first part, and a read to see if it is all
             first = next(parts, b"")
             second = next(parts, None)
             if second is None:
-                # an attribute test: a runtime Protocol check costs ~0.1 ms per object
-                known = chunks if getattr(chunks, "finished", None) is not None else None
                 return self._put_single(key, first, headers, algorithm, known)
             result = self._put_multipart(key, [first, second], parts, headers,
                                          algorithm if attributes.properties.checksum_algorithm
-                                         else None, held)
+                                         else None, held, known if shared else None)
         self._lock_after_multipart(key, result.version_id, attributes.properties)
         return result
 
@@ -662,12 +679,14 @@ class S3Store(S3Source):
         return "sha256" if "sha256" in held else None
 
     def _integrity_headers(self, data: bytes, algorithm: str | None,
-                           known: KnownDigests | None = None) -> dict[str, str]:
+                           known: KnownDigests | None = None,
+                           md5: bytes | None = None) -> dict[str, str]:
         """Content-MD5 and the additional checksum of *data*, taken from *known* (the
-        digests of exactly these bytes) where it has them."""
+        digests of exactly these bytes) or *md5* (its MD5 digest) where given."""
         whole = known if known is not None and known.finished and known.size == len(data) \
             else None
-        md5 = whole.md5.digest() if whole and whole.md5 else hashlib.md5(data).digest()
+        if md5 is None:
+            md5 = whole.md5.digest() if whole and whole.md5 else hashlib.md5(data).digest()
         headers = {"Content-MD5": base64.b64encode(md5).decode("ascii"),
                    "Content-Length": str(len(data))}
         if algorithm:  # the SDK header too: moto stores the checksum only with it
@@ -687,14 +706,16 @@ class S3Store(S3Source):
         checksums = {algorithm: integrity[f"{CHECKSUM_PREFIX}{algorithm}"]} if algorithm else {}
         return PutResult(key=key, size=len(data), etag=plain_etag(response.headers.get("etag")),
                          version_id=response.headers.get("x-amz-version-id"),
-                         checksums=checksums)
+                         checksums=checksums,
+                         content_etag=base64.b64decode(integrity["Content-MD5"]).hex())
 
     def _put_multipart(self, key: str, read: list[bytes], rest: Iterator[bytes],
                        headers: dict[str, str], algorithm: str | None,
-                       held: "_HeldBuffers") -> PutResult:
+                       held: "_HeldBuffers", known: KnownDigests | None = None) -> PutResult:
         """A multipart upload of the parts in *read*, then *rest*; with *algorithm*, every
         part carries its checksum and the object gets a full-object checksum (CRCs) or a
-        composite one (SHA).
+        composite one (SHA). With *known* (whose ``part_md5s`` are those of these parts),
+        each part's Content-MD5 is taken from it instead of hashing the part again.
 
         Up to :data:`UPLOAD_STREAMS` parts go up at once, each on its own connection, while
         the next is read. Every part in memory holds one of the store's part buffers
@@ -722,11 +743,14 @@ class S3Store(S3Source):
                 raise _status_error(response, f"PUT {key} part {number}")
             return response.headers["etag"]
 
-        def upload(number: int, data: bytes) -> tuple[int, str, str | None]:
+        sent_md5s: dict[int, bytes] = {}
+
+        def upload(number: int, data: bytes, md5: bytes | None) -> tuple[int, str, str | None]:
             # a part is in memory, so it is sent again on its own: a fault on one part
             # neither restarts the object nor goes uncounted beside a fault on another
             try:
-                part_headers = self._integrity_headers(data, algorithm)
+                part_headers = self._integrity_headers(data, algorithm, md5=md5)
+                sent_md5s[number] = base64.b64decode(part_headers["Content-MD5"])
                 etag = self.retry_repeatable(lambda: send(number, data, part_headers))
                 return number, etag, part_headers.get(f"{CHECKSUM_PREFIX}{algorithm}")
             finally:
@@ -752,7 +776,10 @@ class S3Store(S3Source):
                         if whole:
                             whole.update(data)
                         size += len(data)
-                        pending.add(pool.submit(upload, number, data))
+                        md5 = (known.part_md5s[number - 1]
+                               if known is not None and len(known.part_md5s) >= number
+                               else None)
+                        pending.add(pool.submit(upload, number, data, md5))
                         del data
                         while len(pending) >= streams:
                             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -769,7 +796,9 @@ class S3Store(S3Source):
             self._abort(key, upload_id)
             raise
         return PutResult(key=key, size=size, etag=plain_etag(etag), parts=len(parts),
-                         version_id=version_id, checksums=checksums)
+                         version_id=version_id, checksums=checksums,
+                         content_etag=multipart_etag([sent_md5s[number]
+                                                      for number, _etag, _sum in parts]))
 
     def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str, str | None]],
                   algorithm: str | None = None,

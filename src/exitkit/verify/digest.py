@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from exitkit.errors import TransientError
+from exitkit.providers.checksums import multipart_etag
 
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 _MULTIPART_ETAG = re.compile(r"^[0-9a-f]{32}-(\d+)$")
@@ -38,7 +39,10 @@ class DigestingStream:
     object. Each byte is hashed once: the whole-object MD5 is left out (``md5`` is None)
     when a multipart ETag is checked instead, and once the stream has ended (``finished``)
     a writer may use ``md5`` and ``sha256`` for a one-part upload instead of hashing the
-    same bytes again (:class:`exitkit.providers.contract.KnownDigests`).
+    same bytes again (:class:`exitkit.providers.contract.KnownDigests`). When it checks a
+    multipart ETag, ``part_size`` is the source's part size and ``part_md5s`` the MD5
+    digest of every part of that size read so far (the last, shorter one once the stream
+    has ended), so a writer that uploads in the same parts can send them as Content-MD5.
     """
 
     def __init__(self, chunks: Iterable[bytes], expected_size: int | None = None,
@@ -51,7 +55,8 @@ class DigestingStream:
         self._expected_multipart = expected_multipart
         self._part = hashlib.md5()
         self._part_filled = 0
-        self._part_digests: list[bytes] = []
+        self.part_size = expected_multipart[1] if expected_multipart else None
+        self.part_md5s: list[bytes] = []
         self._label = label
         self.md5 = hashlib.md5() if expected_md5 or not expected_multipart else None
         self.sha256 = hashlib.sha256()
@@ -75,6 +80,9 @@ class DigestingStream:
             if self._expected_multipart:
                 self._hash_parts(chunk, self._expected_multipart[1])
             yield chunk
+        if self._part_filled:
+            self.part_md5s.append(self._part.digest())
+            self._part_filled = 0
         if self._expected_size is not None and self.size != self._expected_size:
             raise TransientError(f"{self._label}: read {self.size} of {self._expected_size} bytes")
         if self._expected_md5 and self.md5.hexdigest() != self._expected_md5:
@@ -93,13 +101,13 @@ class DigestingStream:
             self._part_filled += take
             view = view[take:]
             if self._part_filled == part_size:
-                self._part_digests.append(self._part.digest())
+                self.part_md5s.append(self._part.digest())
                 self._part, self._part_filled = hashlib.md5(), 0
 
     def multipart_etag(self) -> str:
-        """The ETag S3 gives an upload of these bytes in parts of the expected size."""
-        digests = self._part_digests + ([self._part.digest()] if self._part_filled else [])
-        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+        """The ETag S3 gives an upload of these bytes in parts of the expected size (once
+        the stream has ended)."""
+        return multipart_etag(self.part_md5s)
 
 
 def sha256_of(chunks: Iterable[bytes]) -> str:

@@ -8,6 +8,10 @@ method, recorded per object in the manifest:
 * ``checksum-<algorithm>``: both providers report the same full-object checksum (S3
   additional checksums), or the target's SHA-256 checksum equals the SHA-256 computed
   while the bytes were read from the source;
+* ``etag-multipart``: where no checksum proves it, the target's multipart ETag equals the
+  one the copy predicted from the MD5s of the parts it sent, so the target holds the bytes
+  the copy read, validated against the source and hashed with SHA-256 (the copy's facts
+  count only while the source ETag is unchanged);
 * ``sha256``: the target is streamed and its SHA-256 compared with the source's (from the
   copy when the source ETag is unchanged since, else from a streamed read).
 
@@ -205,12 +209,15 @@ class PairChecker:
         return None
 
     def _by_digest(self, view: SourceView, tgt: Entry, target_head: ObjectInfo) -> Check:
-        """The source's SHA-256 against the target's stored SHA-256 checksum, or its bytes."""
+        """The source's SHA-256 against the target's stored SHA-256 checksum, else the
+        multipart ETag the copy predicted, else the target's bytes."""
         stored = (target_head.checksums or {}).get("sha256")
         source_digest = view.sha256()
         if stored:
             ours = base64.b64encode(bytes.fromhex(source_digest)).decode("ascii")
             return _compare("checksum-sha256", "sha256", ours, stored)
+        if _proven_by_copied_etag(view, target_head.etag):
+            return Check("matched", "etag-multipart", digest=f"sha256:{source_digest}")
         with self.target.open(tgt.info.key, tgt.info.version_id) as stream:
             target_digest = sha256_of(stream.chunks)
         return _compare("sha256", "sha256", source_digest, target_digest)
@@ -248,6 +255,15 @@ def _proven_by_etags(sources: list[ObjectInfo], targets: list[ObjectInfo]) -> li
     if are_plain_md5(etags):
         return proven
     return list(map(and_, proven, map(is_plain_md5, etags)))
+
+
+def _proven_by_copied_etag(view: SourceView, target_etag: str | None) -> bool:
+    """The target shows the multipart ETag the copy predicted and saw (``target_etag``),
+    and the copy validated what it read against the source (unchanged since), so its
+    SHA-256 is the source's."""
+    copied = view.copied
+    return bool(copied and copied.validated and copied.target_etag
+                and target_etag == copied.target_etag)
 
 
 def _same_plain_md5(src: Entry, tgt: Entry) -> bool:
