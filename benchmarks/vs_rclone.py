@@ -14,7 +14,6 @@ process tree, from ``RUSAGE_CHILDREN``) and peak RSS (polled, VmHWM), with ratio
 
 import argparse
 import http.client
-import io
 import json
 import os
 import resource

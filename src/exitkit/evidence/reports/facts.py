@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from exitkit.drill.units import duration_text
 from exitkit.evidence.record import CostEstimate, DrillRecord
 from exitkit.evidence.summary import human_bytes
 
