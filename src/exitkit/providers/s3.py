@@ -1,33 +1,42 @@
 """S3-compatible stores (AWS S3, MinIO, SeaweedFS, OVHcloud, Scaleway, Hetzner, IONOS) on libcloud.
 
-libcloud supplies the drivers, SigV4 signing, connections, listing and multipart calls; this
-adapter fixes the gaps found against real servers:
+libcloud supplies the drivers, SigV4 signing and object paths; this adapter makes the
+requests itself (listing, multipart, properties) and fixes the gaps found against real
+servers:
 
+* libcloud sends every request through requests' session machinery (request preparation,
+  header dicts, URL parsing, proxy and netrc lookups), its connections are per thread and
+  keep per-request signing state, and its signer hashes every PUT body twice for SigV4
+  (header and canonical request): about 60% of a drill's CPU, and 1.3-1.7 ms of client
+  CPU per request (measured, docs/performance.md). :class:`S3Transport`
+  (:mod:`exitkit.providers.s3_transport`) signs with libcloud's own SigV4 signer and sends
+  through one urllib3 pool shared by all threads (keep-alive, urllib3's retries off); a
+  body with ``Content-MD5`` is signed ``UNSIGNED-PAYLOAD`` (the signed MD5 already makes
+  the server refuse a damaged body).
 * libcloud's MinIO driver signs with an empty region, which is an invalid SigV4 credential
   scope; :class:`S3CompatibleDriver` always signs with a region (``us-east-1`` by default).
 * libcloud's MinIO driver stores the host on the connection *class*, so two endpoints in one
   process overwrite each other; :class:`S3CompatibleDriver` keeps it per instance.
 * libcloud adds ``?Version=2006-03-01`` to every signed GET, and SeaweedFS answers
-  ``501 NotImplemented`` to such a listing; :class:`_PlainQueryConnection` leaves it out.
+  ``501 NotImplemented`` to such a listing; the transport sends the query it is given.
 * libcloud multipart uploads use a fixed 5 MiB part, which caps objects at ~48.8 GiB under
   the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
 * libcloud joins request paths with ``urljoin``, which drops empty segments, so the key
-  ``a//b`` was written as ``a/b``; :class:`_KeepSlashes` keeps the path as given.
+  ``a//b`` was written as ``a/b``; the transport sends the path as given.
 * libcloud knows no Object Lock, legal holds, website redirects, SSE headers, storage
   classes or additional checksums: the adapter reads them from HEAD/GET headers and
   writes them on PUT and CreateMultipartUpload (see :mod:`exitkit.providers.properties`).
 * libcloud's responses raise on error statuses before the status or ``Retry-After`` can be
-  read (a 503 becomes "Unknown error"); :class:`_EveryStatusResponse` hands every status
-  back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy and
-  the error document's ``Code`` for the diagnosis (archived, SSE-C, KMS, Requester Pays).
+  read (a 503 becomes "Unknown error"); the transport hands every status back, and the
+  adapter classifies it, keeping ``Retry-After`` for the retry policy and the error
+  document's ``Code`` for the diagnosis (archived, SSE-C, KMS, Requester Pays).
 * libcloud streams bodies through requests' ``iter_content``, which decodes
   ``Content-Encoding`` (gzip, deflate, br, zstd): the copy would get other bytes than the
-  stored ones, or fail on a body that is not valid in its encoding. :meth:`S3Source.open`
-  reads urllib3's raw stream with ``decode_content=False`` and asks for
+  stored ones, or fail on a body that is not valid in its encoding (and libcloud replaces
+  the ``Accept-Encoding`` asked for with ``gzip,deflate``). :meth:`S3Source.open` reads
+  urllib3's raw stream with ``decode_content=False`` and asks for
   ``Accept-Encoding: identity``.
 * libcloud's listing objects drop ``StorageClass``; the adapter reads listing XML itself.
-
-libcloud connections keep per-request state for signing, so each thread gets its own driver.
 """
 
 import base64
