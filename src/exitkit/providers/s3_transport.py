@@ -11,6 +11,7 @@ retry policy counts it. Bodies are read as stored where asked (``decode_content=
 """
 
 from collections.abc import Mapping
+from urllib.parse import unquote
 from urllib.request import getproxies, proxy_bypass
 
 import libcloud.security
@@ -60,8 +61,9 @@ def _carries_md5(headers: Mapping[str, str]) -> bool:
 
 
 def _proxy_for(scheme: str, host: str) -> str | None:
-    """The proxy the environment (``*_proxy``, ``no_proxy``) chooses for *host*, or None;
-    resolved once, as the host is fixed."""
+    """The proxy the environment (``*_proxy``, ``no_proxy``) chooses for *host*, or None
+    (read once per store: the host is fixed). An HTTPS endpoint is reached through a
+    tunnel; a plain-HTTP one is forwarded."""
     if proxy_bypass(host):
         return None
     return getproxies().get(scheme)
@@ -94,13 +96,17 @@ class S3Transport:
                 else "CERT_NONE"
             options["ca_certs"] = libcloud.security.CA_CERTS_PATH
         proxy = _proxy_for(scheme, host)
+        self._prefix, self._proxy_headers = "", {}
         if proxy is None:
             self._pool = urllib3.connection_from_url(f"{scheme}://{host}:{port}", **options)
-            self._prefix = ""
-        else:  # a plain-HTTP proxy wants the absolute URL; an HTTPS one is a tunnel
-            manager = urllib3.ProxyManager(proxy, num_pools=1, **options)
-            self._pool = manager.connection_from_host(host, port, scheme)
-            self._prefix = "" if secure else f"{scheme}://{host}:{port}"
+            return
+        auth = urllib3.util.parse_url(proxy).auth
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=unquote(auth)) if auth else {}
+        manager = urllib3.ProxyManager(proxy, num_pools=1, proxy_headers=proxy_headers,
+                                       **options)
+        self._pool = manager.connection_from_host(host, port, scheme)
+        if not secure:  # forwarded: the absolute URL, the proxy's credentials unsigned
+            self._prefix, self._proxy_headers = f"{scheme}://{host}:{port}", proxy_headers
 
     def send(self, method: str, path: str, params: Mapping[str, object] | None = None,
              headers: Mapping[str, str] | None = None, data: bytes | None = None,
@@ -112,6 +118,7 @@ class S3Transport:
         payload = UnsignedPayloadSentinel if data and _carries_md5(headers) else data
         self._signer.get_request_headers(params, headers, method=method, path=path,
                                          data=payload)
+        headers.update(self._proxy_headers)
         query = self._signer._get_request_params(params)  # the query exactly as signed
         target = f"{self._prefix}{path}?{query}" if query else f"{self._prefix}{path}"
         raw = self._pool.urlopen(method, target, body=data or None, headers=headers,
