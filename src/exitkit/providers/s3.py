@@ -150,11 +150,13 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     )
 
 
-def _status_error(response, what: str) -> Exception:
+def _status_error(response: Answer, what: str) -> Exception:
     """The exception for a failed response, keeping the server's Retry-After and
-    diagnosing from the S3 error document's Code when the answer has one."""
+    diagnosing from the S3 error document's Code when a GET's answer has one (a HEAD's
+    has no body; the diagnoses say why an object cannot be read, so a refused write is
+    told by its status alone)."""
     code = message = storage_class = None
-    if response.method != "HEAD":
+    if response.method == "GET":
         root = _error_document(response)
         if root is not None:
             code, message = child_text(root, "Code"), child_text(root, "Message")
