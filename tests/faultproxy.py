@@ -1,9 +1,10 @@
 """A small fault-injecting HTTP proxy on loopback, between exitkit and a real server.
 
 For a seeded fraction of requests it answers 503 SlowDown (with Retry-After), resets the
-connection or delays. For a seeded fraction of object keys (chosen by the key, so the same
-keys whatever the bucket or the order of requests) it flips one byte of the first body it
-relays, and relays later reads intact. It can also hide the part count of
+connection, delays, or cuts the answer off (closes the connection) halfway through its
+body. For a seeded fraction of object keys (chosen by the key, so the same keys whatever
+the bucket or the order of requests) it flips one byte of the first body it relays, and
+relays later reads intact. It can also hide the part count of
 ``HEAD ?partNumber=N``, as a store that does not say an object's part size. It counts and
 lists what it did.
 """
@@ -25,14 +26,17 @@ SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code
 @dataclass
 class Faults:
     """What to inject, and what was. ``slow_down``, ``reset`` and ``delay`` apply to every
-    request independently (``requests`` lists each one hit); ``flip_byte`` is the fraction
-    of object keys whose first GET body is damaged (one byte flipped), ``flipped`` the paths
-    damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from part HEADs. With
-    ``only``, the first three fall only on requests whose query holds that text (e.g.
-    ``partNumber=``: upload parts), and ``seen`` counts every request that matched."""
+    request independently (``requests`` lists each one hit), as does ``cut`` (the answer's
+    headers and half its body are relayed, then the connection is closed); ``flip_byte`` is
+    the fraction of object keys whose first GET body is damaged (one byte flipped),
+    ``flipped`` the paths damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from
+    part HEADs. With ``only``, the four per-request faults fall only on requests whose query
+    holds that text (e.g. ``partNumber=``: upload parts), and ``seen`` counts every request
+    that matched."""
 
     slow_down: float = 0.0
     reset: float = 0.0
+    cut: float = 0.0
     flip_byte: float = 0.0
     delay: float = 0.0
     delay_seconds: float = 0.2
@@ -104,7 +108,12 @@ class FaultProxy:
                           else str(len(payload)))  # a HEAD answer has the object's length
                 self.send_header("Content-Length", length)
                 self.end_headers()
-                if self.command != "HEAD":
+                if fault == "cut":
+                    self.wfile.write(payload[:len(payload) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                elif self.command != "HEAD":
                     self.wfile.write(payload)
                 upstream.close()
 
@@ -126,7 +135,7 @@ class FaultProxy:
                     faults.seen += 1
                 else:
                     roll = 1.0
-            for name in ("slow_down", "reset", "delay"):
+            for name in ("slow_down", "reset", "delay", "cut"):
                 if roll < getattr(faults, name):
                     faults.injected[name] += 1
                     faults.requests.append((name, method, path))

@@ -4,11 +4,20 @@ import json
 import random
 from urllib.parse import unquote, urlsplit
 
+import pytest
+from pydantic import SecretStr
+
 from exitkit.api import run_drill
+from exitkit.drill.spec import Credentials, Endpoint
+from exitkit.drill.spec_file import Keys
 from exitkit.embedded.seed import SeedObject, demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
+from exitkit.errors import TransientError
+from exitkit.providers.registry import open_source
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import KillAndRestart, digests, minio_client
+
+CREDS = Credentials(access_key_env="UNUSED_A", secret_key_env="UNUSED_B")
 
 
 def through_proxy(server_env, proxy):
@@ -193,3 +202,25 @@ def test_target_side_throttling_and_resets_are_retried_to_a_byte_identical_copy(
     retries = sum(phase.retries for phase in record.phases) + record.requests["target"].retries
     assert retries == refused_or_reset(faults), faults.requests
     assert digests(minio_client(seaweed), target_bucket) == digests(minio_client(moto), bucket)
+
+
+def test_a_connection_cut_while_a_body_streams_is_one_transient_error(
+        moto, source_client, bucket_name):
+    """A GET whose connection closes halfway through the body raises one TransientError
+    (retried like a reset) after handing on exactly the bytes that arrived."""
+    bucket, key = bucket_name("cut"), "media/clip-01.bin"
+    body = random.Random(16).randbytes(3 << 20)
+    source_client.create_bucket(Bucket=bucket)
+    source_client.put_object(Bucket=bucket, Key=key, Body=body)
+    faults = Faults(cut=1.0)
+    with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
+        source = open_source(Endpoint(provider="aws-s3", endpoint=proxy.endpoint,
+                                      region="us-east-1", bucket=bucket, credentials=CREDS),
+                             Keys(SecretStr(moto.access_key), SecretStr(moto.secret_key)))
+        received = []
+        with pytest.raises(TransientError) as caught:
+            with source.open(key) as stream:
+                received.extend(stream.chunks)
+    assert str(caught.value) == f"GET {key}: connection failed (ConnectionError)"
+    assert faults.injected["cut"] == 1
+    assert b"".join(received) == body[:len(body) // 2]

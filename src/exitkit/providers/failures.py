@@ -1,15 +1,25 @@
-"""Translate what libcloud and requests raise into exitkit's transient/permanent split."""
+"""Translate what libcloud, requests and urllib3 raise into exitkit's transient/permanent
+split."""
 
 import re
 import socket
 
 import requests
 from libcloud.common.types import InvalidCredsError, LibcloudError
+from urllib3 import exceptions as urllib3_errors
 
 from exitkit.errors import PermanentError, TransientError, UnreadableError
 from exitkit.providers.archive import restore_advice
 
 _STATUS_IN_MESSAGE = re.compile(r"[Ss]tatus code:?\s*(\d{3})")
+#: urllib3's connection failures, named as requests names them (the messages stay the same
+#: whichever client sent the request); the first match wins.
+_URLLIB3_FAILURES = ((urllib3_errors.ReadTimeoutError, "ReadTimeout"),
+                     (urllib3_errors.NewConnectionError, "ConnectionError"),
+                     (urllib3_errors.ConnectTimeoutError, "ConnectTimeout"),
+                     (urllib3_errors.ProxyError, "ProxyError"),
+                     (urllib3_errors.SSLError, "SSLError"),
+                     (urllib3_errors.ProtocolError, "ConnectionError"))
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -86,6 +96,9 @@ def classify(exc: BaseException, what: str) -> Exception:
         return TransientError(f"{what}: connection failed ({type(exc).__name__})")
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return TransientError(f"{what}: connection broken while reading")
+    for failure, name in _URLLIB3_FAILURES:  # while a request is sent or a body streams
+        if isinstance(exc, failure):
+            return TransientError(f"{what}: connection failed ({name})")
     if isinstance(exc, LibcloudError):
         match = _STATUS_IN_MESSAGE.search(str(exc.value))
         if match:

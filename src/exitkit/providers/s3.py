@@ -1,33 +1,42 @@
 """S3-compatible stores (AWS S3, MinIO, SeaweedFS, OVHcloud, Scaleway, Hetzner, IONOS) on libcloud.
 
-libcloud supplies the drivers, SigV4 signing, connections, listing and multipart calls; this
-adapter fixes the gaps found against real servers:
+libcloud supplies the drivers, SigV4 signing and object paths; this adapter makes the
+requests itself (listing, multipart, properties) and fixes the gaps found against real
+servers:
 
+* libcloud sends every request through requests' session machinery (request preparation,
+  header dicts, URL parsing, proxy and netrc lookups), its connections are per thread and
+  keep per-request signing state, and its signer hashes every PUT body twice for SigV4
+  (header and canonical request): about 60% of a drill's CPU, and 1.3-1.7 ms of client
+  CPU per request (measured, docs/performance.md). :class:`S3Transport`
+  (:mod:`exitkit.providers.s3_transport`) signs with libcloud's own SigV4 signer and sends
+  through one urllib3 pool shared by all threads (keep-alive, urllib3's retries off); a
+  body with ``Content-MD5`` is signed ``UNSIGNED-PAYLOAD`` (the signed MD5 already makes
+  the server refuse a damaged body).
 * libcloud's MinIO driver signs with an empty region, which is an invalid SigV4 credential
   scope; :class:`S3CompatibleDriver` always signs with a region (``us-east-1`` by default).
 * libcloud's MinIO driver stores the host on the connection *class*, so two endpoints in one
   process overwrite each other; :class:`S3CompatibleDriver` keeps it per instance.
 * libcloud adds ``?Version=2006-03-01`` to every signed GET, and SeaweedFS answers
-  ``501 NotImplemented`` to such a listing; :class:`_PlainQueryConnection` leaves it out.
+  ``501 NotImplemented`` to such a listing; the transport sends the query it is given.
 * libcloud multipart uploads use a fixed 5 MiB part, which caps objects at ~48.8 GiB under
   the 10,000-part limit; :meth:`S3Store.put` sizes parts from the object size.
 * libcloud joins request paths with ``urljoin``, which drops empty segments, so the key
-  ``a//b`` was written as ``a/b``; :class:`_KeepSlashes` keeps the path as given.
+  ``a//b`` was written as ``a/b``; the transport sends the path as given.
 * libcloud knows no Object Lock, legal holds, website redirects, SSE headers, storage
   classes or additional checksums: the adapter reads them from HEAD/GET headers and
   writes them on PUT and CreateMultipartUpload (see :mod:`exitkit.providers.properties`).
 * libcloud's responses raise on error statuses before the status or ``Retry-After`` can be
-  read (a 503 becomes "Unknown error"); :class:`_EveryStatusResponse` hands every status
-  back, and the adapter classifies it, keeping ``Retry-After`` for the retry policy and
-  the error document's ``Code`` for the diagnosis (archived, SSE-C, KMS, Requester Pays).
+  read (a 503 becomes "Unknown error"); the transport hands every status back, and the
+  adapter classifies it, keeping ``Retry-After`` for the retry policy and the error
+  document's ``Code`` for the diagnosis (archived, SSE-C, KMS, Requester Pays).
 * libcloud streams bodies through requests' ``iter_content``, which decodes
   ``Content-Encoding`` (gzip, deflate, br, zstd): the copy would get other bytes than the
-  stored ones, or fail on a body that is not valid in its encoding. :meth:`S3Source.open`
-  reads urllib3's raw stream with ``decode_content=False`` and asks for
+  stored ones, or fail on a body that is not valid in its encoding (and libcloud replaces
+  the ``Accept-Encoding`` asked for with ``gzip,deflate``). :meth:`S3Source.open` reads
+  urllib3's raw stream with ``decode_content=False`` and asks for
   ``Accept-Encoding: identity``.
 * libcloud's listing objects drop ``StorageClass``; the adapter reads listing XML itself.
-
-libcloud connections keep per-request state for signing, so each thread gets its own driver.
 """
 
 import base64
@@ -42,13 +51,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import requests
 from libcloud.common.aws import SignedAWSConnection
 from libcloud.storage.base import Container
-from libcloud.common.base import RawResponse
-from libcloud.storage.drivers.s3 import (BaseS3Connection, BaseS3StorageDriver, S3Response,
-                                         S3SignatureV4Connection, S3StorageDriver)
-from requests.utils import resolve_proxies
+from libcloud.storage.drivers.s3 import BaseS3Connection, BaseS3StorageDriver, S3StorageDriver
 
 from exitkit.errors import EndpointError, PermanentError, TransientError, UnreadableError
 from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, KMS_UNPROBED, SYSTEM_HEADERS,
@@ -63,6 +68,7 @@ from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_
 from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTIPART,
                                           ObjectProperties, checksum_type_of,
                                           properties_from_headers, write_headers)
+from exitkit.providers.s3_transport import Answer, S3Transport
 
 MAX_PARTS = 10_000
 #: The smallest part S3 accepts (all but the last part of an upload).
@@ -79,72 +85,29 @@ ERROR_BODY_LIMIT = 64 * 1024
 REQUESTER_PAYS = {"x-amz-request-payer": "requester"}
 #: Sent on every GET: the object's stored bytes, never a copy the server compressed on the fly.
 RAW_ENCODING = {"Accept-Encoding": "identity"}
+#: Idle connections a source keeps for reuse: the drill's highest concurrency (the source
+#: is opened before the concurrency is known; an idle slot costs nothing).
+SOURCE_CONNECTIONS = 256
 
 
-class _EveryStatusResponse(S3Response):
-    """Hands every HTTP status back to the adapter, which classifies it with its headers
-    (libcloud's own responses raise before Retry-After or the status can be read)."""
-
-    def success(self) -> bool:
-        return True
-
-    def parse_body(self):
-        return self.body
-
-
-class _EveryStatusRawResponse(_EveryStatusResponse, RawResponse):
-    pass
-
-
-class _KeepSlashes:
-    """Keeps a request path as given: ``a//b`` is a valid S3 key (libcloud's own switch
-    for this, ``ALLOW_PATH_DOUBLE_SLASHES``, is process-wide)."""
-
-    def morph_action_hook(self, action):
-        return self.request_path + action
-
-
-class _EnvironmentOnce:
-    """Resolves the proxy environment once per connection: requests would scan
-    ``os.environ`` three times and look for ``~/.netrc`` on every request, about a fifth
-    of the client's CPU per request (measured). The host is fixed per connection, so the
-    proxy chosen (``*_proxy``, ``no_proxy``) is the same; a netrc entry would only replace
-    the signed Authorization header."""
-
-    def connect(self, *args, **kwargs):
-        connection = super().connect(*args, **kwargs)
-        session = self.connection.session
-        probe = requests.Request("GET", self.connection.host).prepare()
-        session.proxies = resolve_proxies(probe, session.proxies, trust_env=True)
-        session.trust_env = False
-        return connection
-
-
-class _PlainQueryConnection(_EnvironmentOnce, _KeepSlashes, SignedAWSConnection,
-                            BaseS3Connection):
-    """SigV4 S3 connection that does not add libcloud's ``Version`` query parameter."""
+class _SignatureV4Connection(SignedAWSConnection, BaseS3Connection):
+    """libcloud's SigV4 signing for any S3-compatible endpoint (its MinIO driver's
+    connection signs with an empty region): it only signs, :class:`S3Transport` sends."""
 
     service_name = "s3"
     version = "2006-03-01"
-    responseCls = _EveryStatusResponse
-    rawResponseCls = _EveryStatusRawResponse
 
     def __init__(self, user_id, key, secure=True, host=None, port=None, url=None, timeout=None,
                  proxy_url=None, token=None, retry_delay=None, backoff=None):
         super().__init__(user_id, key, secure, host, port, url, timeout, proxy_url, token,
                          retry_delay, backoff, 4)
 
-    def add_default_params(self, params):
-        params = super().add_default_params(params)
-        params.pop("Version", None)
-        return params
-
 
 class S3CompatibleDriver(BaseS3StorageDriver):
     """libcloud S3 driver for any S3-compatible endpoint, signing with a real region."""
 
     name = "S3-compatible"
-    connectionCls = _PlainQueryConnection
+    connectionCls = _SignatureV4Connection
 
     def __init__(self, key, secret, secure, host, port, region, timeout=REQUEST_TIMEOUT_S):
         self.region_name = region or "us-east-1"
@@ -152,23 +115,10 @@ class S3CompatibleDriver(BaseS3StorageDriver):
                          timeout=timeout)
 
 
-class _AwsConnection(_EnvironmentOnce, _KeepSlashes, S3SignatureV4Connection):
-    """libcloud's AWS S3 connection, handing every status back to the adapter."""
-
-    responseCls = _EveryStatusResponse
-    rawResponseCls = _EveryStatusRawResponse
-
-
-class _AwsDriver(S3StorageDriver):
-    """libcloud's Amazon S3 driver with :class:`_AwsConnection`."""
-
-    connectionCls = _AwsConnection
-
-
 def _aws_driver(key, secret, secure, host, port, region, timeout=REQUEST_TIMEOUT_S):
     """libcloud's own Amazon S3 driver, pointed at *host* when the endpoint is not AWS's."""
-    return _AwsDriver(key, secret, secure=secure, host=host, port=port, region=region,
-                      timeout=timeout)
+    return S3StorageDriver(key, secret, secure=secure, host=host, port=port, region=region,
+                           timeout=timeout)
 
 
 def _full_object_checksums(headers: Mapping[str, str]) -> dict[str, str]:
@@ -202,11 +152,13 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     )
 
 
-def _status_error(response, what: str) -> Exception:
+def _status_error(response: Answer, what: str) -> Exception:
     """The exception for a failed response, keeping the server's Retry-After and
-    diagnosing from the S3 error document's Code when the answer has one."""
+    diagnosing from the S3 error document's Code when a GET's answer has one (a HEAD's
+    has no body; the diagnoses say why an object cannot be read, so a refused write is
+    told by its status alone)."""
     code = message = storage_class = None
-    if response.request is None or response.request.method != "HEAD":
+    if response.method == "GET":
         root = _error_document(response)
         if root is not None:
             code, message = child_text(root, "Code"), child_text(root, "Message")
@@ -215,11 +167,10 @@ def _status_error(response, what: str) -> Exception:
                             code, message, storage_class)
 
 
-def _error_document(response):
+def _error_document(response: Answer):
     """The parsed S3 ``<Error>`` document of a failed response, or None."""
     try:
-        body = response.iter_content.__self__.raw.read(ERROR_BODY_LIMIT, decode_content=True)
-        root = ElementTree.fromstring(body)
+        root = ElementTree.fromstring(response.first_bytes(ERROR_BODY_LIMIT))
     except Exception:  # no body, not XML, connection gone: diagnose from the status alone
         return None
     return root if local_name(root.tag) == "Error" else None
@@ -291,31 +242,43 @@ class S3Source(DriverPerThread):
     """Read-only view of one S3 bucket. It has no method that writes or deletes."""
 
     def __init__(self, label: str, bucket: str, make_driver: Callable[[], BaseS3StorageDriver],
-                 capabilities: Capabilities, requester_pays: bool = False) -> None:
+                 capabilities: Capabilities, requester_pays: bool = False,
+                 connections: int = SOURCE_CONNECTIONS) -> None:
+        """*connections*: idle connections the adapter keeps open for reuse (more are
+        opened while more requests are in flight)."""
         super().__init__(label, bucket, make_driver, capabilities)
         self.requester_pays = requester_pays
+        self._shared_driver = make_driver()
+        connection = self._shared_driver.connection
+        self._transport = S3Transport(connection.signer, bool(connection.secure),
+                                      connection.host, connection.port, connections,
+                                      REQUEST_TIMEOUT_S)
+        self._container = Container(name=bucket, extra=None, driver=self._shared_driver)
 
     # -- plumbing -------------------------------------------------------------------------
     _status_error = staticmethod(_status_error)
 
-    def _container(self) -> Container:
-        return Container(name=self.bucket, extra=None, driver=self._driver())
+    def _driver(self) -> BaseS3StorageDriver:
+        """The one driver of every thread: libcloud signs and names object paths here,
+        neither with per-request state; :class:`S3Transport` sends."""
+        return self._shared_driver
 
     def _object_path(self, key: str) -> str:
-        return self._driver()._get_object_path(self._container(), key)
+        return self._driver()._get_object_path(self._container, key)
 
     def _request(self, what: str, path: str, method: str = "GET", restore: bool = False,
-                 **kwargs):
+                 params: Mapping[str, object] | None = None,
+                 headers: Mapping[str, str] | None = None, data: bytes | None = None,
+                 stream: bool = False) -> Answer:
         if restore:
             self.requests.count_restore()
         else:
             self.requests.count(method, bucket_level=path == f"/{self.bucket}")
-        kwargs.setdefault("params", {})
         if self.requester_pays:
-            kwargs["headers"] = {**REQUESTER_PAYS, **(kwargs.get("headers") or {})}
+            headers = {**REQUESTER_PAYS, **(headers or {})}
         try:
-            return self._driver().connection.request(path, method=method, raw=True, **kwargs)
-        except Exception as exc:  # libcloud and requests raise many kinds; classify them all
+            return self._transport.send(method, path, params, headers, data, stream)
+        except Exception as exc:  # urllib3 and the socket layer raise many kinds
             raise classify(exc, what) from None
 
     def _read_headers(self) -> dict[str, str]:
@@ -409,21 +372,20 @@ class S3Source(DriverPerThread):
         response = self._request(f"GET {key}", self._object_path(key), stream=True,
                                  headers={**self._read_headers(), **RAW_ENCODING},
                                  params=self._version_params(version_id))
-        if response.status == 404:
-            raise PermanentError(f"GET {key}: object does not exist")
-        if response.status >= 300:
-            error = _status_error(response, f"GET {key}")
-            if (response.status == 403 and not isinstance(error, UnreadableError)
-                    and not self.requester_pays
-                    and self._readable_by_requester(key, version_id)):
-                error = requester_pays_error(f"GET {key}")
-            raise error
-        raw = response.iter_content.__self__
         try:
+            if response.status == 404:
+                raise PermanentError(f"GET {key}: object does not exist")
+            if response.status >= 300:
+                error = _status_error(response, f"GET {key}")
+                if (response.status == 403 and not isinstance(error, UnreadableError)
+                        and not self.requester_pays
+                        and self._readable_by_requester(key, version_id)):
+                    error = requester_pays_error(f"GET {key}")
+                raise error
             yield ObjectStream(_info_from_headers(key, response.headers),
-                               stored_chunks(raw.raw, key, self.requests))
+                               stored_chunks(response.raw, key, self.requests))
         finally:
-            raw.close()
+            response.close()
 
     def _readable_by_requester(self, key: str, version_id: str | None) -> bool:
         """Whether a refused object answers a HEAD that accepts requester charges: then
@@ -546,7 +508,9 @@ class S3Store(S3Source):
                  location_constraint: bool, part_buffers: int = 2) -> None:
         """*part_buffers*: upload parts all writes may hold in memory at once (two per
         concurrent writer; at least two)."""
-        super().__init__(label, bucket, make_driver, capabilities)
+        # a connection for every part buffer (a part in flight), as many for other requests
+        super().__init__(label, bucket, make_driver, capabilities,
+                         connections=2 * max(2, part_buffers))
         self.part_size = part_size
         self._buffers = _PartBuffers(max(2, part_buffers))
         # parts of one upload in flight: one buffer is left for the part being read
