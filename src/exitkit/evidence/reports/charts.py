@@ -6,8 +6,8 @@ from markupsafe import Markup
 
 from exitkit.evidence.record import (VERIFICATION_CLASSES, CostEstimate, CostReport,
                                      DrillRecord, PhaseRecord, Projection, Verification)
-from exitkit.evidence.reports.facts import (SECONDS_PER_DAY, completeness_pct, drill_cost_eur,
-                                            duration_text)
+from exitkit.drill.units import duration_text
+from exitkit.evidence.reports.facts import SECONDS_PER_DAY, completeness_pct, drill_cost_eur
 from exitkit.evidence.reports.svg import (Bar, Series, TrendPoint, bar_chart, line_chart,
                                           trend_chart)
 from exitkit.evidence.summary import euros

@@ -6,7 +6,8 @@ import jinja2
 
 from exitkit.evidence.record import DrillRecord
 from exitkit.evidence.reports import charts
-from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur, duration_text,
+from exitkit.drill.units import duration_text
+from exitkit.evidence.reports.facts import (completeness_pct, drill_cost_eur,
                                             exit_dependencies,
                                             utc_text, without_scheme)
 from exitkit.evidence.scope_text import provenance_rows, scope_rows

@@ -3,7 +3,8 @@
 from collections.abc import Iterable, Sequence
 
 from exitkit.evidence.record import CostEstimate, DrillRecord
-from exitkit.evidence.reports.facts import duration_text, exit_dependencies, utc_text
+from exitkit.drill.units import duration_text
+from exitkit.evidence.reports.facts import exit_dependencies, utc_text
 from exitkit.evidence.scope_text import provenance_rows, scope_rows
 from exitkit.evidence.vm_move_table import VM_MOVE_COLUMNS, vm_move_row
 from exitkit.evidence.vm_table import VM_COLUMNS, vm_row, vm_totals_text
