@@ -1,8 +1,8 @@
-"""Translate what libcloud, requests and urllib3 raise into exitkit's transient/permanent
-split."""
+"""Translate what libcloud, requests, urllib3 and http.client raise into exitkit's
+transient/permanent split."""
 
+import http.client
 import re
-import socket
 
 import requests
 from libcloud.common.types import InvalidCredsError, LibcloudError
@@ -20,6 +20,10 @@ _URLLIB3_FAILURES = ((urllib3_errors.ReadTimeoutError, "ReadTimeout"),
                      (urllib3_errors.ProxyError, "ProxyError"),
                      (urllib3_errors.SSLError, "SSLError"),
                      (urllib3_errors.ProtocolError, "ConnectionError"))
+#: OSErrors that name a local file, not a connection (a socket's errors are the rest:
+#: refused, reset, timed out, name not resolved, TLS, no address left).
+_LOCAL_FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError,
+                      NotADirectoryError, FileExistsError)
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -92,9 +96,10 @@ def classify(exc: BaseException, what: str) -> Exception:
         return exc
     if isinstance(exc, InvalidCredsError):
         return PermanentError(f"{what}: access denied; check the credentials")
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, socket.timeout)):
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)) or (
+            isinstance(exc, OSError) and not isinstance(exc, _LOCAL_FILE_ERRORS)):
         return TransientError(f"{what}: connection failed ({type(exc).__name__})")
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, http.client.HTTPException)):
         return TransientError(f"{what}: connection broken while reading")
     for failure, name in _URLLIB3_FAILURES:  # while a request is sent or a body streams
         if isinstance(exc, failure):

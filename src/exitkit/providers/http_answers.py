@@ -40,9 +40,9 @@ def child_text(element, name: str) -> str | None:
 
 
 def stored_chunks(raw, key: str, requests: RequestCounter) -> Iterator[bytes]:
-    """The body of urllib3's *raw* response as stored, counting its bytes: urllib3 is told
-    not to decode Content-Encoding (requests' ``iter_content`` would gunzip or inflate it,
-    changing bytes and length). A broken stream raises the classified error of GET *key*."""
+    """The body of *raw* as stored, counting its bytes: *raw* is urllib3's response or an
+    S3 :class:`~exitkit.providers.s3_transport.Answer`, told not to decode Content-Encoding
+    (requests' ``iter_content`` would gunzip or inflate it, changing bytes and length). A broken stream raises the classified error of GET *key*."""
     try:
         for chunk in raw.stream(READ_CHUNK, decode_content=False):
             requests.add_bytes(len(chunk))

@@ -10,8 +10,8 @@ servers:
   (header and canonical request): about 60% of a drill's CPU, and 1.3-1.7 ms of client
   CPU per request (measured, docs/performance.md). :class:`S3Transport`
   (:mod:`exitkit.providers.s3_transport`) signs with libcloud's own SigV4 signer and sends
-  through one urllib3 pool shared by all threads (keep-alive, urllib3's retries off); a
-  body with ``Content-MD5`` is signed ``UNSIGNED-PAYLOAD`` (the signed MD5 already makes
+  with ``http.client`` over connections shared by all threads (keep-alive, no retries of
+  its own); a body with ``Content-MD5`` is signed ``UNSIGNED-PAYLOAD`` (the signed MD5 already makes
   the server refuse a damaged body).
 * libcloud's MinIO driver signs with an empty region, which is an invalid SigV4 credential
   scope; :class:`S3CompatibleDriver` always signs with a region (``us-east-1`` by default).
@@ -34,7 +34,7 @@ servers:
   ``Content-Encoding`` (gzip, deflate, br, zstd): the copy would get other bytes than the
   stored ones, or fail on a body that is not valid in its encoding (and libcloud replaces
   the ``Accept-Encoding`` asked for with ``gzip,deflate``). :meth:`S3Source.open` reads
-  urllib3's raw stream with ``decode_content=False`` and asks for
+  the body with ``http.client``, which never decodes, and asks for
   ``Accept-Encoding: identity``.
 * libcloud's listing objects drop ``StorageClass``; the adapter reads listing XML itself.
 """
@@ -278,7 +278,7 @@ class S3Source(DriverPerThread):
             headers = {**REQUESTER_PAYS, **(headers or {})}
         try:
             return self._transport.send(method, path, params, headers, data, stream)
-        except Exception as exc:  # urllib3 and the socket layer raise many kinds
+        except Exception as exc:  # http.client and the socket layer raise many kinds
             raise classify(exc, what) from None
 
     def _read_headers(self) -> dict[str, str]:
@@ -383,7 +383,7 @@ class S3Source(DriverPerThread):
                     error = requester_pays_error(f"GET {key}")
                 raise error
             yield ObjectStream(_info_from_headers(key, response.headers),
-                               stored_chunks(response.raw, key, self.requests))
+                               stored_chunks(response, key, self.requests))
         finally:
             response.close()
 
