@@ -5,8 +5,9 @@ connection, delays, or cuts the answer off (closes the connection) halfway throu
 body. For a seeded fraction of object keys (chosen by the key, so the same keys whatever
 the bucket or the order of requests) it flips one byte of the first body it relays, and
 relays later reads intact. It can also hide the part count of
-``HEAD ?partNumber=N``, as a store that does not say an object's part size. It counts and
-lists what it did.
+``HEAD ?partNumber=N``, as a store that does not say an object's part size, and close every
+connection once its answer is sent, as a server whose idle timeout passed. It counts and
+lists what it did, and the connections it accepted.
 """
 
 import http.client
@@ -30,7 +31,8 @@ class Faults:
     headers and half its body are relayed, then the connection is closed); ``flip_byte`` is
     the fraction of object keys whose first GET body is damaged (one byte flipped),
     ``flipped`` the paths damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from
-    part HEADs. With ``only``, the four per-request faults fall only on requests whose query
+    part HEADs. ``close_idle`` closes each connection after its answer without saying
+    ``Connection: close``. With ``only``, the four per-request faults fall only on requests whose query
     holds that text (e.g. ``partNumber=``: upload parts), and ``seen`` counts every request
     that matched."""
 
@@ -41,12 +43,14 @@ class Faults:
     delay: float = 0.0
     delay_seconds: float = 0.2
     hide_part_sizes: bool = False
+    close_idle: bool = False
     only: str | None = None
     seed: int = 1
     injected: Counter = field(default_factory=Counter)
     flipped: set = field(default_factory=set)
     requests: list = field(default_factory=list)  # (fault, method, path) of each injected
     seen: int = 0
+    connections: int = 0
 
 
 class FaultProxy:
@@ -64,6 +68,10 @@ class FaultProxy:
 
             def log_message(self, *args) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                proxy._count_connection()
 
             def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -115,6 +123,11 @@ class FaultProxy:
                     self.close_connection = True
                 elif self.command != "HEAD":
                     self.wfile.write(payload)
+                if proxy.faults.close_idle and fault != "cut":
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    proxy._count("close_idle")
                 upstream.close()
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
@@ -152,6 +165,10 @@ class FaultProxy:
     def _path_random(self, path: str) -> random.Random:
         """Seeded by the object's key (the path after the bucket), not by the bucket."""
         return random.Random(f"{self.faults.seed}:{path.split('/', 2)[2]}")
+
+    def _count_connection(self) -> None:
+        with self._lock:
+            self.faults.connections += 1
 
     def _count(self, name: str) -> None:
         with self._lock:

@@ -1,7 +1,9 @@
 """Faults injected by a loopback proxy between exitkit and a real source server."""
 
+import io
 import json
 import random
+import time
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -224,3 +226,40 @@ def test_a_connection_cut_while_a_body_streams_is_one_transient_error(
     assert str(caught.value) == f"GET {key}: connection failed (ConnectionError)"
     assert faults.injected["cut"] == 1
     assert b"".join(received) == body[:len(body) // 2]
+
+
+def _when(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the proxy did not get there in time"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("close_idle", [False, True], ids=["kept-alive", "closed-by-server"])
+def test_a_connection_is_reused_until_the_server_closes_it(seaweed, bucket_name, close_idle):
+    """Requests in turn share one kept-alive connection. When the server closes each
+    connection after its answer without saying so (its idle timeout), the next request
+    opens a new connection instead of failing on the closed one: no error, no retry."""
+    bucket = bucket_name("idle")
+    client = minio_client(seaweed)
+    client.make_bucket(bucket)
+    rng = random.Random(41)
+    objects = {f"{prefix}/{index:03d}-{name}": rng.randbytes(rng.randrange(0, 40_000))
+               for index, (prefix, name) in enumerate(
+                   (rng.choice(["logs/2026", "media", "bäckerei/κλειδί", "a b+c"]),
+                    rng.choice(["x.gz", "y.bin", "z%20.txt"])) for _ in range(12))}
+    for key, body in objects.items():
+        client.put_object(bucket, key, io.BytesIO(body), len(body))
+    faults = Faults(close_idle=close_idle)
+    with FaultProxy(int(urlsplit(seaweed.endpoint).port), faults) as proxy:
+        source = open_source(Endpoint(provider="seaweedfs", endpoint=proxy.endpoint,
+                                      region="us-east-1", bucket=bucket, credentials=CREDS),
+                             Keys(SecretStr(seaweed.access_key), SecretStr(seaweed.secret_key)))
+        for index, (key, body) in enumerate(objects.items()):
+            _when(lambda: faults.injected["close_idle"] == (2 * index if close_idle else 0))
+            assert source.head(key).size == len(body)
+            with source.open(key) as stream:
+                assert b"".join(stream.chunks) == body
+    requests = 2 * len(objects)
+    assert faults.connections == (requests if close_idle else 1)
+    assert source.requests.retries == 0

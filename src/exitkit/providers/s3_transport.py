@@ -164,12 +164,16 @@ class Answer:
 
     def stream(self, amount: int, decode_content: bool = False) -> Iterator[bytes]:
         """The body as stored, in pieces of at most *amount* bytes (``http.client`` never
-        decodes, so *decode_content* must stay False)."""
+        decodes, so *decode_content* must stay False). A body that ends before its
+        Content-Length raises ConnectionError."""
         if decode_content:
             raise ValueError("S3 answers are read as stored")
-        read = self._response.read
-        while chunk := read(amount):
+        response = self._response
+        while chunk := response.read(amount):
             yield chunk
+        if response.length:  # http.client ends a body cut short silently
+            raise ConnectionError(f"the connection closed {response.length} bytes before "
+                                  f"the end of the body")
 
     def first_bytes(self, limit: int) -> bytes:
         """Up to *limit* bytes of the body (an error document)."""
