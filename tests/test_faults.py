@@ -258,6 +258,7 @@ def test_a_connection_is_reused_until_the_server_closes_it(seaweed, bucket_name,
         for index, (key, body) in enumerate(objects.items()):
             _when(lambda: faults.injected["close_idle"] == (2 * index if close_idle else 0))
             assert source.head(key).size == len(body)
+            _when(lambda: faults.injected["close_idle"] == (2 * index + 1 if close_idle else 0))
             with source.open(key) as stream:
                 assert b"".join(stream.chunks) == body
     requests = 2 * len(objects)
