@@ -34,7 +34,7 @@ from pydantic import SecretStr
 from exitkit.drill.spec import Credentials, Endpoint
 from exitkit.drill.spec_file import Keys
 from exitkit.embedded.servers import MotoServer
-from exitkit.errors import PermanentError, TransientError
+from exitkit.errors import EndpointError, PermanentError, TransientError
 from exitkit.providers.registry import open_source
 
 CREDS = Credentials(access_key_env="UNUSED_A", secret_key_env="UNUSED_B")
@@ -390,7 +390,8 @@ def test_https_with_an_untrusted_certificate_fails_naming_the_operation(tls, mon
     with pytest.raises((TransientError, PermanentError)) as caught:
         s3_source(server, bucket).head(key)
     message = str(caught.value)
-    assert message.startswith(f"HEAD {key}: connection failed")
+    assert isinstance(caught.value, PermanentError)  # retrying cannot make it trusted
+    assert message.startswith(f"HEAD {key}: the endpoint's TLS certificate is not trusted")
     assert server.secret_key not in message and server.access_key not in message
     monkeypatch.setattr(libcloud.security, "VERIFY_SSL_CERT", False)
     with s3_source(server, bucket).open(key) as stream:
@@ -471,6 +472,33 @@ def test_wrong_proxy_credentials_fail_without_leaking_them(plain, tls, proxy, mo
         with s3_source(server, bucket).open(key) as stream:
             b"".join(stream.chunks)
     message = str(caught.value)
-    assert message.startswith(f"GET {key}: ")
-    assert "not-the-password" not in message and server.secret_key not in message
+    assert isinstance(caught.value, PermanentError)
+    assert message == (f"GET {key}: the proxy refused the request (HTTP 407); check the "
+                       f"credentials in HTTP_PROXY/HTTPS_PROXY")
+    assert server.secret_key not in message
     assert proxy.refused == 1 and proxy.connects == [] and proxy.forwarded == []
+
+
+def test_a_proxy_named_without_a_scheme_is_an_http_proxy(plain, proxy, monkeypatch):
+    """HTTP_PROXY=user:password@host:port (no scheme, as curl and requests accept it)
+    reaches that proxy."""
+    server, bucket, objects = plain
+    monkeypatch.setenv("HTTP_PROXY", proxy.url().split("://", 1)[1])
+    key = "media/clip-01.mov"
+    with s3_source(server, bucket).open(key) as stream:
+        assert sha256(b"".join(stream.chunks)) == sha256(objects[key]["body"])
+    assert len(proxy.forwarded) == 1 and proxy.refused == 0
+
+
+@pytest.mark.parametrize("proxy_url", ["socks5://127.0.0.1:1080", "https://127.0.0.1:3129"])
+def test_a_proxy_spoken_to_over_tls_or_socks_is_refused_naming_the_variable(
+        plain, monkeypatch, proxy_url):
+    """A proxy the transport cannot speak to is bad input: one EndpointError naming the
+    variable, before any request."""
+    server, bucket, _ = plain
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    with pytest.raises(EndpointError) as caught:
+        s3_source(server, bucket)
+    scheme = proxy_url.split(":", 1)[0]
+    assert str(caught.value) == (f"HTTP_PROXY: {scheme}:// proxies are not supported; name "
+                                 f"an http:// proxy (it tunnels HTTPS)")

@@ -3,6 +3,7 @@ transient/permanent split."""
 
 import http.client
 import re
+import ssl
 
 import requests
 from libcloud.common.types import InvalidCredsError, LibcloudError
@@ -21,7 +22,8 @@ _URLLIB3_FAILURES = ((urllib3_errors.ReadTimeoutError, "ReadTimeout"),
                      (urllib3_errors.SSLError, "SSLError"),
                      (urllib3_errors.ProtocolError, "ConnectionError"))
 #: OSErrors that name a local file, not a connection (a socket's errors are the rest:
-#: refused, reset, timed out, name not resolved, TLS, no address left).
+#: refused, reset, timed out, name not resolved, TLS, no address left: named as requests
+#: names them, so a message does not depend on the client that sent the request).
 _LOCAL_FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError,
                       NotADirectoryError, FileExistsError)
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -50,6 +52,9 @@ def error_for_status(status: int, what: str, retry_after: str | None = None,
     """
     if status in RETRYABLE_STATUSES:
         return TransientError(f"{what}: HTTP {status}", _seconds(retry_after))
+    if status == 407:
+        return PermanentError(f"{what}: the proxy refused the request (HTTP 407); check the "
+                              f"credentials in HTTP_PROXY/HTTPS_PROXY")
     unreadable = _unreadable(status, what, code or "", message or "", storage_class)
     if unreadable is not None:
         return unreadable
@@ -96,9 +101,17 @@ def classify(exc: BaseException, what: str) -> Exception:
         return exc
     if isinstance(exc, InvalidCredsError):
         return PermanentError(f"{what}: access denied; check the credentials")
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout)) or (
-            isinstance(exc, OSError) and not isinstance(exc, _LOCAL_FILE_ERRORS)):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return PermanentError(f"{what}: the endpoint's TLS certificate is not trusted "
+                              f"({exc.verify_message}); check the CA bundle (SSL_CERT_FILE)")
+    if isinstance(exc, OSError) and str(exc).startswith("Tunnel connection failed: 407"):
+        return error_for_status(407, what)
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return TransientError(f"{what}: connection failed ({type(exc).__name__})")
+    if isinstance(exc, OSError) and not isinstance(exc, _LOCAL_FILE_ERRORS):
+        name = "Timeout" if isinstance(exc, TimeoutError) else (
+            "SSLError" if isinstance(exc, ssl.SSLError) else "ConnectionError")
+        return TransientError(f"{what}: connection failed ({name})")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, http.client.HTTPException)):
         return TransientError(f"{what}: connection broken while reading")
     for failure, name in _URLLIB3_FAILURES:  # while a request is sent or a body streams

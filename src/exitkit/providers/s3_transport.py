@@ -30,6 +30,8 @@ import libcloud.security
 from libcloud.common.aws import AWSRequestSignerAlgorithmV4, UnsignedPayloadSentinel
 from urllib3.util.wait import wait_for_read
 
+from exitkit.errors import EndpointError
+
 USER_AGENT = "exitkit"
 
 
@@ -194,13 +196,25 @@ def _carries_md5(headers: Mapping[str, str]) -> bool:
     return any(name.lower() == "content-md5" for name in headers)
 
 
-def _proxy_for(scheme: str, host: str) -> str | None:
-    """The proxy the environment (``*_proxy``, ``no_proxy``) chooses for *host*, or None
-    (read once per store: the host is fixed). An HTTPS endpoint is reached through a
-    tunnel; a plain-HTTP one is forwarded."""
-    if proxy_bypass(host):
+def _proxy_for(scheme: str, host: str, port: int):
+    """The proxy the environment (``*_proxy``, ``no_proxy``) chooses for *host*, split, or
+    None (read once per store: the host is fixed). A proxy named without a scheme is an
+    HTTP proxy, as curl and requests read it; a proxy spoken to over TLS or SOCKS is
+    refused with EndpointError. An HTTPS endpoint is reached through a tunnel; a plain-HTTP
+    one is forwarded."""
+    if proxy_bypass(f"{host}:{port}"):
         return None
-    return getproxies().get(scheme)
+    proxy = getproxies().get(scheme)
+    if proxy is None:
+        return None
+    proxied = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if proxied.scheme != "http":
+        raise EndpointError(f"{scheme.upper()}_PROXY",
+                            f"{proxied.scheme}:// proxies are not supported; name an "
+                            f"http:// proxy (it tunnels HTTPS)")
+    if not proxied.hostname:
+        raise EndpointError(f"{scheme.upper()}_PROXY", "the proxy URL names no host")
+    return proxied
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -241,8 +255,7 @@ class S3Transport:
         self._fixed = {"Host": host if port == default_port else f"{host}:{port}",
                        "User-Agent": USER_AGENT}
         self._prefix, self._proxy_headers = "", {}
-        proxy = _proxy_for(scheme, host)
-        proxied = urlsplit(proxy) if proxy else None
+        proxied = _proxy_for(scheme, host, port)
         address = (proxied.hostname, proxied.port or 80) if proxied else (host, port)
         context = _tls_context() if secure else None
 
