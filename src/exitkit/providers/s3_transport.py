@@ -35,6 +35,23 @@ from exitkit.errors import EndpointError
 USER_AGENT = "exitkit"
 
 
+class _DailyKeySigner(AWSRequestSignerAlgorithmV4):
+    """libcloud's SigV4 signer, deriving its signing key once per day and region instead
+    of with four HMACs on every request (the key depends on nothing else)."""
+
+    def __init__(self, signer: AWSRequestSignerAlgorithmV4) -> None:
+        super().__init__(signer.access_key, signer.access_secret, signer.version,
+                         signer.connection)
+        self._keys: dict[tuple[str, str], bytes] = {}
+
+    def _get_key_to_sign_with(self, dt) -> bytes:
+        scope = (dt.strftime("%Y%m%d"), self.connection.driver.region_name)
+        key = self._keys.get(scope)
+        if key is None:
+            key = self._keys[scope] = super()._get_key_to_sign_with(dt)
+        return key
+
+
 class _Response(http.client.HTTPResponse):
     """``http.client``'s response with ``headers`` as a dict of lower-case names (repeated
     headers joined with ", "), read without the ``email`` parser. Status line, ``100
@@ -251,7 +268,7 @@ class S3Transport:
         scheme = "https" if secure else "http"
         default_port = 443 if secure else 80
         port = port or default_port
-        self._signer = signer
+        self._signer = _DailyKeySigner(signer)
         self._fixed = {"Host": host if port == default_port else f"{host}:{port}",
                        "User-Agent": USER_AGENT}
         self._prefix, self._proxy_headers = "", {}
