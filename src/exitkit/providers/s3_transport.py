@@ -17,7 +17,6 @@ Nothing here retries or follows a redirect: a failure is raised once, and exitki
 policy counts it.
 """
 
-import base64
 import http.client
 import queue
 import socket
@@ -27,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import libcloud.security
+import urllib3
 from libcloud.common.aws import AWSRequestSignerAlgorithmV4, UnsignedPayloadSentinel
 from urllib3.util.wait import wait_for_read
 
@@ -109,20 +109,9 @@ def _header_dict(lines: list[bytes]) -> dict[str, str]:
     return headers
 
 
-class _Connection(http.client.HTTPConnection):
-    """A plain connection that reads answers with :class:`_Response` and sends without
-    Nagle's delay (a request's header and body go out in separate writes)."""
-
-    response_class = _Response
-
-    def connect(self) -> None:
-        """Connect, then turn Nagle's algorithm off."""
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _TLSConnection(http.client.HTTPSConnection):
-    """:class:`_Connection` over TLS."""
+class _NoDelay:
+    """Reads answers with :class:`_Response` and sends without Nagle's delay (a request's
+    header and body go out in separate writes)."""
 
     response_class = _Response
 
@@ -130,6 +119,14 @@ class _TLSConnection(http.client.HTTPSConnection):
         """Connect (through the tunnel, if one is set), then turn Nagle's algorithm off."""
         super().connect()
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Connection(_NoDelay, http.client.HTTPConnection):
+    """A plain connection to the endpoint or the proxy."""
+
+
+class _TLSConnection(_NoDelay, http.client.HTTPSConnection):
+    """A TLS connection to the endpoint, possibly through a proxy's tunnel."""
 
 
 class _Connections:
@@ -182,11 +179,9 @@ class Answer:
                 self.close()
 
     def stream(self, amount: int, decode_content: bool = False) -> Iterator[bytes]:
-        """The body as stored, in pieces of at most *amount* bytes (``http.client`` never
-        decodes, so *decode_content* must stay False). A body that ends before its
-        Content-Length raises ConnectionError."""
-        if decode_content:
-            raise ValueError("S3 answers are read as stored")
+        """The body as stored, in pieces of at most *amount* bytes (*decode_content* is
+        accepted as urllib3's ``stream`` has it; ``http.client`` never decodes). A body
+        that ends before its Content-Length raises ConnectionError."""
         response = self._response
         while chunk := response.read(amount):
             yield chunk
@@ -245,11 +240,11 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _proxy_authorization(proxy) -> dict[str, str]:
+    """The ``Proxy-Authorization`` header for the credentials in the proxy's URL."""
     if proxy.username is None:
         return {}
-    token = base64.b64encode(
-        f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode()
-    return {"Proxy-Authorization": f"Basic {token}"}
+    return urllib3.make_headers(
+        proxy_basic_auth=f"{unquote(proxy.username)}:{unquote(proxy.password or '')}")
 
 
 class S3Transport:
