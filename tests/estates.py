@@ -18,9 +18,13 @@ DOCUMENTS = (
     ("odd/hash#and?query ~{n}.txt", "text/plain; charset=utf-8", {}),
     ("photos/2026/日本/{n}.jpg", "image/jpeg", {"cache-control": "public, max-age=86400"}),
 )
-#: Custom metadata as exports and backup tools write it (lower-case names).
+#: Custom metadata as exports and backup tools write it (lower-case names, runs of spaces
+#: inside values). A tab is left to tests/test_s3_wire.py: rclone's S3 client signs it in a
+#: way SeaweedFS refuses (SignatureDoesNotMatch), which the rclone engine's tests would
+#: report as failed copies.
 METADATA = ({"department": "finance", "classification": "internal"},
-            {"retention-years": "10"}, {}, {"source-system": "sap-export", "batch": "42"})
+            {"retention-years": "10"}, {}, {"source-system": "sap-export", "batch": "42"},
+            {"description": "Q3  report   final", "author": "J. de  Vries"})
 #: Keys a path-keyed store cannot hold: a 300-byte segment, an empty segment.
 PATH_TROUBLE = ("deep/" + "long-segment-" * 23 + "x/report.pdf", "legacy//double-slash.txt")
 

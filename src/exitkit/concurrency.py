@@ -1,8 +1,10 @@
-"""Run a function over many items on a thread pool without queueing them all at once."""
+"""Run a function over many items on a thread pool without queueing them all at once, and
+read a sequence ahead on a thread of its own."""
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from queue import SimpleQueue
+from queue import Full, Queue, SimpleQueue
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -48,3 +50,58 @@ def _drain(pending: dict, finished: SimpleQueue) -> Iterator[tuple]:
         if finished.empty():
             return
         future = finished.get()
+
+
+class _Failed:
+    """The error that ended a prefetched sequence, handed to its consumer."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def prefetched(items: Iterable[Item], batch: int = 1000, batches: int = 4) -> Iterator[Item]:
+    """*items* in order, produced on a thread of their own up to *batches* batches of
+    *batch* items ahead of the consumer: a listing's next pages arrive while the items
+    before them are compared. Memory stays bounded. An error of the producer is raised
+    here where the sequence broke off; a consumer that stops early stops the producer at
+    its next item."""
+    handover: Queue = Queue(maxsize=batches)
+    stopped = threading.Event()
+
+    def hand_over(value) -> bool:
+        while not stopped.is_set():
+            try:
+                handover.put(value, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        chunk: list = []
+        try:
+            for item in items:
+                chunk.append(item)
+                if len(chunk) >= batch:
+                    if not hand_over(chunk):
+                        return
+                    chunk = []
+            if hand_over(chunk):
+                hand_over(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand_over(_Failed(exc))
+
+    threading.Thread(target=produce, name="exitkit-prefetch", daemon=True).start()
+    try:
+        while True:
+            value = handover.get()
+            if value is _END:
+                return
+            if isinstance(value, _Failed):
+                raise value.error
+            yield from value
+    finally:
+        stopped.set()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exitkit import __version__
+from exitkit.concurrency import prefetched
 from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
@@ -620,7 +621,8 @@ class DrillRun:
         options = self.spec.options
         known = self._journaled_problems() if self.verify_only else copied.known_classes()
         scope = self._verify_scope(plan, copied, stem, self._listed_entries(plan),
-                                   self._entries(target, self.keys.target_prefix), known)
+                                   prefetched(self._entries(target, self.keys.target_prefix)),
+                                   known)
         try:
             verification = verify_phase(source, target, scope, options.concurrency,
                                         options.max_retries, clock, self.observer)
@@ -633,10 +635,11 @@ class DrillRun:
 
     def _listed_entries(self, plan: PlanStore) -> Iterable[Entry]:
         """The source entries in scope as verification reads them: the plan's own rows when
-        the listing came from an inventory report, else a fresh listing."""
+        the listing came from an inventory report, else a fresh listing (read ahead on a
+        thread of its own, as the target's is)."""
         if isinstance(self.listed, ReportListing):
             return iter(plan)
-        return self._entries(self.listed, self.keys.source_prefix)
+        return prefetched(self._entries(self.listed, self.keys.source_prefix))
 
     def _verify_scope(self, plan: PlanStore, copied: CopyOutcome, stem: str,
                       source_entries: Iterable[Entry], target_entries: Iterable[Entry],

@@ -3,6 +3,7 @@
 bodies streamed as stored."""
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from exitkit.measure.requests import RequestCounter
@@ -11,10 +12,24 @@ from exitkit.providers.failures import classify
 READ_CHUNK = 1024 * 1024
 
 
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
 def http_date(value: str | None) -> str | None:
-    """An HTTP date as ISO 8601; a value that is no HTTP date is returned as given."""
+    """An HTTP date as ISO 8601; a value that is no HTTP date is returned as given. The
+    form servers send (IMF-fixdate, ``Sun, 06 Nov 1994 08:49:37 GMT``) is read directly,
+    the obsolete ones with the ``email`` package."""
     if not value:
         return None
+    parts = value.split()
+    if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
+        try:
+            hour, minute, second = parts[4].split(":")
+            return datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hour),
+                            int(minute), int(second), tzinfo=timezone.utc).isoformat()
+        except ValueError:
+            pass
     try:
         return parsedate_to_datetime(value).isoformat()
     except (TypeError, ValueError):
@@ -29,6 +44,15 @@ def plain_etag(value: str | None) -> str | None:
 def local_name(tag: str) -> str:
     """An XML element's tag without its namespace."""
     return tag.rsplit("}", 1)[-1]
+
+
+def child_texts(element) -> dict[str, str]:
+    """The text of each child of *element* by its name (any namespace; the first child of
+    each name), read in one pass."""
+    texts: dict[str, str] = {}
+    for child in element:
+        texts.setdefault(local_name(child.tag), child.text or "")
+    return texts
 
 
 def child_text(element, name: str) -> str | None:

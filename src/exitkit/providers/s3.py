@@ -1,7 +1,7 @@
 """S3-compatible stores (AWS S3, MinIO, SeaweedFS, OVHcloud, Scaleway, Hetzner, IONOS) on libcloud.
 
-libcloud supplies the drivers, SigV4 signing and object paths; this adapter makes the
-requests itself (listing, multipart, properties) and fixes the gaps found against real
+libcloud supplies the drivers, credentials and object paths; this adapter signs and makes
+the requests itself (listing, multipart, properties) and fixes the gaps found against real
 servers:
 
 * libcloud sends every request through requests' session machinery (request preparation,
@@ -9,10 +9,13 @@ servers:
   keep per-request signing state, and its signer hashes every PUT body twice for SigV4
   (header and canonical request): about 60% of a drill's CPU, and 1.3-1.7 ms of client
   CPU per request (measured, docs/performance.md). :class:`S3Transport`
-  (:mod:`exitkit.providers.s3_transport`) signs with libcloud's own SigV4 signer and sends
-  with ``http.client`` over connections shared by all threads (keep-alive, no retries of
-  its own); a body with ``Content-MD5`` is signed ``UNSIGNED-PAYLOAD`` (the signed MD5 already makes
-  the server refuse a damaged body).
+  (:mod:`exitkit.providers.s3_transport`) sends over connections shared by all threads
+  (keep-alive, no retries of its own); a body with ``Content-MD5`` is signed
+  ``UNSIGNED-PAYLOAD`` (the signed MD5 already makes the server refuse a damaged body).
+* libcloud's SigV4 signer signs header values only stripped, where SigV4 folds runs of
+  whitespace into one space: SeaweedFS refused (403) a PUT whose metadata held two spaces
+  or a tab. It also sorts the headers twice and formats the date five times a request.
+  :class:`~exitkit.providers.sigv4.SigV4Signer` signs as SigV4 defines, in one pass.
 * libcloud's MinIO driver signs with an empty region, which is an invalid SigV4 credential
   scope; :class:`S3CompatibleDriver` always signs with a region (``us-east-1`` by default).
 * libcloud's MinIO driver stores the host on the connection *class*, so two endpoints in one
@@ -34,7 +37,7 @@ servers:
   ``Content-Encoding`` (gzip, deflate, br, zstd): the copy would get other bytes than the
   stored ones, or fail on a body that is not valid in its encoding (and libcloud replaces
   the ``Accept-Encoding`` asked for with ``gzip,deflate``). :meth:`S3Source.open` reads
-  the body with ``http.client``, which never decodes, and asks for
+  the body as stored (the transport never decodes) and asks for
   ``Accept-Encoding: identity``.
 * libcloud's listing objects drop ``StorageClass``; the adapter reads listing XML itself.
 """
@@ -61,14 +64,15 @@ from exitkit.providers.contract import (ARCHIVE_CLASSES_UNPROBED, KMS_UNPROBED, 
                                         ObjectInfo, ObjectStream, PutResult, RestoreStatus)
 from exitkit.providers.driver_pool import DriverPerThread
 from exitkit.providers.checksums import RunningChecksum, checksum_of, multipart_etag
-from exitkit.providers.http_answers import (child_text, http_date, local_name, plain_etag,
-                                            stored_chunks)
+from exitkit.providers.http_answers import (child_text, child_texts, http_date, local_name,
+                                            plain_etag, stored_chunks)
 from exitkit.providers.failures import (RETRYABLE_STATUSES, classify, error_for_status,
                                         requester_pays_error)
 from exitkit.providers.properties import (CHECKSUM_ALGORITHMS, FULL_OBJECT_MULTIPART,
                                           ObjectProperties, checksum_type_of,
                                           properties_from_headers, write_headers)
 from exitkit.providers.s3_transport import Answer, S3Transport
+from exitkit.providers.sigv4 import SigV4Signer
 
 MAX_PARTS = 10_000
 #: The smallest part S3 accepts (all but the last part of an upload).
@@ -250,9 +254,10 @@ class S3Source(DriverPerThread):
         self.requester_pays = requester_pays
         self._shared_driver = make_driver()
         connection = self._shared_driver.connection
-        self._transport = S3Transport(connection.signer, bool(connection.secure),
-                                      connection.host, connection.port, connections,
-                                      REQUEST_TIMEOUT_S)
+        signer = SigV4Signer(connection.user_id, connection.key,
+                             self._shared_driver.region_name)
+        self._transport = S3Transport(signer, bool(connection.secure), connection.host,
+                                      connection.port, connections, REQUEST_TIMEOUT_S)
         self._container = Container(name=bucket, extra=None, driver=self._shared_driver)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -309,16 +314,16 @@ class S3Source(DriverPerThread):
                 params["marker"] = marker
             root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
-            objects = [element for element in root if local_name(element.tag) == "Contents"]
-            for element in objects:
-                yield ObjectInfo(key=child_text(element, "Key"),
-                                 size=int(child_text(element, "Size") or 0),
-                                 etag=plain_etag(child_text(element, "ETag")),
-                                 last_modified=child_text(element, "LastModified"),
-                                 storage_class=child_text(element, "StorageClass") or "STANDARD")
+            objects = [child_texts(element) for element in root
+                       if local_name(element.tag) == "Contents"]
+            for fields in objects:
+                yield ObjectInfo(key=fields.get("Key"), size=int(fields.get("Size") or 0),
+                                 etag=plain_etag(fields.get("ETag")),
+                                 last_modified=fields.get("LastModified"),
+                                 storage_class=fields.get("StorageClass") or "STANDARD")
             if (child_text(root, "IsTruncated") or "false").lower() != "true" or not objects:
                 return
-            marker = child_text(objects[-1], "Key")
+            marker = objects[-1].get("Key")
 
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every version and delete marker under *prefix* (ListObjectVersions)."""
@@ -337,16 +342,16 @@ class S3Source(DriverPerThread):
                 kind = local_name(element.tag)
                 if kind not in ("Version", "DeleteMarker"):
                     continue
+                fields = child_texts(element)
                 yield ObjectInfo(
-                    key=child_text(element, "Key"),
-                    size=int(child_text(element, "Size") or 0),
-                    etag=plain_etag(child_text(element, "ETag")),
-                    last_modified=child_text(element, "LastModified"),
-                    version_id=child_text(element, "VersionId"),
-                    is_latest=(child_text(element, "IsLatest") or "").lower() == "true",
+                    key=fields.get("Key"), size=int(fields.get("Size") or 0),
+                    etag=plain_etag(fields.get("ETag")),
+                    last_modified=fields.get("LastModified"),
+                    version_id=fields.get("VersionId"),
+                    is_latest=(fields.get("IsLatest") or "").lower() == "true",
                     is_delete_marker=kind == "DeleteMarker",
                     storage_class=None if kind == "DeleteMarker"
-                    else child_text(element, "StorageClass") or "STANDARD")
+                    else fields.get("StorageClass") or "STANDARD")
             if (child_text(root, "IsTruncated") or "false").lower() != "true":
                 return
             key_marker = child_text(root, "NextKeyMarker")
