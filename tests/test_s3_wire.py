@@ -4,7 +4,8 @@ The signer is pinned to botocore's ``S3SigV4Auth`` (an independent implementatio
 generated requests, and to SeaweedFS, which checks every signature: metadata with runs of
 spaces and tabs, as exports write it, was refused with 403 under libcloud's signer.
 Chunked answers come from ``rclone serve s3`` (Go's server sends a long listing chunked,
-as AWS does); neither moto nor SeaweedFS sends one.
+as AWS does); neither moto nor SeaweedFS sends one. HTTP dates, read directly in the form
+servers send, must agree with the ``email`` package in every form.
 """
 
 import hashlib

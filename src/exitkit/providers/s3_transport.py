@@ -42,6 +42,7 @@ USER_AGENT = "exitkit"
 
 _MAX_LINE = 65536  # as http.client: the longest status, header or chunk-size line
 _SINGLE_WRITE = 1 << 20  # a body up to this size goes out in the same write as the head
+READ_WHOLE = 1 << 20  # the read size of an answer read whole
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _URL_UNSAFE = re.compile("[\x00-\x20\x7f]")
 
@@ -285,9 +286,6 @@ class Answer:
         release, self._release = self._release, None
         if release is not None:
             release(self._body.done)
-
-
-READ_WHOLE = 1 << 20
 
 
 def _carries_md5(headers: Mapping[str, str]) -> bool:
