@@ -77,12 +77,12 @@ def _answer_head(reader) -> tuple[str, int, dict[str, str]]:
                                              f"headers")
     else:
         raw = reader.readline(_MAX_LINE + 1)
-        if len(raw) > _MAX_LINE:
-            raise http.client.LineTooLong("status line")
-        status_line = raw.decode("iso-8859-1").rstrip("\r\n")
         if not raw:
             raise http.client.RemoteDisconnected("the server closed the connection without "
                                                  "an answer")
+        if len(raw) > _MAX_LINE:
+            raise http.client.LineTooLong("status line")
+        status_line = raw.decode("iso-8859-1").rstrip("\r\n")
         lines = [line.decode("iso-8859-1").rstrip("\r\n")
                  for line in http.client._read_headers(reader)][:-1]
     version, _space, rest = status_line.partition(" ")
@@ -170,24 +170,29 @@ class _Link:
     (two for a body above a MiB) and one buffered reader for the connection's life, where
     ``http.client`` spends about 150 µs of Python a request on the same work."""
 
-    __slots__ = ("_open", "_connection", "sock", "reader")
+    __slots__ = ("_open", "_connection", "reader")
 
     def __init__(self, open_connection: Callable[[], http.client.HTTPConnection]) -> None:
-        self._open, self._connection, self.sock, self.reader = open_connection, None, None, None
+        self._open, self._connection, self.reader = open_connection, None, None
+
+    @property
+    def sock(self) -> socket.socket | None:
+        """The connection's socket; None until the first request opens it."""
+        return self._connection.sock if self._connection is not None else None
 
     def exchange(self, method: str, head: bytes, body: bytes | None):
         """Send one request; its answer's version, status, headers and :class:`_Body`."""
-        if self.sock is None:
+        if self._connection is None:
             connection = self._open()
             connection.connect()
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._connection, self.sock = connection, connection.sock
-            self.reader = self.sock.makefile("rb")
+            self._connection, self.reader = connection, connection.sock.makefile("rb")
+        sock = self._connection.sock
         if body and len(body) > _SINGLE_WRITE:
-            self.sock.sendall(head)
-            self.sock.sendall(body)
+            sock.sendall(head)
+            sock.sendall(body)
         else:
-            self.sock.sendall(head + body if body else head)
+            sock.sendall(head + body if body else head)
         reader = self.reader
         while True:
             version, status, headers = _answer_head(reader)
@@ -214,7 +219,7 @@ class _Link:
             self.reader.close()
         if self._connection is not None:
             self._connection.close()
-        self._connection, self.sock, self.reader = None, None, None
+        self._connection, self.reader = None, None
 
 
 class _Connections:
