@@ -50,9 +50,7 @@ _URL_UNSAFE = re.compile("[\x00-\x20\x7f]")
 def _request_head(method: str, target: str, headers: Mapping[str, str]) -> bytes:
     """The request line and header block, refusing (ValueError) what would split the
     request: a name that is no token, CR, LF or NUL in a value, a space or control
-    character in the target; and a value with non-ASCII characters, which no signature
-    covers as sent (SigV4 hashes UTF-8, the header travels as Latin-1 or not at all: the
-    server would answer SignatureDoesNotMatch, which reads as wrong credentials)."""
+    character in the target. Values are sent as Latin-1, as ``http.client`` sends them."""
     names = "".join(headers)
     if not _TOKEN.fullmatch(names) or not all(headers) or _URL_UNSAFE.search(target):
         raise ValueError(f"a header name or the request target is not valid: {method} "
@@ -61,12 +59,7 @@ def _request_head(method: str, target: str, headers: Mapping[str, str]) -> bytes
     if lines.count("\n") != len(headers) or lines.count("\r") != len(headers) \
             or "\x00" in lines:
         raise ValueError(f"a header value holds CR, LF or NUL: {method} {target[:200]}")
-    if not lines.isascii():
-        name = next(name for name, value in headers.items() if not str(value).isascii())
-        raise ValueError(f"the value of {name} holds non-ASCII characters, which an S3 "
-                         f"request header cannot carry; change it at the source (S3 "
-                         f"keeps metadata and headers as US-ASCII)")
-    return f"{method} {target} HTTP/1.1\r\n{lines}\r\n".encode("ascii")
+    return f"{method} {target} HTTP/1.1\r\n{lines}\r\n".encode("latin-1")
 
 
 def _answer_head(reader) -> tuple[str, int, dict[str, str]]:
