@@ -64,3 +64,15 @@ def estate(seed: int, classes: tuple[str, ...] = ("STANDARD",),
     return [EstateObject(obj.key, obj.body, obj.content_type, obj.headers, obj.metadata,
                          classes[index % len(classes)])
             for index, obj in enumerate(unique)]
+
+
+def seed_s3(client, bucket: str, objects) -> None:
+    """Put *objects* into an S3 bucket with their content settings and metadata."""
+    client.create_bucket(Bucket=bucket)
+    for obj in objects:
+        settings = {"CacheControl": "cache-control", "ContentDisposition": "content-disposition",
+                    "ContentEncoding": "content-encoding", "ContentLanguage": "content-language"}
+        extra = {name: obj.headers[header] for name, header in settings.items()
+                 if header in obj.headers}
+        client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType=obj.content_type,
+                          Metadata=obj.metadata, **extra)

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from exitkit.api import run_drill
+from exitkit.drill.events import SilentObserver
 from exitkit.evidence.reports import render_report
 from exitkit.providers.boto import s3_client
 from exitkit.providers.checksums import checksum_of
@@ -219,6 +220,37 @@ def test_lock_capable_target_carries_every_property_verified_per_object(
         if kind == "tagged":
             tags = client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
             assert {t["Key"]: t["Value"] for t in tags} == {"retention": "7y", "owner": "legal"}
+
+
+class ReleaseHoldBeforeVerifying(SilentObserver):
+    """Between copy and verification: releases one copied object's legal hold on the
+    target (an in-place change: no new write, no new Last-Modified)."""
+
+    def __init__(self, client, bucket: str, key: str) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+
+    def phase_started(self, phase, total_objects, total_bytes):
+        if phase == "verify":
+            self.client.put_object_legal_hold(Bucket=self.bucket, Key=self.key,
+                                              LegalHold={"Status": "OFF"})
+
+
+def test_a_legal_hold_released_after_the_copy_is_caught_by_reading_it_again(
+        estate, write_spec, env, tmp_path, lock_target):
+    bucket = f"lock-{random.randrange(10**9)}"
+    held = sorted(key for key, kind in estate.kinds.items() if kind == "held")[0]
+    client = s3_client(lock_target.endpoint, lock_target.access_key, lock_target.secret_key)
+    spec = write_spec(estate.bucket, target=_target("aws-s3", "LOCK_ENDPOINT", bucket))
+    result = run_drill(spec, tmp_path / "results", environ=env,
+                       observer=ReleaseHoldBeforeVerifying(client, bucket, held))
+    verification = result.record.verification
+    assert result.exit_code == 1
+    assert _losses_by_key(result.record) == {held: {"legal_hold"}}
+    # what changes in place (tags, retention, holds) is never taken from the copy's
+    # read-back; everything else is, the listing still showing the same write
+    in_place = {"object_lock", "legal_hold", "tags"}
+    assert verification.read_back_objects == sum(
+        1 for kind in estate.kinds.values() if not HOLDS.get(kind, set()) & in_place)
 
 
 SEAWEED_LOSES = {"website_redirect", "encryption"}

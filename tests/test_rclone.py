@@ -9,7 +9,7 @@ from exitkit.api import run_drill
 from exitkit.drill.spec_file import load_spec
 from exitkit.errors import SpecError
 from exitkit.providers.rclone_config import obscure
-from tests.estates import PATH_TROUBLE, estate
+from tests.estates import PATH_TROUBLE, estate, seed_s3
 from tests.helpers import S3_SOURCE_SPEC, SEAWEED_TARGET_SPEC, bucket_contents, minio_client
 
 SFTP_TARGET = """\
@@ -44,18 +44,6 @@ target:
   create_bucket: true
 options: {{concurrency: 4}}
 """
-
-
-def seed_s3(client, bucket: str, objects) -> None:
-    """Put *objects* into an S3 bucket with their content settings and metadata."""
-    client.create_bucket(Bucket=bucket)
-    for obj in objects:
-        settings = {"CacheControl": "cache-control", "ContentDisposition": "content-disposition",
-                    "ContentEncoding": "content-encoding", "ContentLanguage": "content-language"}
-        extra = {name: obj.headers[header] for name, header in settings.items()
-                 if header in obj.headers}
-        client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType=obj.content_type,
-                          Metadata=obj.metadata, **extra)
 
 
 def sha256(body: bytes) -> str:

@@ -48,6 +48,9 @@ class CopiedObject:
     #: The target's multipart ETag when it equals the one predicted from the MD5s of the
     #: parts the copy sent (so it names exactly the bytes read and hashed), else None.
     target_etag: str | None = None
+    #: The target's HEAD right after the write, when it showed nothing that can change
+    #: without a new write (see :func:`read_back`), else None.
+    read_back: ObjectInfo | None = None
 
 
 @dataclass
@@ -131,7 +134,8 @@ def _expected_md5(etag: str | None, checksums: dict[str, str]) -> str | None:
 
 def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
              target_key: str, plan: PropertyPlan,
-             on_read: Callable[[ObjectInfo], None] | None = None) -> CopiedObject:
+             on_read: Callable[[ObjectInfo], None] | None = None,
+             reads_back: bool = False) -> CopiedObject:
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
     The bytes are checked against the source's size, plain-MD5 ETag or stored Content-MD5,
@@ -139,7 +143,8 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
     other full-object checksum after. The copy gets every property the target holds, mapped by *plan*
     (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
     Once the copy succeeded, *on_read* gets what the GET's headers said of the object (the
-    same a HEAD says, so the property census needs no HEAD of its own).
+    same a HEAD says, so the property census needs no HEAD of its own). With *reads_back*,
+    the target is HEADed right after the write (:func:`read_back`).
     """
     info = entry.info
     with source.open(info.key, info.version_id) as stream:
@@ -173,13 +178,38 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
         on_read(got)
     proven_etag = (result.etag if result.parts > 1 and result.content_etag
                    and result.etag == result.content_etag else None)
+    head = (read_back(target, target_key, result.version_id)
+            if reads_back and not changes_without_writing(wanted) else None)
     return CopiedObject(size=digests.size, sha256=digests.sha256.hexdigest(),
                           source_etag=got.etag, attributes=attributes,
                           checksums=dict(got.checksums or {}), parts=result.parts,
                           target_key=target_key, target_version_id=result.version_id,
                           validated=bool(expected_md5 or expected_sha256 or expected_multipart
                                          or checked),
-                          target_etag=proven_etag)
+                          target_etag=proven_etag, read_back=head)
+
+
+def changes_without_writing(attributes: Attributes) -> bool:
+    """Whether *attributes* hold what a store changes in place, without a new write (and
+    so without a new Last-Modified): tags, retention, a legal hold."""
+    properties = attributes.properties
+    return bool(attributes.tags or properties.lock_mode or properties.retain_until
+                or properties.legal_hold)
+
+
+def read_back(target: ObjectTarget, key: str, version_id: str | None) -> ObjectInfo | None:
+    """The target's HEAD of what was just written, for verification to reuse while the
+    target's listing still shows that same write (:mod:`exitkit.verify.writes`); None
+    when the HEAD fails or shows what can change without a new write (tags, retention,
+    a legal hold): verification reads those again."""
+    try:
+        head = target.head(key, version_id)
+    except (TransientError, PermanentError):
+        return None
+    if head is None or head.tag_count or changes_without_writing(
+            head.attributes or Attributes()):
+        return None
+    return head
 
 
 def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
@@ -191,11 +221,13 @@ def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
 def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget, keys: KeyMap,
                concurrency: int, max_retries: int, clock: PhaseClock,
                observer: DrillObserver, outcome: CopyOutcome,
-               properties: PropertyPlan | None = None) -> CopyOutcome:
+               properties: PropertyPlan | None = None, reads_back: bool = False) -> CopyOutcome:
     """Copy every entry of *plan* into *outcome* (filled as objects complete, so it holds
     what was written even when the phase is interrupted); per-object failures are
     collected, not raised, each with its class. With ``outcome.archived``, keys with
-    archived versions wait for their restores (see :mod:`exitkit.drill.restore`)."""
+    archived versions wait for their restores (see :mod:`exitkit.drill.restore`). With
+    *reads_back*, each object is HEADed on the target once written, for verification to
+    reuse (:func:`read_back`)."""
     properties = properties or PropertyPlan()
     census, counting = outcome.census, threading.Lock()
 
@@ -223,7 +255,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
             try:
                 copied = with_retries(lambda: copy_one(entry, source, target, target_key,
                                                        properties,
-                                                       count if census is not None else None),
+                                                       count if census is not None else None,
+                                                       reads_back),
                                          max_retries, clock.retried)
             except (TransientError, PermanentError) as exc:
                 results.append((entry, exc))

@@ -35,7 +35,7 @@ import fasteners
 from exitkit.drill.copy import CopiedObject
 from exitkit.drill.restore import RestoreRequest
 from exitkit.errors import ExitkitError
-from exitkit.providers.contract import Attributes
+from exitkit.providers.contract import Attributes, ObjectInfo
 from exitkit.providers.properties import ObjectProperties
 
 COMMIT_INTERVAL_S = 1.0
@@ -296,20 +296,36 @@ def _encode(obj: CopiedObject) -> str:
     """The JSON of ``dataclasses.asdict(obj)``, built field by field (no deep copies:
     every value is a string, number, boolean, None or a mapping of strings)."""
     encoded = {name: getattr(obj, name) for name in _COPIED_FIELDS}
-    attributes = obj.attributes
-    encoded["attributes"] = encoded_attributes = {}
+    encoded["attributes"] = _encode_attributes(obj.attributes)
+    if obj.read_back is not None:
+        head = obj.read_back
+        encoded["read_back"] = {
+            **head._asdict(), "checksums": dict(head.checksums) if head.checksums else None,
+            "attributes": _encode_attributes(head.attributes) if head.attributes else None}
+    return json.dumps(encoded, separators=(",", ":"), ensure_ascii=False)
+
+
+def _encode_attributes(attributes: Attributes) -> dict[str, Any]:
+    encoded: dict[str, Any] = {}
     for name in _ATTRIBUTE_FIELDS:
         value = getattr(attributes, name)
-        encoded_attributes[name] = dict(value) if isinstance(value, Mapping) else value
+        encoded[name] = dict(value) if isinstance(value, Mapping) else value
     properties = attributes.properties
-    encoded_attributes["properties"] = {name: getattr(properties, name)
-                                        for name in _PROPERTY_FIELDS}
-    return json.dumps(encoded, separators=(",", ":"), ensure_ascii=False)
+    encoded["properties"] = {name: getattr(properties, name) for name in _PROPERTY_FIELDS}
+    return encoded
 
 
 def _decode(text: str) -> CopiedObject:
     value: dict[str, Any] = json.loads(text)
-    attributes = value["attributes"]
-    attributes["properties"] = ObjectProperties(**attributes.get("properties", {}))
-    value["attributes"] = Attributes(**attributes)
+    value["attributes"] = _decode_attributes(value["attributes"])
+    head = value.get("read_back")
+    if head is not None:
+        if head["attributes"] is not None:
+            head["attributes"] = _decode_attributes(head["attributes"])
+        value["read_back"] = ObjectInfo(**head)
     return CopiedObject(**value)
+
+
+def _decode_attributes(attributes: dict[str, Any]) -> Attributes:
+    attributes["properties"] = ObjectProperties(**attributes.get("properties", {}))
+    return Attributes(**attributes)

@@ -590,7 +590,8 @@ class DrillRun:
                 self.spec.restore, self.restore_book, self.observer)
             outcome.census = self.census
             copy_phase(to_copy, source, target, self.keys, options.concurrency,
-                       options.max_retries, clock, self.observer, outcome, self.property_plan)
+                       options.max_retries, clock, self.observer, outcome, self.property_plan,
+                       self.spec.verification.reads_target_attributes)
         if self.census is not None:  # what the copy did not read: one HEAD each
             read_by_copy = outcome.census is not None
             self._count_properties(source, (entry for entry in plan if not read_by_copy

@@ -143,7 +143,7 @@ def copy_shard(context: ShardContext, index: int, entries: list[Entry]) -> Shard
         copy_phase((entry for entry in entries if entry.order not in in_place), source,
                    target, KeyMap(spec.source.prefix, spec.target.prefix),
                    options.concurrency, options.max_retries, clock, SilentObserver(),
-                   outcome, context.property_plan)
+                   outcome, context.property_plan, spec.verification.reads_target_attributes)
         journal.record_problems(outcome.problems)
     finally:
         journal.close(remove=False)

@@ -259,6 +259,13 @@ class Verification(Strict):
                              "properties (lock, hold, redirect, encryption, storage class, "
                              "checksum) and verify each arrived")
 
+    @property
+    def reads_target_attributes(self) -> bool:
+        """Whether verification HEADs every target object (to compare metadata or
+        properties) and so may reuse the copy's read-back. A sampled drill does not: it
+        HEADs only the objects it draws."""
+        return self.sample is None and (self.metadata or self.properties)
+
 
 class Staleness(Strict):
     """How an inventory report is checked against the bucket before the drill trusts it."""

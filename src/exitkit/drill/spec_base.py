@@ -19,7 +19,7 @@ Euros = Annotated[float, BeforeValidator(parse_eur)]
 class Strict(BaseModel):
     """Base for spec models: unknown fields are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Credentials(Strict):

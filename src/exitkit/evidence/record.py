@@ -288,6 +288,13 @@ class Verification(Model):
         default_factory=list, description="losses the spec accepts, with its reason")
     differences: list[Difference]
     differences_truncated: bool
+    read_back_objects: int | None = Field(
+        default=None, description="objects whose target attributes and properties came "
+                                  "from the HEAD the copy made right after writing them, "
+                                  "because the target's listing still showed that same "
+                                  "write (ETag, size, version, storage class, "
+                                  "Last-Modified); the others were read during "
+                                  "verification (absent in older records)")
     differences_file: str | None = Field(description="all differences, JSON Lines, beside "
                                                      "the record")
     manifest: ManifestRecord | None
@@ -487,7 +494,7 @@ class DrillRecord(Model):
     vm_moves: list[VmMoveRecord] = Field(default_factory=list, description="(schema 1.6) VMs "
                                          "moved to the target, booted, checked and removed")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     def side_files(self) -> list[str]:
         """Names of the files written beside the record (differences, manifest)."""

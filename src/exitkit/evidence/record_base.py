@@ -7,4 +7,4 @@ from pydantic import BaseModel, ConfigDict
 class Model(BaseModel):
     """Base for record parts: unknown fields are rejected when a record is read back."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")

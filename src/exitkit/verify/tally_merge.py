@@ -25,6 +25,7 @@ def merge_tallies(tallies: Iterable[Tally]) -> Tally:
         merged.target_objects += tally.target_objects
         merged.verified_bytes += tally.verified_bytes
         merged.present_bytes += tally.present_bytes
+        merged.read_back += tally.read_back
         for name, stratum in tally.strata.items():
             into = merged.strata.setdefault(name, StratumTally())
             into.objects += stratum.objects

@@ -46,6 +46,7 @@ from exitkit.verify.digest import are_plain_md5, is_plain_md5, sha256_of
 from exitkit.verify.classes import absent_class
 from exitkit.verify.entries import Entry
 from exitkit.verify.storage_classes import StorageClassTally
+from exitkit.verify.writes import same_write
 from exitkit.verify.merge import Run, merge_runs
 from exitkit.verify.properties import PROPERTY_NAMES, PropertyPlan, property_losses
 from exitkit.verify.sample_evidence import StratumTally, sample_record
@@ -68,6 +69,8 @@ class Check(NamedTuple):
     detail: str = ""
     digest: str | None = None
     lost: tuple[str, ...] = ()
+    #: The target's attributes came from the copy's read-back, not a HEAD now.
+    read_back: bool = False
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Tally:
     truncated: bool = False
     storage_classes: StorageClassTally = field(default_factory=StorageClassTally)
     property_losses: dict[str, int] = field(default_factory=dict)
+    read_back: int = 0
 
 
 class SourceView:
@@ -151,45 +155,58 @@ class PairChecker:
     def __call__(self, pair: tuple[Entry, Entry]) -> Check:
         src, tgt = pair
         view = SourceView(self.source, src, self.copied.get(src.order))
+        read_back = view.copied.read_back if view.copied else None
+        if read_back is not None and not same_write(read_back, tgt.info):
+            read_back = None
         target_head = None
+
+        def head_now() -> ObjectInfo | None:
+            """The target's HEAD: the copy's read-back while it still applies, else asked."""
+            return read_back or self.target.head(tgt.info.key, tgt.info.version_id)
+
         if _same_plain_md5(src, tgt):
             method, digest = "etag-md5", f"md5:{src.info.etag}"
         else:
-            target_head = self._target_head(tgt)
+            target_head = head_now()
             if target_head is None:
                 return Check("missing", detail="vanished from the target during verification")
             proven = self._by_checksum(view, target_head)
             if proven is None:
                 proven = self._by_digest(view, tgt, target_head)
             if proven.kind != "matched":
-                return proven
+                return proven._replace(read_back=target_head is read_back)
             method, digest = proven.method, proven.digest
+        check = Check("matched", method, digest=digest)
         if self.compare_metadata or self.plan:
-            target_head = target_head or self._target_head(tgt)
+            target_head = target_head or head_now()
             if target_head is None:
                 return Check("missing", detail="vanished from the target during verification")
-            source_attributes = view.attributes()
-            target_attributes = _without_engine_metadata(
-                self._attributes(tgt, target_head), source_attributes, self.engine_metadata)
-            if self.compare_metadata:
-                problems = attribute_differences(source_attributes, target_attributes,
-                                                 self.target.capabilities)
-                if problems:
-                    return Check("metadata_differs", method, "; ".join(problems), digest)
-            if self.plan:
-                losses = property_losses(source_attributes.properties, source_attributes,
-                                         target_attributes.properties, self.plan,
-                                         self.target.capabilities)
-                if losses:
-                    lost = tuple(loss.name for loss in losses)
-                    kind = ("property_lost_accepted" if set(lost) <= self.accepted
-                            else "property_lost")
-                    detail = "; ".join(f"{loss.name}: {loss.detail}" for loss in losses)
-                    return Check(kind, method, detail, digest, lost)
-        return Check("matched", method, digest=digest)
+            check = self._attribute_check(view, tgt, target_head, method, digest) or check
+        return check._replace(read_back=target_head is not None and target_head is read_back)
 
-    def _target_head(self, tgt: Entry) -> ObjectInfo | None:
-        return self.target.head(tgt.info.key, tgt.info.version_id)
+    def _attribute_check(self, view: SourceView, tgt: Entry, target_head: ObjectInfo,
+                         method: str, digest: str | None) -> Check | None:
+        """``metadata_differs`` or ``property_lost*`` when the target's attributes or
+        properties fall short of the source's; None when they do not."""
+        source_attributes = view.attributes()
+        target_attributes = _without_engine_metadata(
+            self._attributes(tgt, target_head), source_attributes, self.engine_metadata)
+        if self.compare_metadata:
+            problems = attribute_differences(source_attributes, target_attributes,
+                                             self.target.capabilities)
+            if problems:
+                return Check("metadata_differs", method, "; ".join(problems), digest)
+        if self.plan:
+            losses = property_losses(source_attributes.properties, source_attributes,
+                                     target_attributes.properties, self.plan,
+                                     self.target.capabilities)
+            if losses:
+                lost = tuple(loss.name for loss in losses)
+                kind = ("property_lost_accepted" if set(lost) <= self.accepted
+                        else "property_lost")
+                detail = "; ".join(f"{loss.name}: {loss.detail}" for loss in losses)
+                return Check(kind, method, detail, digest, lost)
+        return None
 
     def _attributes(self, tgt: Entry, head: ObjectInfo) -> Attributes:
         attributes = head.attributes or Attributes()
@@ -324,6 +341,7 @@ def verify_tally(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
     def record(entry: Entry, check: Check) -> None:
         kind, info = check.kind, entry.info
         tally.counts[kind] += 1
+        tally.read_back += check.read_back
         for name in check.lost:
             tally.property_losses[name] = tally.property_losses.get(name, 0) + 1
         proven = kind in CONTENT_PROVEN
@@ -493,6 +511,7 @@ def summarize(tally: Tally, target: ObjectSource, scope: VerifyScope) -> Verific
                        for name, reason in scope.accepted_gaps.items()],
         differences=tally.differences,
         differences_truncated=tally.truncated,
+        read_back_objects=tally.read_back,
         differences_file=scope.differences.commit().name,
         manifest=ManifestRecord(file=manifest.file, entries=manifest.entries,
                                 merkle_root=manifest.merkle_root),
