@@ -90,11 +90,6 @@ class CopyOutcome:
         over ``problems`` and ``unrepresentable``, which may live on disk."""
         return KnownClasses(self.problems, self.unrepresentable)
 
-    @property
-    def multipart_objects(self) -> int:
-        """How many objects went up as multipart uploads."""
-        return sum(1 for obj in self.copied.values() if obj.parts > 1)
-
 
 class KnownClasses(Mapping[tuple[str, int], tuple[str, str]]):
     """(class, reason) by (relative key, age): the copy's problems, else ``unrepresentable``

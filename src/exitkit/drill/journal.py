@@ -134,6 +134,13 @@ class CopyJournal(MutableMapping[Order, CopiedObject]):
             return self._db.execute("SELECT coalesce(sum(json_extract(object, '$.size')), 0) "
                                     "FROM copied").fetchone()[0]
 
+    def multipart_count(self) -> int:
+        """Copied objects written in more than one part, counted in SQLite (nothing
+        decoded)."""
+        with self._mutex:
+            return self._db.execute("SELECT count(*) FROM copied "
+                                    "WHERE json_extract(object, '$.parts') > 1").fetchone()[0]
+
     def __delitem__(self, order: Order) -> None:
         with self._mutex:
             deleted = self._db.execute("DELETE FROM copied WHERE relative = ? AND age = ?",

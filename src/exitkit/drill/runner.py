@@ -738,6 +738,14 @@ def _copied_bytes(outcome: CopyOutcome) -> int:
     return sum(obj.size for obj in outcome.copied.values())
 
 
+def _multipart_objects(outcome: CopyOutcome) -> int:
+    """Objects on the target written as multipart uploads (counted by the journal when it
+    holds them)."""
+    if isinstance(outcome.copied, CopyJournal):
+        return outcome.copied.multipart_count()
+    return sum(1 for obj in outcome.copied.values() if obj.parts > 1)
+
+
 def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
                   engine: str = "exitkit") -> CopySummary:
     return CopySummary(
@@ -748,7 +756,7 @@ def _copy_summary(outcome: CopyOutcome, resumed_from: str | None,
         resumed_bytes=sum(outcome.resumed.values()),
         objects_copied=len(outcome.copied),
         bytes_copied=_copied_bytes(outcome),
-        multipart_objects=outcome.multipart_objects,
+        multipart_objects=_multipart_objects(outcome),
         failed=outcome.failed,
         unreadable=outcome.unreadable,
         failures=outcome.failures,

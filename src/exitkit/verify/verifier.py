@@ -152,9 +152,29 @@ class PairChecker:
         self.plan, self.accepted = plan, accepted
         self.engine_metadata = engine_metadata
 
-    def __call__(self, pair: tuple[Entry, Entry]) -> Check:
-        src, tgt = pair
-        view = SourceView(self.source, src, self.copied.get(src.order))
+    def view_of(self, src: Entry) -> SourceView:
+        """What is known of *src*: the copy's record of it, while still current."""
+        return SourceView(self.source, src, self.copied.get(src.order))
+
+    def offline(self, src: Entry, tgt: Entry, view: SourceView) -> bool:
+        """Whether :meth:`check` of this pair asks neither store anything: the copy's
+        read-back still describes the target's object, and the copy's own record proves
+        the content (equal plain-MD5 ETags, a checksum both hold, the target's stored
+        SHA-256 or the multipart ETag the copy predicted)."""
+        copied = view.copied
+        read_back = copied.read_back if copied else None
+        if read_back is None or not same_write(read_back, tgt.info):
+            return False
+        if _same_plain_md5(src, tgt):
+            return True
+        stored = read_back.checksums or {}
+        if set(copied.checksums) & set(stored):
+            return True
+        return copied.validated and ("sha256" in stored
+                                     or _proven_by_copied_etag(view, read_back.etag))
+
+    def check(self, src: Entry, tgt: Entry, view: SourceView) -> Check:
+        """The class of the pair, with the method and digest that proved it."""
         read_back = view.copied.read_back if view.copied else None
         if read_back is not None and not same_write(read_back, tgt.info):
             read_back = None
@@ -437,7 +457,8 @@ def verify_tally(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                 yield run.source[stop], run.target[stop]
             start = stop + 1
 
-    def to_check() -> Iterator[tuple[Entry, Entry]]:
+    def to_check() -> Iterator[tuple[Entry, Entry, SourceView]]:
+        """The pairs that need a check; the checks that ask no store are made here."""
         runs_by_etag = etag_suffices and not sampling and not with_versions
         for item in merge_runs(scope.source_entries, scope.target_entries):
             if isinstance(item, Run):
@@ -447,12 +468,16 @@ def verify_tally(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                 pairs = (item,)
             for src, tgt in pairs:
                 if triage(src, tgt):
-                    yield src, tgt
+                    view = checker.view_of(src)
+                    if checker.offline(src, tgt, view):
+                        settle(src, checker.check(src, tgt, view), None)
+                    else:
+                        yield src, tgt, view
 
-    def attempt(pair: tuple[Entry, Entry]) -> Check:
-        return with_retries(lambda: checker(pair), max_retries, clock.retried)
+    def attempt(pair: tuple[Entry, Entry, SourceView]) -> Check:
+        return with_retries(lambda: checker.check(*pair), max_retries, clock.retried)
 
-    for (src, _tgt), check, error in map_bounded(attempt, to_check(), concurrency):
+    def settle(src: Entry, check: Check | None, error: BaseException | None) -> None:
         if error is not None:
             if not isinstance(error, (TransientError, PermanentError)):
                 raise error
@@ -461,6 +486,9 @@ def verify_tally(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
         if sampling and check.kind not in CONTENT_PROVEN:
             tally.strata[scope.sampler.stratum_of(src.relative, src.info)].failed += 1
         record(src, check)
+
+    for (src, _tgt, _view), check, error in map_bounded(attempt, to_check(), concurrency):
+        settle(src, check, error)
     progress.flush()
     return tally
 
