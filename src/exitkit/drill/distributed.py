@@ -48,6 +48,8 @@ class _WorkerTotals:
 class DistributedDrillRun(DrillRun):
     """A drill whose copy and verification run on the Dask cluster at *scheduler*."""
 
+    streams_listing = False
+
     def __init__(self, loaded: LoadedSpec, results_dir: str | Path, scheduler: str,
                  **options) -> None:
         super().__init__(loaded, results_dir, **options)

@@ -32,7 +32,7 @@ from exitkit.drill.expectations import (bucket_config_expectation, evaluate,
 from exitkit.drill.keys import KeyMap
 from exitkit.drill.spec import Endpoint
 from exitkit.drill.spec_file import LoadedSpec
-from exitkit.drill.spill import PlanStore, SpillMap
+from exitkit.drill.spill import PlanFilling, PlanStore, SpillMap
 from exitkit.drill.inventory_report import InventoryReport, ReportListing, ReportLocation
 from exitkit.drill.staleness import check_staleness
 from exitkit.errors import EndpointError, PermanentError, SpecError, TransientError
@@ -172,9 +172,12 @@ class DrillRun:
         passed = False
         try:
             try:
-                plan, estate = self._inventory(source)
-                if not self.verify_only:
-                    self._copy(plan, source, target, copied)
+                if self._streams_inventory():
+                    plan, estate = self._inventory_and_copy(source, target, copied)
+                else:
+                    plan, estate = self._inventory(source)
+                    if not self.verify_only:
+                        self._copy(plan, source, target, copied)
                 verification = self._verify(source, target, plan, copied, stem)
                 if spec.bucket_config is not None:
                     self._carry_bucket_config(target)
@@ -507,6 +510,18 @@ class DrillRun:
         self.phases.append(clock.finish())
         self.observer.phase_finished(clock.name)
 
+    #: Whether the copy may start on the first listed entries (a distributed drill shards
+    #: the whole plan first).
+    streams_listing = True
+
+    def _streams_inventory(self) -> bool:
+        """Whether inventory and copy run at once: a live listing (an inventory report is
+        checked for staleness first), copied by exitkit, not resumed (a resumed run
+        compares the whole plan with its journal)."""
+        return (self.streams_listing and not self.verify_only and not self.resumed_from
+                and not isinstance(self.listed, ReportListing)
+                and self.spec.options.engine != "rclone")
+
     def _inventory(self, source: ObjectSource) -> tuple[PlanStore, tuple[int, int]]:
         """The plan (entries in scope, on disk) and the estate: objects and bytes of the
         whole bucket, listed separately when the drill covers only a prefix."""
@@ -527,12 +542,51 @@ class DrillRun:
             plan.close()
             raise
         progress.flush()
-        estate = (plan.objects, plan.bytes)
-        self.estate_classes = plan.storage_classes()
         if self.spec.verification.properties:
             self.census = Census()
             if self.verify_only:  # else the copy counts what its GETs read
                 self._count_properties(source, plan)
+        estate = self._estate(plan)
+        self._end(clock)
+        return plan, estate
+
+    def _inventory_and_copy(self, source: ObjectSource, target: ObjectTarget,
+                            outcome: CopyOutcome) -> tuple[PlanStore, tuple[int, int]]:
+        """Inventory and copy at once: the listing fills the plan on a thread of its own
+        and the copy starts on its first page. The inventory phase ends when the last
+        entry is listed; the plan and estate are those of :meth:`_inventory`."""
+        clock = self._phase("inventory", None, None)
+        progress = BatchedProgress(clock, self.observer, "inventory")
+        plan = PlanStore()
+        estate: list[tuple[int, int]] = []
+
+        def counted(entries: Iterable[Entry]) -> Iterator[Entry]:
+            for entry in entries:
+                progress.add(entry.info.size)
+                yield entry
+
+        def inventory_done() -> None:
+            progress.flush()
+            estate.append(self._estate(plan))
+            self._end(clock)
+
+        if self.spec.verification.properties:
+            self.census = Census()
+        filling = PlanFilling(plan, counted(self._entries(self.listed, self.keys.source_prefix)),
+                              then=inventory_done)
+        try:
+            self._copy(plan, source, target, outcome, filling.entries())
+            filling.wait()
+        except BaseException:
+            filling.close()
+            raise
+        return plan, estate[0]
+
+    def _estate(self, plan: PlanStore) -> tuple[int, int]:
+        """Objects and bytes of the whole bucket: the plan's, or when the drill covers only
+        a prefix, those of a listing of the bucket (``estate_classes`` too)."""
+        estate = (plan.objects, plan.bytes)
+        self.estate_classes = plan.storage_classes()
         if self.keys.source_prefix:
             objects = size = 0
             tally = StorageClassTally()
@@ -541,8 +595,7 @@ class DrillRun:
                 tally.add("estate", info)
             estate = (objects, size)
             self.estate_classes = tally.summary().get("estate", {})
-        self._end(clock)
-        return plan, estate
+        return estate
 
     def _count_properties(self, source: ObjectSource, entries: Iterable[Entry]) -> None:
         """Count in the census the properties of *entries*, read with one HEAD each."""
@@ -570,11 +623,17 @@ class DrillRun:
         return objects, size
 
     def _copy(self, plan: PlanStore, source: ObjectSource, target: ObjectTarget,
-              outcome: CopyOutcome) -> None:
-        """Copy the plan, except what a resumed run's journal shows is already on the target."""
-        objects, size = self._left_to_copy(plan, target, outcome)
-        to_copy: Iterable[Entry] = plan if not self.resumed_from else (
-            entry for entry in plan if entry.order not in outcome.resumed)
+              outcome: CopyOutcome, listed: Iterable[Entry] | None = None) -> None:
+        """Copy the plan, except what a resumed run's journal shows is already on the target.
+        With *listed*, the plan's entries come from there as the inventory lists them (the
+        plan is whole once they run out)."""
+        if listed is None:
+            objects, size = self._left_to_copy(plan, target, outcome)
+            to_copy: Iterable[Entry] = plan if not self.resumed_from else (
+                entry for entry in plan if entry.order not in outcome.resumed)
+        else:
+            objects = size = None
+            to_copy = listed
         clock = self._phase("copy", objects, size, self.spec.options.concurrency)
         options = self.spec.options
         if options.engine == "rclone":

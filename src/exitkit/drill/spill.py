@@ -16,7 +16,8 @@ survives a crash.
 import json
 import pickle
 import threading
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from exitkit.scratch import scratch_database
@@ -26,6 +27,8 @@ from exitkit.verify.storage_classes import StorageClassCount, StorageClassTally
 Order = tuple[str, int]
 Value = TypeVar("Value")
 PAGE = 2000
+#: Entries a :class:`PlanFilling` writes at once: the copy may start on them.
+LANDING = 250
 
 
 class PlanStore:
@@ -62,13 +65,17 @@ class PlanStore:
     def __iter__(self) -> Iterator[Entry]:
         after = 0
         while True:
-            rows = self._db.execute("SELECT rowid, entry FROM plan WHERE rowid > ? "
-                                    "ORDER BY rowid LIMIT ?", (after, PAGE)).fetchall()
+            rows = self.rows_after(after)
             for _rowid, blob in rows:
                 yield Entry(*pickle.loads(blob))
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
+
+    def rows_after(self, rowid: int) -> list[tuple[int, bytes]]:
+        """Up to a page of (rowid, pickled entry) rows after *rowid*, in order."""
+        return self._db.execute("SELECT rowid, entry FROM plan WHERE rowid > ? "
+                                "ORDER BY rowid LIMIT ?", (rowid, PAGE)).fetchall()
 
     def storage_classes(self) -> dict[str, StorageClassCount]:
         """Objects and bytes per storage class of the plan."""
@@ -77,6 +84,78 @@ class PlanStore:
     def close(self) -> None:
         """Delete the plan's file."""
         self._db.close()
+
+
+class PlanFilling:
+    """*plan* filled from *entries* on a thread of its own while another thread reads it
+    in order (:meth:`entries`): a listing goes on at its own pace, on disk, while the copy
+    works through what it has listed so far. Once every entry is in, *then* runs on the
+    filling thread (the inventory's end); :meth:`wait` waits for that and raises what
+    ended the filling early."""
+
+    def __init__(self, plan: PlanStore, entries: Iterable[Entry],
+                 then: Callable[[], None]) -> None:
+        self._plan, self._landed = plan, threading.Condition()
+        self._complete = self._stopped = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fill, args=(entries, then),
+                                        name="exitkit-plan", daemon=True)
+        self._thread.start()
+
+    def _fill(self, entries: Iterable[Entry], then: Callable[[], None]) -> None:
+        try:
+            iterator = iter(entries)
+            while batch := list(islice(iterator, LANDING)):
+                with self._landed:
+                    if self._stopped:
+                        return
+                    self._plan.extend(batch)
+                    self._landed.notify_all()
+            with self._landed:
+                self._complete = True
+                self._landed.notify_all()
+            then()
+        except BaseException as error:
+            self._error = error
+            with self._landed:
+                self._stopped = True
+                self._landed.notify_all()
+
+    def entries(self) -> Iterator[Entry]:
+        """The plan's entries in order as they land; ends once every entry is in, or
+        raises what stopped the filling."""
+        after = 0
+        try:
+            while True:
+                with self._landed:
+                    while True:
+                        rows = self._plan.rows_after(after)
+                        if rows or self._complete or self._error:
+                            break
+                        self._landed.wait()
+                    complete = self._complete
+                if not rows:
+                    if complete:
+                        return
+                    raise self._error
+                for _rowid, blob in rows:
+                    yield Entry(*pickle.loads(blob))
+                after = rows[-1][0]
+        finally:
+            with self._landed:
+                self._stopped = self._stopped or not self._complete
+
+    def wait(self) -> None:
+        """Wait for the filling and what runs after it; raise what stopped either."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Stop the filling before its next page and delete the plan."""
+        with self._landed:
+            self._stopped = True
+            self._plan.close()
 
 
 class SpillMap(MutableMapping[Order, Value], Generic[Value]):
