@@ -123,7 +123,8 @@ class PlanFilling:
 
     def entries(self) -> Iterator[Entry]:
         """The plan's entries in order as they land; ends once every entry is in, or
-        raises what stopped the filling."""
+        once the filling failed (:meth:`wait` then raises why): the copy finishes and
+        journals what was listed before the error ends the drill."""
         after = 0
         try:
             while True:
@@ -133,11 +134,8 @@ class PlanFilling:
                         if rows or self._complete or self._error:
                             break
                         self._landed.wait()
-                    complete = self._complete
                 if not rows:
-                    if complete:
-                        return
-                    raise self._error
+                    return
                 for _rowid, blob in rows:
                     yield Entry(*pickle.loads(blob))
                 after = rows[-1][0]
