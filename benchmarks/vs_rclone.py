@@ -12,6 +12,12 @@ prints the median of --runs runs of wall time, CPU time (user + sys of the tool'
 process tree, from ``RUSAGE_CHILDREN``) and peak RSS (polled, VmHWM), with ratios, and
 the CPU per object (mixed) and per byte (large) beyond each tool's fixed cost.
 
+The large object's ingest probe and copies run with SeaweedFS on CPUs of its own (half of
+them; the source server, this process and the tools on the others), as a target has its
+own machine: on two shared cores SeaweedFS alone takes 1.8 of them to ingest one stream,
+so a copy, which also needs the source server and the tool, could not come near that rate
+whatever the tool did. The mixed and tiny datasets run on all CPUs, as before.
+
     python benchmarks/vs_rclone.py --runs 3
 """
 
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,6 +133,41 @@ def warm_bytecode_cache(tmp: Path) -> None:
                    env={**os.environ, **exitkit_env(tmp)}, check=True)
 
 
+def pin(process: psutil.Process, cpus: set[int]) -> None:
+    """Run every thread of *process* and of its children on *cpus* (a thread started later
+    takes the CPUs of the thread that starts it)."""
+    for each in (process, *process.children(recursive=True)):
+        for thread in each.threads():
+            try:
+                os.sched_setaffinity(thread.id, cpus)
+            except ProcessLookupError:  # the thread ended meanwhile
+                pass
+
+
+@contextmanager
+def target_on_its_own_cpus(source, target):
+    """For the block, run the target server on half the CPUs and the source server, this
+    thread and the tools it starts on the others; all CPUs again after. Yields the two CPU
+    sets (target's, others'), or None on a machine of one CPU."""
+    everything = sorted(os.sched_getaffinity(0))
+    if len(everything) < 2:
+        yield None
+        return
+    half = len(everything) // 2
+    theirs, ours = set(everything[-half:]), set(everything[:-half])
+    servers = psutil.Process(target.process.pid), psutil.Process(source.process.pid)
+    for _ in range(2):  # threads a server started while the first pass ran
+        pin(servers[0], theirs)
+        pin(servers[1], ours)
+    os.sched_setaffinity(0, ours)
+    try:
+        yield theirs, ours
+    finally:
+        for server in servers:
+            pin(server, set(everything))
+        os.sched_setaffinity(0, set(everything))
+
+
 def rclone_env(source, target) -> None:
     """Configure the remotes ``src:`` and ``dst:`` through rclone's environment."""
     for name, server, provider in (("SRC", source, "Other"), ("DST", target, "SeaweedFS")):
@@ -144,11 +186,15 @@ def run_rclone(source_bucket: str, target_bucket: str) -> None:
                 args=["-M", "--transfers", str(CONCURRENCY), "--checkers", str(CONCURRENCY)])
 
 
-def single_stream_ingest(target, size: int) -> float:
-    """Bytes per second of one presigned PUT of *size* bytes (from memory) to the target."""
+def single_stream_ingest(target, size: int, bucket: str) -> float:
+    """Bytes per second of one presigned PUT of *size* bytes (from memory) to the target,
+    into a new *bucket* (removed after), as every copy writes into a new bucket: SeaweedFS
+    grows a new bucket's volumes on its first write, which took it about 0.6 s of CPU more
+    per 256 MiB than a write into a bucket written before (105 against up to 160 MiB/s)."""
     client = s3_client(target.endpoint, target.access_key, target.secret_key)
+    client.create_bucket(Bucket=bucket)
     url = urlsplit(client.generate_presigned_url(
-        "put_object", Params={"Bucket": "ingest", "Key": "probe.bin"}, ExpiresIn=600))
+        "put_object", Params={"Bucket": bucket, "Key": "probe.bin"}, ExpiresIn=600))
     body = os.urandom(size)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
     started = time.monotonic()
@@ -159,7 +205,7 @@ def single_stream_ingest(target, size: int) -> float:
     elapsed = time.monotonic() - started
     if response.status != 200:
         raise SystemExit(f"ingest probe: HTTP {response.status}")
-    client.delete_object(Bucket="ingest", Key="probe.bin")
+    empty_bucket(client, bucket)
     return size / elapsed
 
 
@@ -170,6 +216,39 @@ def empty_bucket(client, bucket: str) -> None:
         if keys:
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
     client.delete_bucket(Bucket=bucket)
+
+
+def ingest_rate(target, size: int, servers: set[int]) -> float:
+    """The median of three single-stream ingest probes (:func:`single_stream_ingest`).
+
+    They run in the large dataset's block, just before its copies: the datasets are
+    measured one after another, as SeaweedFS ingested a large object with up to half again
+    as much CPU right after a run of the mixed set (1,514 small objects written, then
+    deleted) as after a large one, so interleaving them made a copy's rate depend on which
+    dataset ran before it, and the probe's on neither."""
+    probes = []
+    for number in range(3):
+        probes.append(single_stream_ingest(target, size, f"ingest-{number}"))
+        settle(servers)
+    return statistics.median(probes)
+
+
+def settle(servers: set[int], quiet: float = 0.05, window: float = 0.25,
+           limit: float = 30.0) -> None:
+    """Wait until the servers use under *quiet* of a CPU over *window* seconds (at most
+    *limit* seconds), so no run starts while SeaweedFS still works off the deletes of the
+    run before (removing an emptied bucket's volumes slowed the next copy by a third)."""
+    processes = [psutil.Process(pid) for pid in servers]
+
+    def busy() -> float:
+        return sum(sum(process.cpu_times()[:2]) for process in processes)
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = busy()
+        time.sleep(window)
+        if busy() - before < quiet * window:
+            return
 
 
 def main() -> None:
@@ -191,29 +270,34 @@ def main() -> None:
         put_object(client, "large", _large_object(large))
         client.create_bucket(Bucket="tiny")
         put_object(client, "tiny", _tiny_object())
-        s3_client(target.endpoint, target.access_key, target.secret_key).create_bucket(
-            Bucket="ingest")
-        ingest = statistics.median(single_stream_ingest(target, large) for _ in range(3))
-        datasets = {"mixed": (len(objects), sum(len(o.body) for o in objects)),
-                    "large": (1, large), "tiny": (1, TINY)}
+        datasets = {"large": (1, large),
+                    "mixed": (len(objects), sum(len(o.body) for o in objects)),
+                    "tiny": (1, TINY)}
         rclone_env(source, target)
         warm_bytecode_cache(tmp)
         target_client = s3_client(target.endpoint, target.access_key, target.secret_key)
         figures: dict[str, dict[str, list[dict]]] = {}
-        for run in range(args.runs):
-            for dataset in datasets:
-                order = ("exitkit", "rclone") if run % 2 == 0 else ("rclone", "exitkit")
-                for tool in order:
-                    bucket = f"{tool}-{dataset}-{run}"
-                    call = ((lambda: run_exitkit(tmp, source, target, dataset, bucket))
-                            if tool == "exitkit" else (lambda: run_rclone(dataset, bucket)))
-                    result = measured(call, servers)
-                    figures.setdefault(dataset, {}).setdefault(tool, []).append(result)
-                    print(f"run {run + 1} {dataset:5} {tool:7} wall {result['wall_s']:6.1f} s "
-                          f"cpu {result['cpu_s']:6.1f} s rss {result['peak_rss_mib']:6.1f} MiB",
-                          file=sys.stderr)
-                    empty_bucket(target_client, bucket)
-    report(figures, datasets, ingest, args.json)
+        ingest, cpus = 0.0, None
+        for dataset in datasets:  # one dataset after another: see ingest_rate
+            placed = target_on_its_own_cpus(source, target) if dataset == "large" \
+                else nullcontext()
+            with placed as cpus_used:
+                if dataset == "large":
+                    ingest, cpus = ingest_rate(target, large, servers), cpus_used
+                for run in range(args.runs):
+                    order = ("exitkit", "rclone") if run % 2 == 0 else ("rclone", "exitkit")
+                    for tool in order:
+                        bucket = f"{tool}-{dataset}-{run}"
+                        call = ((lambda: run_exitkit(tmp, source, target, dataset, bucket))
+                                if tool == "exitkit" else (lambda: run_rclone(dataset, bucket)))
+                        result = measured(call, servers)
+                        figures.setdefault(dataset, {}).setdefault(tool, []).append(result)
+                        print(f"run {run + 1} {dataset:5} {tool:7} wall {result['wall_s']:6.1f} s "
+                              f"cpu {result['cpu_s']:6.1f} s "
+                              f"rss {result['peak_rss_mib']:6.1f} MiB", file=sys.stderr)
+                        empty_bucket(target_client, bucket)
+                        settle(servers)
+    report(figures, datasets, ingest, cpus, args.json)
 
 
 TINY = 1024
@@ -241,14 +325,18 @@ def _large_object(size: int):
                       {"origin": "benchmark"}, multipart=True)
 
 
-def report(figures, datasets, ingest: float, as_json: bool) -> None:
+def report(figures, datasets, ingest: float, cpus, as_json: bool) -> None:
     """Print medians, ratios and whether each target of issue #16 is met."""
     medians = {dataset: {tool: {name: statistics.median(run[name] for run in runs)
                                 for name in runs[0]} for tool, runs in tools.items()}
                for dataset, tools in figures.items()}
     if as_json:
         print(json.dumps({"ingest_mib_s": ingest / 2**20, "datasets": datasets,
+                          "large_cpus": [sorted(part) for part in cpus] if cpus else None,
                           "medians": medians, "runs": figures}, indent=2))
+    placement = (f"SeaweedFS on CPU {sorted(cpus[0])}, the rest on CPU {sorted(cpus[1])}"
+                 if cpus else "one CPU: not placed")
+    print(f"large object, ingest probe and copies: {placement}")
     print(f"SeaweedFS single-stream ingest: {ingest / 2**20:.1f} MiB/s")
     print("| dataset | tool | wall s | CPU s | peak RSS MiB |")
     print("|---|---|---|---|---|")

@@ -32,7 +32,9 @@ class Faults:
     the fraction of object keys whose first GET body is damaged (one byte flipped),
     ``flipped`` the paths damaged; ``hide_part_sizes`` drops ``x-amz-mp-parts-count`` from
     part HEADs. ``close_idle`` closes each connection after its answer without saying
-    ``Connection: close``. With ``only``, the four per-request faults fall only on requests whose query
+    ``Connection: close``. ``list_version_1`` drops ``list-type=2`` from listings, so the
+server answers ListObjects (V1) and ignores ``start-after``, as a store without V2 would.
+With ``only``, the four per-request faults fall only on requests whose query
     holds that text (e.g. ``partNumber=``: upload parts), and ``seen`` counts every request
     that matched."""
 
@@ -44,6 +46,7 @@ class Faults:
     delay_seconds: float = 0.2
     hide_part_sizes: bool = False
     close_idle: bool = False
+    list_version_1: bool = False
     only: str | None = None
     seed: int = 1
     injected: Counter = field(default_factory=Counter)
@@ -95,7 +98,11 @@ class FaultProxy:
                     threading.Event().wait(proxy.faults.delay_seconds)
                 upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
-                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                path = self.path
+                if proxy.faults.list_version_1:
+                    path = path.replace("list-type=2&", "").replace("&list-type=2", "") \
+                        .replace("?list-type=2", "?")
+                upstream.request(self.command, path, body=body or None, headers=headers)
                 answer = upstream.getresponse()
                 payload = answer.read()
                 if fault == "flip_byte" and answer.status == 200 and payload:

@@ -3,6 +3,9 @@
 import hashlib
 import os
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,8 +15,10 @@ from exitkit.errors import EndpointError
 from exitkit.providers.contract import Attributes, Capabilities, key_problem
 from exitkit.providers.local import LocalStore
 from exitkit.providers.registry import open_source, open_target
+from exitkit.providers.boto import s3_client
 from exitkit.providers.s3 import part_size_for, split_endpoint
 from pydantic import SecretStr
+from tests.faultproxy import FaultProxy, Faults
 
 MIB = 1024 * 1024
 ODD_KEYS = ["docs/Übersicht/résumé – final.txt", "docs/日本語/ファイル.csv", "odd/a+b=c.txt",
@@ -78,6 +83,26 @@ def test_listing_pages_beyond_1000_keys(request, server_name, bucket_name):
     assert set(listed) == expected
     sizes = {info.key: info.size for info in store.list("p/")}
     assert all(sizes[key] == len(key) for key in expected)
+
+
+def test_a_store_that_answers_listobjects_v1_is_paged_with_markers(moto, bucket_name):
+    """The listing asks for ListObjectsV2 and pages on with ``start-after``; a store that
+    answers V1 instead (here moto_server behind a proxy that drops ``list-type=2``)
+    ignores ``start-after``, so the listing must notice and page on with ``marker``."""
+    client = s3_client(moto.endpoint, moto.access_key, moto.secret_key)
+    bucket = bucket_name("v1")
+    client.create_bucket(Bucket=bucket)
+    expected = {f"p/{i:04d}" for i in range(1105)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=k.encode()),
+                      expected))
+    faults = Faults(list_version_1=True)
+    with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
+        endpoint = Endpoint(provider="aws-s3", endpoint=proxy.endpoint, region="us-east-1",
+                            bucket=bucket, credentials=CREDS)
+        listed = [info.key for info in islice(open_source(endpoint, keys_of(moto)).list(),
+                                              2 * len(expected))]
+    assert len(listed) == len(expected) and set(listed) == expected
 
 
 def test_odd_keys_and_metadata_round_trip_on_seaweedfs(seaweed, bucket_name):

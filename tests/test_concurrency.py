@@ -1,5 +1,6 @@
 """Reading a sequence ahead on a thread of its own (the verify phase's listings)."""
 
+import gc
 import threading
 import time
 
@@ -49,3 +50,33 @@ def test_a_consumer_that_stops_early_stops_the_producer():
     count = len(produced)
     time.sleep(0.2)
     assert len(produced) == count < 100  # bounded read-ahead, then nothing more
+
+
+def _counting_listing(produced: list, finished: threading.Event):
+    try:
+        for number in range(1_000_000):
+            produced.append(number)
+            yield number
+    finally:
+        finished.set()
+
+
+def test_the_producer_starts_before_the_first_item_is_asked_for():
+    # the verify phase's two listings run at once: the target's pages arrive while the
+    # source's are still being read
+    produced, finished = [], threading.Event()
+    reader = prefetched(_counting_listing(produced, finished), batch=10, batches=2)
+    deadline = time.monotonic() + 5
+    while len(produced) < 30 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(produced) >= 30  # three batches made before anything was read
+    reader.close()
+
+
+def test_a_sequence_dropped_unread_stops_its_producer():
+    produced, finished = [], threading.Event()
+    reader = prefetched(_counting_listing(produced, finished), batch=10, batches=2)
+    del reader
+    gc.collect()
+    assert finished.wait(5)
+    assert len(produced) < 100

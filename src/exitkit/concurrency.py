@@ -2,6 +2,7 @@
 read a sequence ahead on a thread of its own."""
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Full, Queue, SimpleQueue
@@ -63,11 +64,12 @@ _END = object()
 
 
 def prefetched(items: Iterable[Item], batch: int = 1000, batches: int = 4) -> Iterator[Item]:
-    """*items* in order, produced on a thread of their own up to *batches* batches of
-    *batch* items ahead of the consumer: a listing's next pages arrive while the items
-    before them are compared. Memory stays bounded. An error of the producer is raised
-    here where the sequence broke off; a consumer that stops early stops the producer at
-    its next item."""
+    """*items* in order, produced on a thread of their own, started at once, up to
+    *batches* batches of *batch* items ahead of the consumer: two listings read ahead at
+    the same time, and a listing's next pages arrive while the items before them are
+    compared. Memory stays bounded. An error of the producer is raised where the sequence
+    broke off; a consumer that stops early, or drops the sequence unread, stops the
+    producer at its next item."""
     handover: Queue = Queue(maxsize=batches)
     stopped = threading.Event()
 
@@ -95,6 +97,13 @@ def prefetched(items: Iterable[Item], batch: int = 1000, batches: int = 4) -> It
             hand_over(_Failed(exc))
 
     threading.Thread(target=produce, name="exitkit-prefetch", daemon=True).start()
+    consumed = _handed_over(handover, stopped)
+    weakref.finalize(consumed, stopped.set)
+    return consumed
+
+
+def _handed_over(handover: Queue, stopped: threading.Event) -> Iterator:
+    """The items a :func:`prefetched` producer hands over, until its end or its error."""
     try:
         while True:
             value = handover.get()

@@ -20,7 +20,6 @@ from datetime import datetime
 from itertools import chain, groupby
 from time import monotonic
 
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from exitkit.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver, SilentObserver
@@ -152,6 +151,9 @@ class ArchivedObjects:
                 copy(ready)
             ready.close()
             return len(still)
+
+        # imported here: tenacity brings asyncio and tornado, and most drills await no restore
+        from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
         Retrying(retry=retry_if_result(bool), reraise=True,
                  stop=stop_after_delay(settings.max_wait.total_seconds()),

@@ -2,26 +2,31 @@
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-from tenacity import (RetryCallState, Retrying, retry_if_exception, stop_after_attempt,
-                      stop_after_delay, wait_random_exponential)
+from functools import cache
+from typing import TYPE_CHECKING, TypeVar
 
 from exitkit.errors import TransientError
+
+if TYPE_CHECKING:  # tenacity (which imports asyncio and tornado) is imported on a first retry
+    from tenacity import RetryCallState
 
 Result = TypeVar("Result")
 MAX_RETRY_SECONDS = 300
 MAX_RETRY_AFTER_S = 60
 
 
-_backoff = wait_random_exponential(multiplier=0.2, max=15)
+@cache
+def _backoff():
+    from tenacity import wait_random_exponential
+
+    return wait_random_exponential(multiplier=0.2, max=15)
 
 
-def _wait(state: RetryCallState) -> float:
+def _wait(state: "RetryCallState") -> float:
     """Exponential backoff with jitter, but never less than the server's Retry-After."""
     error = state.outcome.exception() if state.outcome else None
     asked = getattr(error, "retry_after", None) or 0.0
-    return max(_backoff(state), min(asked, MAX_RETRY_AFTER_S))
+    return max(_backoff()(state), min(asked, MAX_RETRY_AFTER_S))
 
 
 def _retryable(error: BaseException) -> bool:
@@ -53,6 +58,8 @@ def with_retries(call: Callable[[], Result], max_retries: int,
         if error is not None:
             raise error
         return call()
+
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
     elapsed = time.monotonic() - started
     retrying = Retrying(

@@ -306,14 +306,20 @@ class S3Source(DriverPerThread):
             raise EndpointError(self.label, f"bucket {self.bucket!r} does not exist")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every current object under *prefix*, page by page (ListObjects, marker)."""
-        marker = None
+        """Yield every current object under *prefix*, page by page: ListObjectsV2, each
+        page starting after the last key of the one before (moto_server builds a V2 page
+        with about a fifth less CPU than a V1 page); a store that answers V1 instead (no
+        ``KeyCount``) is paged on with ListObjects' marker."""
+        after, version_2 = None, True
         while True:
             params = {"prefix": prefix} if prefix else {}
-            if marker is not None:
-                params["marker"] = marker
+            if version_2:
+                params["list-type"] = "2"
+            if after is not None:
+                params["start-after" if version_2 else "marker"] = after
             root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
+            version_2 = version_2 and child_text(root, "KeyCount") is not None
             objects = [child_texts(element) for element in root
                        if local_name(element.tag) == "Contents"]
             for fields in objects:
@@ -323,7 +329,7 @@ class S3Source(DriverPerThread):
                                  storage_class=fields.get("StorageClass") or "STANDARD")
             if (child_text(root, "IsTruncated") or "false").lower() != "true" or not objects:
                 return
-            marker = objects[-1].get("Key")
+            after = objects[-1].get("Key")
 
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every version and delete marker under *prefix* (ListObjectVersions)."""
