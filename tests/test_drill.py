@@ -1,6 +1,7 @@
 """End-to-end drills against real servers: copy, verify, record, exit codes."""
 
 import json
+import time
 import os
 import signal
 import socket
@@ -78,6 +79,10 @@ def test_object_lost_or_changed_between_copy_and_verify_fails_naming_keys(
                                  "finance/ledger/2026/q1/entry-00040.json")
 
     def damage():
+        # in a later second than the copy's writes: a rewrite of the same bytes within the
+        # second of the copy's own write is what reusing its read-back cannot see
+        # (architecture.md, "Verification reuses the copy's read-back")
+        time.sleep(1.05 - time.time() % 1)
         target_client.delete_object(Bucket=target_bucket, Key=lost)
         body = target_client.get_object(Bucket=target_bucket, Key=flipped)["Body"].read()
         target_client.put_object(Bucket=target_bucket, Key=flipped,
