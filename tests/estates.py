@@ -25,6 +25,11 @@ DOCUMENTS = (
 METADATA = ({"department": "finance", "classification": "internal"},
             {"retention-years": "10"}, {}, {"source-system": "sap-export", "batch": "42"},
             {"description": "Q3  report   final", "author": "J. de  Vries"})
+#: Characters of real keys (exported file names, terminal escapes, byte-order marks) that
+#: XML 1.0 cannot carry or a listing's URL decoding could get wrong (``+``, ``%2B``): a
+#: listing gets them only URL-encoded. moto_server refuses a key with a line feed.
+XML_TROUBLE = ("\x01", "\x07", "\x08", "\t", "\x0b", "\x0c", "\r", "\x1b[0m", "\x1f",
+               "\x7f", "\u0085", "\ufeff", "+", "%2B", "%", " + ")
 #: Keys a path-keyed store cannot hold: a 300-byte segment, an empty segment.
 PATH_TROUBLE = ("deep/" + "long-segment-" * 23 + "x/report.pdf", "legacy//double-slash.txt")
 

@@ -24,6 +24,7 @@ from exitkit.drill.journal import journal_path, read_journal_with_restores
 from exitkit.errors import ExitkitError
 from exitkit.evidence.store import read_record
 from tests.conftest import SEAWEED_TARGET
+from tests.estates import METADATA, XML_TROUBLE
 from tests.helpers import exitkit
 
 MIB = 1024 * 1024
@@ -137,6 +138,33 @@ def _class_counts(objects: dict[str, tuple[bytes, str]]) -> dict[str, tuple[int,
         count, size = counts.get(storage_class, (0, 0))
         counts[storage_class] = (count + 1, size + len(body))
     return counts
+
+
+def test_keys_xml_cannot_carry_are_listed_copied_and_verified(
+        source_client, target_client, write_spec, server_env, tmp_path, bucket_name):
+    """Keys holding control characters, a byte-order mark or ``+``/``%`` arrive under the
+    same key, byte for byte, and verify as matched: unencoded, moto_server's listing of
+    them did not parse (the drill failed) and SeaweedFS listed them with U+FFFD."""
+    rng = random.Random(7)
+    bucket, target_bucket = bucket_name("src"), bucket_name("tgt")
+    source_client.create_bucket(Bucket=bucket)
+    objects = {}
+    for number, trouble in enumerate(XML_TROUBLE):
+        key = f"exports/{number:02d} report{trouble}final.csv"
+        body = rng.randbytes(rng.randint(0, 5000))
+        source_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv",
+                                 Metadata=rng.choice(METADATA))
+        objects[key] = body
+    result = run_drill(write_spec(bucket, target_bucket), tmp_path / "results",
+                       environ=server_env)
+    record = result.record
+    assert result.exit_code == 0, (record.errors, record.verification.differences[:3])
+    assert record.verification.counts["matched"] == len(objects)
+    listed = target_client.list_objects_v2(Bucket=target_bucket)["Contents"]
+    assert sorted(item["Key"] for item in listed) == sorted(objects)
+    for key, body in objects.items():
+        assert _sha(target_client.get_object(Bucket=target_bucket, Key=key)["Body"].read()) \
+            == _sha(body), repr(key)
 
 
 def test_archived_objects_get_their_class_and_the_restore_they_need(
