@@ -63,18 +63,21 @@ def test_source_adapter_is_read_only_by_construction(moto, source_client, bucket
         assert not hasattr(source, method)
 
 
+def bucket_of_keys(client, bucket: str, keys) -> None:
+    """Create *bucket* holding *keys*, each object's body its key."""
+    client.create_bucket(Bucket=bucket)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=k.encode()),
+                      keys))
+
+
 @pytest.mark.parametrize("server_name", ["moto", "seaweed"])
 def test_listing_pages_beyond_1000_keys(request, server_name, bucket_name):
     server = request.getfixturevalue(server_name)
-    from exitkit.providers.boto import s3_client
     client = s3_client(server.endpoint, server.access_key, server.secret_key)
     bucket = bucket_name("page")
-    client.create_bucket(Bucket=bucket)
     expected = {f"p/{i:04d}/k-{i}" for i in range(1105)}
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=k.encode()),
-                      expected))
+    bucket_of_keys(client, bucket, expected)
     client.put_object(Bucket=bucket, Key="outside/prefix", Body=b"x")
     store = (moto_source(moto=server, bucket=bucket) if server_name == "moto"
              else seaweed_target(server, bucket))
@@ -89,13 +92,9 @@ def test_a_store_that_answers_listobjects_v1_is_paged_with_markers(moto, bucket_
     """The listing asks for ListObjectsV2 and pages on with ``start-after``; a store that
     answers V1 instead (here moto_server behind a proxy that drops ``list-type=2``)
     ignores ``start-after``, so the listing must notice and page on with ``marker``."""
-    client = s3_client(moto.endpoint, moto.access_key, moto.secret_key)
     bucket = bucket_name("v1")
-    client.create_bucket(Bucket=bucket)
     expected = {f"p/{i:04d}" for i in range(1105)}
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=k.encode()),
-                      expected))
+    bucket_of_keys(s3_client(moto.endpoint, moto.access_key, moto.secret_key), bucket, expected)
     faults = Faults(list_version_1=True)
     with FaultProxy(int(urlsplit(moto.endpoint).port), faults) as proxy:
         endpoint = Endpoint(provider="aws-s3", endpoint=proxy.endpoint, region="us-east-1",

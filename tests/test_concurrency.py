@@ -30,18 +30,19 @@ def test_the_producers_error_is_raised_where_the_sequence_broke_off():
     assert got == list(range(20))  # the items of the whole batches before the failure
 
 
+def _counting_listing(produced: list, finished: threading.Event):
+    """A long listing that records what it produced and sets *finished* once it stops."""
+    try:
+        for number in range(1_000_000):
+            produced.append(number)
+            yield number
+    finally:
+        finished.set()
+
+
 def test_a_consumer_that_stops_early_stops_the_producer():
     produced, finished = [], threading.Event()
-
-    def listing():
-        try:
-            for number in range(1_000_000):
-                produced.append(number)
-                yield number
-        finally:
-            finished.set()
-
-    reader = prefetched(listing(), batch=10, batches=2)
+    reader = prefetched(_counting_listing(produced, finished), batch=10, batches=2)
     assert [next(reader) for _ in range(5)] == list(range(5))
     reader.close()
     deadline = time.monotonic() + 5
@@ -50,15 +51,6 @@ def test_a_consumer_that_stops_early_stops_the_producer():
     count = len(produced)
     time.sleep(0.2)
     assert len(produced) == count < 100  # bounded read-ahead, then nothing more
-
-
-def _counting_listing(produced: list, finished: threading.Event):
-    try:
-        for number in range(1_000_000):
-            produced.append(number)
-            yield number
-    finally:
-        finished.set()
 
 
 def test_the_producer_starts_before_the_first_item_is_asked_for():

@@ -20,7 +20,6 @@ from datetime import datetime
 from itertools import chain, groupby
 from time import monotonic
 
-
 from exitkit.concurrency import map_bounded
 from exitkit.drill.events import DrillObserver, SilentObserver
 from exitkit.drill.spec import Restore

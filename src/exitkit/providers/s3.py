@@ -310,7 +310,7 @@ class S3Source(DriverPerThread):
         page starting after the last key of the one before (moto_server builds a V2 page
         with about a fifth less CPU than a V1 page); a store that answers V1 instead (no
         ``KeyCount``) is paged on with ListObjects' marker. Keys are asked URL-encoded
-        (see :func:`_listed_keys`)."""
+        (see :func:`_listed_objects`)."""
         after, version_2 = None, True
         while True:
             params = {"encoding-type": "url", **({"prefix": prefix} if prefix else {})}
@@ -321,8 +321,7 @@ class S3Source(DriverPerThread):
             root = self._with_retries(lambda: self._xml(f"listing {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
             version_2 = version_2 and child_text(root, "KeyCount") is not None
-            objects = _listed_keys(root, [child_texts(element) for element in root
-                                          if local_name(element.tag) == "Contents"])
+            objects = _listed_objects(root)
             for fields in objects:
                 yield ObjectInfo(key=fields.get("Key"), size=int(fields.get("Size") or 0),
                                  etag=plain_etag(fields.get("ETag")),
@@ -847,23 +846,20 @@ class S3Store(S3Source):
             raise _status_error(response, what)
 
 
-def _url_encoded(root) -> bool:
-    """Whether a listing answer says its keys are URL-encoded (``EncodingType`` url)."""
-    return (child_text(root, "EncodingType") or "").lower() == "url"
-
-
-def _listed_keys(root, entries: list[dict[str, str]]) -> list[dict[str, str]]:
-    """*entries* (a listing page's fields) with their ``Key`` decoded where the answer says
-    it is URL-encoded, in place. Listings ask for ``encoding-type=url``: XML 1.0 cannot
-    carry a key's control characters, so unencoded, moto_server's page does not parse and
-    SeaweedFS replaces them (a key ``bell\\x07.txt`` listed as ``bell\\ufffd.txt``). Decoded as
-    the AWS SDKs do (``+`` is a space; a ``+`` of the key comes as ``%2B``); a store that
-    ignores the parameter says no ``EncodingType``, and its keys are taken as they are."""
-    if _url_encoded(root):
-        for fields in entries:
+def _listed_objects(root) -> list[dict[str, str]]:
+    """The fields of each ``Contents`` of a listing page, its ``Key`` decoded where the
+    answer says it is URL-encoded (``EncodingType`` url). Listings ask for
+    ``encoding-type=url``: XML 1.0 cannot carry a key's control characters, so unencoded,
+    moto_server's page does not parse and SeaweedFS replaces them (a key ``bell\\x07.txt``
+    listed as ``bell\\ufffd.txt``). Decoded as the AWS SDKs do (``+`` is a space; a ``+`` of
+    the key comes as ``%2B``); a store that ignores the parameter says no ``EncodingType``,
+    and its keys are taken as they are."""
+    objects = [child_texts(element) for element in root if local_name(element.tag) == "Contents"]
+    if (child_text(root, "EncodingType") or "").lower() == "url":
+        for fields in objects:
             if "Key" in fields:
                 fields["Key"] = unquote_plus(fields["Key"])
-    return entries
+    return objects
 
 
 def _parts(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
