@@ -128,6 +128,13 @@ def domains(hypervisor) -> list[str]:
         connection.close()
 
 
+def diagnosis(move: dict) -> str:
+    """What a failed health check left in the record: the last probe, the boot time and the
+    guest's console, for an assertion's message."""
+    return (f"{move['vm']}: {move['health']}, booted after {move['boot_s']} s, "
+            f"errors {move['errors']}, console: {move['console_tail']}")
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -176,7 +183,7 @@ def test_moved_vms_boot_answer_and_serve_the_migrated_data(moved, estate, public
     plan = {vm["name"]: vm for vm in record["vms"]["vms"]}
     for name in ("web", "app"):
         move = moves[name]
-        assert move["status"] == "healthy" and move["health"]["passed"]
+        assert move["status"] == "healthy" and move["health"]["passed"], diagnosis(move)
         assert 0 < move["boot_s"] <= move["time_to_healthy_s"]
         served = move["data"]["objects"]
         assert move["data"]["passed"] and len(served) == move["data"]["checked"] > 0
@@ -204,7 +211,8 @@ def test_rebuild_carries_the_user_data_and_records_the_base_image(moved, vm_imag
     assert web["image"]["kind"] == "kernel+initrd"
     assert {f["role"]: f["sha256"] for f in web["image"]["files"]} == {
         "kernel": sha256(vm_image["kernel"]), "initrd": sha256(vm_image["initrd"])}
-    assert web["health"]["detail"] == "HTTP 200"  # the body held what the user data wrote
+    # the body held what the user data wrote
+    assert web["health"]["detail"] == "HTTP 200", diagnosis(web)
     assert web["teardown"]["stale_removed"] == 1  # the planted leftover
 
 
