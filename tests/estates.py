@@ -31,6 +31,16 @@ METADATA = ({"department": "finance", "classification": "internal"},
 XML_TROUBLE = ("\x01", "\x07", "\x08", "\t", "\x0b", "\x0c", "\r", "\x1b[0m", "\x1f",
                "\x7f", "\u0085", "\ufeff", "+", "%2B", "%", " + ")
 #: Keys a path-keyed store cannot hold: a 300-byte segment, an empty segment.
+#: Histories of keys in a versioned bucket, oldest step first: ``put`` writes a new version,
+#: ``delete`` puts a delete marker on top (a key deleted by a user, an application or a
+#: lifecycle rule), the way real buckets hold deleted and re-created documents.
+HISTORIES = {
+    "docs/live.txt": ("put", "put"),
+    "docs/deleted.txt": ("put", "put", "delete"),
+    "docs/deleted-once.txt": ("put", "delete"),
+    "docs/re-created.txt": ("put", "delete", "put"),
+    "docs/ünïcode deleted.txt": ("put", "put", "put", "delete"),
+}
 PATH_TROUBLE = ("deep/" + "long-segment-" * 23 + "x/report.pdf", "legacy//double-slash.txt")
 
 

@@ -80,7 +80,16 @@ def test_versions_are_aged_from_the_current_one():
     assert aged == [("k", 0, "v3"), ("k", 1, "v2"), ("k", 2, "v1"), ("m", 0, "w1")]
     deleted = [ObjectInfo("p/d", 0, version_id="m1", is_latest=True, is_delete_marker=True),
                ObjectInfo("p/d", 1, version_id="x1", is_latest=False)]
-    assert [(e.relative, e.age) for e in _aged(deleted, "p/")] == [("d", 1)]
+    assert [(e.relative, e.age, e.info.deleted_after) for e in _aged(deleted, "p/")] == [
+        ("d", 0, True)]
+    # deleted, written again, deleted twice (a retried deletion): markers take no age
+    history = [ObjectInfo("p/r", 0, version_id="m3", is_latest=True, is_delete_marker=True),
+               ObjectInfo("p/r", 0, version_id="m2", is_latest=False, is_delete_marker=True),
+               ObjectInfo("p/r", 2, version_id="r2", is_latest=False),
+               ObjectInfo("p/r", 0, version_id="m1", is_latest=False, is_delete_marker=True),
+               ObjectInfo("p/r", 1, version_id="r1", is_latest=False)]
+    assert [(e.age, e.info.version_id, e.info.deleted_after) for e in _aged(history, "p/")] \
+        == [(0, "r2", True), (1, "r1", True)]
     unflagged = [ObjectInfo("p/u", 1, version_id="u1", is_latest=False)]
     assert [(e.relative, e.age) for e in _aged(unflagged, "p/")] == [("u", 0)]
 

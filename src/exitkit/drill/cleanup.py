@@ -20,8 +20,8 @@ def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concu
     """Delete every object (version) the copy wrote, then list the prefix to prove it
     (deletes are retried by the target, where it is opened).
 
-    On a versioned target each written version is deleted by its id, so no delete
-    marker is left in its place. The written objects are streamed from ``outcome.copied``
+    On a versioned target each written version, and each delete marker the copy wrote
+    after one, is deleted by its id, so no delete marker is left in its place. The written objects are streamed from ``outcome.copied``
     (the journal) and the proof is a merge of the sorted written keys with the sorted
     listing: nothing per object is held in memory.
     """
@@ -37,6 +37,8 @@ def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concu
     def delete(copied: CopiedObject) -> None:
         version = copied.target_version_id if versioned else None
         target.remove(copied.target_key, version)
+        if versioned and copied.marker_version_id:  # the delete marker written after it
+            target.remove(copied.target_key, copied.marker_version_id)
 
     failures: list[KeyProblem] = []
     failed = 0

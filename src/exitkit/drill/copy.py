@@ -51,6 +51,9 @@ class CopiedObject:
     #: The target's HEAD right after the write, when it showed nothing that can change
     #: without a new write (see :func:`read_back`), else None.
     read_back: ObjectInfo | None = None
+    #: The version id of the delete marker written after this version, as on the source
+    #: (``deleted_after``), where the target gave one.
+    marker_version_id: str | None = None
 
 
 @dataclass
@@ -222,7 +225,9 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
     collected, not raised, each with its class. With ``outcome.archived``, keys with
     archived versions wait for their restores (see :mod:`exitkit.drill.restore`). With
     *reads_back*, each object is HEADed on the target once written, for verification to
-    reuse (:func:`read_back`)."""
+    reuse (:func:`read_back`). A version that a delete marker follows on the source
+    (``deleted_after``) is followed by one on the target, written right after it, so the
+    key's history, and whether it is deleted now, arrive as they are."""
     properties = properties or PropertyPlan()
     census, counting = outcome.census, threading.Lock()
 
@@ -235,7 +240,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
             target_key = keys.on_target(versions[0].relative)
             keep = []
             for entry in versions:
-                reason = unrepresentable_reason(target_key, entry.age, target.capabilities)
+                reason = unrepresentable_reason(target_key, entry.age, target.capabilities,
+                                                entry.info.deleted_after)
                 if reason is None:
                     keep.append(entry)
                 else:
@@ -253,6 +259,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
                                                        count if census is not None else None,
                                                        reads_back),
                                          max_retries, clock.retried)
+                if entry.info.deleted_after:  # deleted after this version, as on the source
+                    copied = replace(copied, marker_version_id=target.remove(target_key))
             except (TransientError, PermanentError) as exc:
                 results.append((entry, exc))
                 break  # later versions would be written out of order
@@ -294,7 +302,8 @@ def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], Co
     """The journaled copies a resumed run need not repeat, with their sizes, put *into* a
     mapping (a new dict by default): the source version is the one that was copied (same
     ETag and size) and the target still lists it with that size (and, when *versions* are
-    listed, the version that was written).
+    listed, the version that was written, followed by a delete marker where the source's
+    is).
 
     *plan* and *on_target* come in (relative key, age) order and are merged as they
     stream; the journal is asked per planned entry the target still lists.
@@ -312,6 +321,7 @@ def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], Co
         copied = journaled.get(entry.order)
         if (copied and copied.source_etag == entry.info.etag
                 and copied.size == entry.info.size == target.info.size
-                and (not versions or copied.target_version_id == target.info.version_id)):
+                and (not versions or copied.target_version_id == target.info.version_id)
+                and entry.info.deleted_after == target.info.deleted_after):
             found[entry.order] = entry.info.size
     return found

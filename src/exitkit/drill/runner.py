@@ -246,7 +246,7 @@ class DrillRun:
 
         def reported() -> Iterator:
             return (entry.info for entry in plan
-                    if entry.age == 0 and not entry.info.is_delete_marker)
+                    if entry.age == 0 and not entry.info.deleted_after)
 
         staleness = check_staleness(reported, source, settings.heads, settings.prefixes,
                                     sample.seed if sample else 0, options.concurrency,

@@ -42,7 +42,9 @@ class ObjectInfo(NamedTuple):
     ``checksums`` holds full-object checksums the provider computed (algorithm -> base64),
     None when it reported none;
     ``tag_count`` is None when unknown; ``is_delete_marker`` marks a version listing's
-    delete marker; ``storage_class`` is the provider's class (``STANDARD`` when an S3
+    delete marker, and ``deleted_after`` a version a delete marker follows (before the
+    next version, or on top: the key is deleted), set by
+    :func:`exitkit.verify.entries.version_entries`; ``storage_class`` is the provider's class (``STANDARD`` when an S3
     listing or HEAD names none; None where the store has no classes, such as a directory).
     A named tuple: listings create millions of these.
     """
@@ -58,6 +60,7 @@ class ObjectInfo(NamedTuple):
     tag_count: int | None = None
     is_delete_marker: bool = False
     storage_class: str | None = None
+    deleted_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,5 +259,7 @@ class ObjectTarget(ObjectSource, Protocol):
             attributes: Attributes) -> PutResult:
         """Write an object from *chunks*; it appears under *key* only once complete."""
 
-    def remove(self, key: str, version_id: str | None = None) -> None:
-        """Delete *key* (missing keys are not an error)."""
+    def remove(self, key: str, version_id: str | None = None) -> str | None:
+        """Delete *key* (missing keys are not an error), or one version of it. Without
+        *version_id* a versioned store puts a delete marker on top: its version id is
+        returned where the store gives one, else None."""

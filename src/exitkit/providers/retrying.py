@@ -84,8 +84,9 @@ class RetryingTarget(RetryingSource):
         if hasattr(inner, "retry_repeatable"):
             inner.retry_repeatable = self._retry
 
-    def remove(self, key: str, version_id: str | None = None, **options) -> None:
-        """DELETE, retried."""
+    def remove(self, key: str, version_id: str | None = None, **options) -> str | None:
+        """DELETE, retried (a repeated deletion of a key puts a second delete marker on a
+        versioned store, which reads as one: see :mod:`exitkit.verify.entries`)."""
         return self._retry(lambda: self.inner.remove(key, version_id, **options))
 
 

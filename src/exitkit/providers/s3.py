@@ -334,6 +334,14 @@ class S3Source(DriverPerThread):
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every version and delete marker under *prefix* (ListObjectVersions).
 
+        Each page is yielded in key order, a key's versions and delete markers together,
+        newest first (stable sorts, so the listing's order stands between equal times): S3
+        interleaves them so, but moto_server writes a page's versions first and its delete
+        markers after them, which parted a deleted key from its marker, so that the key
+        looked current (see :func:`exitkit.verify.entries._aged`). moto_server's times are
+        whole seconds: a marker written in the same second as the version before it reads
+        as older than that version there.
+
         Keys are not asked URL-encoded here: neither moto_server nor SeaweedFS encodes a
         version listing, so it could not be tested. A key holding a character XML cannot
         carry fails moto_server's version listing, and SeaweedFS lists it with U+FFFD in
@@ -349,12 +357,13 @@ class S3Source(DriverPerThread):
                     params["version-id-marker"] = version_marker
             root = self._with_retries(lambda: self._xml(f"listing versions of {self.bucket}",
                                                         f"/{self.bucket}", dict(params)))
+            page = []
             for element in root:
                 kind = local_name(element.tag)
                 if kind not in ("Version", "DeleteMarker"):
                     continue
                 fields = child_texts(element)
-                yield ObjectInfo(
+                page.append(ObjectInfo(
                     key=fields.get("Key"), size=int(fields.get("Size") or 0),
                     etag=plain_etag(fields.get("ETag")),
                     last_modified=fields.get("LastModified"),
@@ -362,7 +371,9 @@ class S3Source(DriverPerThread):
                     is_latest=(fields.get("IsLatest") or "").lower() == "true",
                     is_delete_marker=kind == "DeleteMarker",
                     storage_class=None if kind == "DeleteMarker"
-                    else fields.get("StorageClass") or "STANDARD")
+                    else fields.get("StorageClass") or "STANDARD"))
+            page.sort(key=lambda info: info.last_modified or "", reverse=True)
+            yield from sorted(page, key=lambda info: info.key)  # UTF-8 order = code-point order
             if (child_text(root, "IsTruncated") or "false").lower() != "true":
                 return
             key_marker = child_text(root, "NextKeyMarker")
@@ -816,15 +827,18 @@ class S3Store(S3Source):
             pass
 
     def remove(self, key: str, version_id: str | None = None,
-               bypass_governance: bool = False) -> None:
-        """Delete *key* (or one version of it); a missing key is not an error. With
-        *bypass_governance*, a version under GOVERNANCE retention is deleted too (the probe
-        removes its own test objects so)."""
+               bypass_governance: bool = False) -> str | None:
+        """Delete *key* (or one version of it); a missing key is not an error. On a
+        versioned bucket, deleting *key* without a version puts a delete marker on top:
+        its version id is returned (else None). With *bypass_governance*, a version under
+        GOVERNANCE retention is deleted too (the probe removes its own test objects so)."""
         headers = {"x-amz-bypass-governance-retention": "true"} if bypass_governance else {}
         response = self._request(f"DELETE {key}", self._object_path(key), method="DELETE",
                                  params=self._version_params(version_id), headers=headers)
         if response.status >= 300 and response.status != 404:
             raise _status_error(response, f"DELETE {key}")
+        marker = response.headers.get("x-amz-delete-marker", "").lower() == "true"
+        return response.headers.get("x-amz-version-id") if marker and not version_id else None
 
     def release_legal_hold(self, key: str, version_id: str | None = None) -> None:
         """Turn a version's legal hold OFF (PUT ?legal-hold), so it can be deleted."""

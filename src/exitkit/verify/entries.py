@@ -1,7 +1,9 @@
 """Listings as entries in scope: (key relative to the prefix, version age, object info).
 
-Age 0 is the current version, 1 the one before, and so on; a store without versioning
-holds only age 0. Entries sort by (relative key, age).
+Age 0 is the newest version, 1 the one before, and so on; a store without versioning
+holds only age 0. Delete markers take no age: the version a marker follows carries
+``deleted_after`` (at age 0, the key is deleted and that version is hidden under the
+marker). Entries sort by (relative key, age).
 """
 
 from collections.abc import Iterable, Iterator
@@ -29,8 +31,10 @@ class Entry(NamedTuple):
     @property
     def label(self) -> str:
         """The full key, with the version id when it is not the current version."""
-        if self.age == 0:
+        if self.age == 0 and not self.info.deleted_after:
             return self.info.key
+        if self.age == 0:
+            return f"{self.info.key} (version {self.info.version_id}, under a delete marker)"
         return f"{self.info.key} (version {self.info.version_id}, {self.age} older)"
 
 
@@ -61,20 +65,25 @@ def _as_current(infos: Iterable[ObjectInfo], prefix_length: int) -> Iterator[Ent
 
 
 def _aged(versions: Iterable[ObjectInfo], prefix: str) -> Iterator[Entry]:
-    """Number each key's versions by age, newest (age 0) first.
+    """Number each key's versions by age, newest (age 0) first; a version that a delete
+    marker follows gets ``deleted_after``.
 
-    A listing gives a key's versions together, newest first. When a delete marker is the
-    current version, the key has no age-0 entry, so it shows as missing against a source
-    that has one. The ``IsLatest`` flags of versions are not trusted (SeaweedFS leaves it
-    false on some current versions); listing order decides, the flagged one first.
+    A listing gives a key's versions and delete markers together, newest first. Markers
+    take no age, so a key deleted on one side and not on the other still pairs version
+    with version, and the difference is the flag (see
+    :func:`exitkit.verify.classes.deletion_difference`). The ``IsLatest`` flags are not
+    trusted (SeaweedFS leaves it false on some current versions); listing order decides,
+    the flagged one first.
     """
     for key, group in groupby(versions, key=lambda info: info.key):
-        listed = list(group)
-        deleted = any(info.is_delete_marker and info.is_latest for info in listed)
-        ordered = sorted((info for info in listed if not info.is_delete_marker),
-                         key=lambda info: not info.is_latest)
-        for age, info in enumerate(ordered, start=1 if deleted else 0):
-            yield Entry(key[len(prefix):], age, info)
+        age, marked = 0, False
+        for info in sorted(group, key=lambda info: not info.is_latest):
+            if info.is_delete_marker:
+                marked = True
+                continue
+            yield Entry(key[len(prefix):], age, info._replace(deleted_after=marked)
+                        if marked else info)
+            age, marked = age + 1, False
 
 
 def version_entries(store: ObjectSource, prefix: str) -> Iterator[Entry]:

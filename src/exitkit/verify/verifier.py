@@ -43,7 +43,7 @@ from exitkit.providers.contract import Attributes, ObjectInfo, ObjectSource
 from exitkit.providers.retry import with_retries
 from exitkit.verify.attributes import attribute_differences, unheld_fields
 from exitkit.verify.digest import are_plain_md5, is_plain_md5, sha256_of
-from exitkit.verify.classes import absent_class
+from exitkit.verify.classes import absent_class, deletion_difference
 from exitkit.verify.entries import Entry
 from exitkit.verify.storage_classes import StorageClassTally
 from exitkit.verify.writes import same_write
@@ -403,6 +403,8 @@ def verify_tally(source: ObjectSource, target: ObjectSource, scope: VerifyScope,
                                         target.capabilities, scope.known,
                                         scope.source_restorable)
             record(src, Check(kind, detail=reason))
+        elif (deletion := deletion_difference(src, tgt)) is not None:
+            record(src, Check(deletion[0], detail=deletion[1]))
         elif src.info.size != tgt.info.size:
             record(src, Check("size_differs", detail=f"source {src.info.size} bytes, "
                                                      f"target {tgt.info.size} bytes"))
