@@ -21,9 +21,9 @@ def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concu
     (deletes are retried by the target, where it is opened).
 
     On a versioned target each written version, and each delete marker the copy wrote
-    after one, is deleted by its id, so no delete marker is left in its place. The written objects are streamed from ``outcome.copied``
-    (the journal) and the proof is a merge of the sorted written keys with the sorted
-    listing: nothing per object is held in memory.
+    after one, is deleted by its id, so no delete marker is left in its place. The written
+    objects are streamed from ``outcome.copied`` (the journal) and the proof is a merge of
+    the sorted written keys with the sorted listing: nothing per object is held in memory.
     """
     versioned = target.capabilities.versioning
     requested = 0

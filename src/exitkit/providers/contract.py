@@ -44,8 +44,9 @@ class ObjectInfo(NamedTuple):
     ``tag_count`` is None when unknown; ``is_delete_marker`` marks a version listing's
     delete marker, and ``deleted_after`` a version a delete marker follows (before the
     next version, or on top: the key is deleted), set by
-    :func:`exitkit.verify.entries.version_entries`; ``storage_class`` is the provider's class (``STANDARD`` when an S3
-    listing or HEAD names none; None where the store has no classes, such as a directory).
+    :func:`exitkit.verify.entries.version_entries`; ``storage_class`` is the provider's
+    class (``STANDARD`` when an S3 listing or HEAD names none; None where the store has no
+    classes, such as a directory).
     A named tuple: listings create millions of these.
     """
 
