@@ -195,10 +195,12 @@ def test_resume_refuses_a_changed_spec_and_a_second_concurrent_run(
 
 
 def test_resume_skips_a_version_only_while_the_target_still_lists_the_version_it_wrote():
-    """With ``versions: all`` the journaled target version id must still be listed; with
-    ``latest`` the size decides. A changed source ETag or size always means a new copy."""
-    def entry(key, size, etag=None, version_id=None, age=0):
-        return Entry(key, age, ObjectInfo(key, size, etag, version_id=version_id))
+    """With ``versions: all`` the journaled target version id must still be listed (and
+    followed by a delete marker where the source's version is); with ``latest`` the size
+    decides. A changed source ETag or size always means a new copy."""
+    def entry(key, size, etag=None, version_id=None, age=0, deleted_after=False):
+        return Entry(key, age, ObjectInfo(key, size, etag, version_id=version_id,
+                                          deleted_after=deleted_after))
 
     def copied(size, etag, version_id):
         return CopiedObject(size=size, sha256="0" * 64, source_etag=etag,
@@ -213,3 +215,9 @@ def test_resume_skips_a_version_only_while_the_target_still_lists_the_version_it
               entry("c", 5, version_id="t3"), entry("d", 4, version_id="t4")]
     assert still_in_place(plan, journal, target, versions=True) == {("a", 0): 5}
     assert still_in_place(plan, journal, target, versions=False) == {("a", 0): 5, ("b", 0): 5}
+    deleted = [entry("e", 5, "e-e", deleted_after=True)]  # its key deleted after it
+    written = {("e", 0): copied(5, "e-e", "t5")}
+    marker_lost = [entry("e", 5, version_id="t5")]
+    assert still_in_place(deleted, written, marker_lost, versions=True) == {}
+    marked = [entry("e", 5, version_id="t5", deleted_after=True)]
+    assert still_in_place(deleted, written, marked, versions=True) == {("e", 0): 5}
