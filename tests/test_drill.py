@@ -62,6 +62,12 @@ def test_demo_drill_copies_every_object_byte_for_byte(seeded, write_spec, server
     assert "record:" in done.stdout and "PASSED" in done.stdout
 
 
+def into_the_next_second() -> None:
+    """Wait until just after the next whole second: stores that keep times in whole
+    seconds then tell what is written next from what was written before."""
+    time.sleep(1.05 - time.time() % 1)
+
+
 class Saboteur(SilentObserver):
     """Damages the target after the copy phase, before verification starts."""
 
@@ -84,7 +90,7 @@ def test_object_lost_or_changed_between_copy_and_verify_fails_naming_keys(
         # in a later second than the copy's writes: a rewrite of the same bytes within the
         # second of the copy's own write is what reusing its read-back cannot see
         # (architecture.md, "Verification reuses the copy's read-back")
-        time.sleep(1.05 - time.time() % 1)
+        into_the_next_second()
         target_client.delete_object(Bucket=target_bucket, Key=lost)
         body = target_client.get_object(Bucket=target_bucket, Key=flipped)["Body"].read()
         target_client.put_object(Bucket=target_bucket, Key=flipped,
@@ -438,7 +444,7 @@ def seed_histories(client, bucket: str) -> set[str]:
             if step == "delete" and number < len(steps) - 1:
                 # moto_server lists times in whole seconds, and a marker between versions is
                 # placed by its time: it gets a later second than the versions before it
-                time.sleep(1.05 - time.time() % 1)
+                into_the_next_second()
             if step == "put":
                 client.put_object(Bucket=bucket, Key=key, Body=f"{key} v{number}".encode())
             else:

@@ -37,7 +37,7 @@ def cleanup_phase(target: ObjectTarget, outcome: CopyOutcome, prefix: str, concu
     def delete(copied: CopiedObject) -> None:
         version = copied.target_version_id if versioned else None
         target.remove(copied.target_key, version)
-        if versioned and copied.marker_version_id:  # the delete marker written after it
+        if copied.marker_version_id:  # the delete marker written after it (versioned)
             target.remove(copied.target_key, copied.marker_version_id)
 
     failures: list[KeyProblem] = []
