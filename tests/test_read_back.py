@@ -6,6 +6,7 @@ tests/test_properties.py).
 Servers: moto_server (source) and SeaweedFS (target)."""
 
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -161,3 +162,53 @@ def test_drills_that_head_few_target_objects_read_nothing_back(
     assert record.verification.read_back_objects == 0
     # etags only: nothing; sampled: a HEAD per drawn object (and tags, if it is tagged)
     assert record.requests["target"].reads <= most_reads
+
+
+def test_read_backs_hold_no_transfer_slot_and_transfers_stay_within_the_concurrency(
+        tagged_estate, write_spec, server_env, tmp_path, bucket_name, monkeypatch):
+    """At most ``concurrency`` (4) transfers, GET to completed write, are in flight; a
+    read-back HEAD runs beside them, so a worker's next GET does not wait for it. The
+    first read-back waits (up to 5 s) for all four transfer slots to be taken meanwhile,
+    which cannot happen while a read-back holds one."""
+    import threading
+
+    from exitkit.providers.s3 import S3Source, S3Store
+
+    bucket, plain = tagged_estate
+    target_bucket = bucket_name("tgt")
+    lock, transfers, peak = threading.Lock(), [0], [0]
+    full_beside_a_read_back = threading.Event()
+    source_open, target_head = S3Source.open, S3Store.head
+
+    @contextmanager
+    def counted_open(self, key, version_id=None):  # instrumentation, not a mock
+        if self.bucket != bucket:
+            with source_open(self, key, version_id) as stream:
+                yield stream
+            return
+        with lock:
+            transfers[0] += 1
+            peak[0] = max(peak[0], transfers[0])
+        try:
+            with source_open(self, key, version_id) as stream:
+                yield stream  # the copy writes to the target inside this block
+        finally:
+            with lock:
+                transfers[0] -= 1
+
+    def waiting_head(self, key, version_id=None):
+        deadline = time.monotonic() + 5
+        while not full_beside_a_read_back.is_set() and time.monotonic() < deadline:
+            if transfers[0] == 4:
+                full_beside_a_read_back.set()
+            time.sleep(0.002)
+        return target_head(self, key, version_id)
+
+    monkeypatch.setattr(S3Source, "open", counted_open)
+    monkeypatch.setattr(S3Store, "head", waiting_head)
+    record = run_drill(write_spec(bucket, target_bucket), tmp_path, environ=server_env).record
+    assert record.verdict == "passed", record.verification.differences
+    assert record.verification.counts["matched"] == len(plain) + 2
+    assert record.verification.read_back_objects == len(plain)
+    assert full_beside_a_read_back.is_set()
+    assert peak[0] == 4

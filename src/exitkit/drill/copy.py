@@ -7,6 +7,7 @@ first, by one worker. Memory per worker is bounded by about two upload parts.
 import base64
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -133,7 +134,8 @@ def _expected_md5(etag: str | None, checksums: dict[str, str]) -> str | None:
 def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
              target_key: str, plan: PropertyPlan,
              on_read: Callable[[ObjectInfo], None] | None = None,
-             reads_back: bool = False) -> CopiedObject:
+             reads_back: bool = False,
+             transfer: AbstractContextManager = nullcontext()) -> CopiedObject:
     """Copy one object version, streaming; raises TransientError or PermanentError.
 
     The bytes are checked against the source's size, plain-MD5 ETag or stored Content-MD5,
@@ -142,10 +144,12 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
     (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
     Once the copy succeeded, *on_read* gets what the GET's headers said of the object (the
     same a HEAD says, so the property census needs no HEAD of its own). With *reads_back*,
-    the target is HEADed right after the write (:func:`read_back`).
+    the target is HEADed right after the write (:func:`read_back`). *transfer* is held
+    from the GET to the end of the write, not during the read-back: the copy phase's
+    bound on transfers in flight (and so on part buffers).
     """
     info = entry.info
-    with source.open(info.key, info.version_id) as stream:
+    with transfer, source.open(info.key, info.version_id) as stream:
         got = stream.info
         attributes = got.attributes or Attributes()
         if got.tag_count:  # read even when the target cannot hold tags: the loss is reported
@@ -223,13 +227,20 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
     """Copy every entry of *plan* into *outcome* (filled as objects complete, so it holds
     what was written even when the phase is interrupted); per-object failures are
     collected, not raised, each with its class. With ``outcome.archived``, keys with
-    archived versions wait for their restores (see :mod:`exitkit.drill.restore`). With
+    archived versions wait for their restores (see :mod:`exitkit.drill.restore`). A
+    version that a delete marker follows on the source (``deleted_after``) is followed by
+    one on the target, written right after it, so the key's history, and whether it is
+    deleted now, arrive as they are.
+
+    At most *concurrency* transfers (GET to completed write) run at once. With
     *reads_back*, each object is HEADed on the target once written, for verification to
-    reuse (:func:`read_back`). A version that a delete marker follows on the source
-    (``deleted_after``) is followed by one on the target, written right after it, so the
-    key's history, and whether it is deleted now, arrive as they are."""
+    reuse (:func:`read_back`); that HEAD holds no transfer slot, and as many workers again
+    make it, so a worker's next GET need not wait for the read-back of its last write
+    (like rclone's checkers beside its transfers)."""
     properties = properties or PropertyPlan()
     census, counting = outcome.census, threading.Lock()
+    transfers = threading.BoundedSemaphore(concurrency)
+    workers = 2 * concurrency if reads_back else concurrency
 
     def count(info: ObjectInfo) -> None:
         with counting:
@@ -257,7 +268,7 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
                 copied = with_retries(lambda: copy_one(entry, source, target, target_key,
                                                        properties,
                                                        count if census is not None else None,
-                                                       reads_back),
+                                                       reads_back, transfers),
                                          max_retries, clock.retried)
                 if entry.info.deleted_after:  # deleted after this version, as on the source
                     copied = replace(copied, marker_version_id=target.remove(target_key))
@@ -268,7 +279,7 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
         return results
 
     def copy_groups(groups: Iterable[list[Entry]]) -> None:
-        for versions, results, error in map_bounded(copy_versions, groups, concurrency):
+        for versions, results, error in map_bounded(copy_versions, groups, workers):
             if error is not None:
                 raise error
             for entry, copied in results:
