@@ -1,4 +1,5 @@
-"""Reading a sequence ahead on a thread of its own (the verify phase's listings)."""
+"""Reading a sequence ahead on a thread of its own (the verify phase's listings), and one
+call started in the background (the record's provenance)."""
 
 import gc
 import threading
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exitkit.concurrency import prefetched
+from exitkit.concurrency import in_background, prefetched
 
 
 @settings(max_examples=60, deadline=None)
@@ -72,3 +73,19 @@ def test_a_sequence_dropped_unread_stops_its_producer():
     gc.collect()
     assert finished.wait(5)
     assert len(produced) < 100
+
+
+def test_a_background_call_runs_beside_the_caller_and_hands_over_its_result_or_error():
+    started, release = threading.Event(), threading.Event()
+
+    def waits_for_the_caller(value):
+        started.set()
+        assert release.wait(5)
+        return value * 2
+
+    future = in_background(waits_for_the_caller, 21)
+    assert started.wait(5) and not future.done()  # running, while the caller goes on
+    release.set()
+    assert future.result(timeout=5) == 42
+    with pytest.raises(ValueError, match="invalid literal"):
+        in_background(int, "not a number").result(timeout=5)

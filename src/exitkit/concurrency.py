@@ -1,5 +1,5 @@
-"""Run a function over many items on a thread pool without queueing them all at once, and
-read a sequence ahead on a thread of its own."""
+"""Run a function over many items on a thread pool without queueing them all at once,
+read a sequence ahead on a thread of its own, and start one call in the background."""
 
 import threading
 import weakref
@@ -114,3 +114,18 @@ def _handed_over(handover: Queue, stopped: threading.Event) -> Iterator:
             yield from value
     finally:
         stopped.set()
+
+
+def in_background(function: Callable[..., Result], *args: object) -> Future:
+    """Start ``function(*args)`` at once on a thread of its own; the future holds its
+    result or its error. The thread does not keep the process alive."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # handed to whoever asks for the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="exitkit-background", daemon=True).start()
+    return future

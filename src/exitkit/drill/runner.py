@@ -13,11 +13,12 @@ from dataclasses import replace
 from datetime import date, timedelta
 from itertools import islice
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exitkit import __version__
-from exitkit.concurrency import prefetched
+from exitkit.concurrency import in_background, prefetched
 from exitkit.drill.census import Census, head_all
 from exitkit.drill.property_setup import accepted_gaps, property_plan, target_capabilities
 from exitkit.drill.cleanup import cleanup_phase
@@ -130,6 +131,7 @@ class DrillRun:
         self.source_restorable = True
         self.listed: ObjectSource | ReportListing | None = None
         self.listing: ListingRecord | None = None
+        self.provenance: Future | None = None  # of ProvenanceRecord, once the run starts
 
     def execute(self) -> DrillRecord:
         """Preflight (raises EndpointError), then run every phase and return the record."""
@@ -149,6 +151,8 @@ class DrillRun:
         catalog = load_catalog([spec_dir / directory for directory in spec.cost.catalog_dirs])
         prices = self.price_entries = self._price_entries(catalog)
         started_at = utc_now()
+        # the host's clock, code and dependencies, probed while the drill runs
+        self.provenance = in_background(provenance, spec.evidence.retention_class)
         source.check()
         self.listed = self._listing_source(source, started_at)
         versioned = spec.verification.versions == "all" and target.capabilities.versioning
@@ -786,7 +790,7 @@ class DrillRun:
             bucket_config=self.bucket_settings.record if self.bucket_settings else None,
             listing=self.listing,
             scope=ScopeRecord.model_validate(spec.scope.model_dump()) if spec.scope else None,
-            provenance=provenance(spec.evidence.retention_class),
+            provenance=self.provenance.result(),
         )
 
 
