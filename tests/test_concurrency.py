@@ -1,5 +1,6 @@
-"""Reading a sequence ahead on a thread of its own (the verify phase's listings), and one
-call started in the background (the record's provenance)."""
+"""A bounded pool that stops what has not begun when its consumer stops (the copy's
+transfers), reading a sequence ahead on a thread of its own (the verify phase's
+listings), and one call started in the background (the record's provenance)."""
 
 import gc
 import threading
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exitkit.concurrency import in_background, prefetched
+from exitkit.concurrency import in_background, map_bounded, prefetched
+from exitkit.drill.copy import CopyStopped, TransferSlots
 
 
 @settings(max_examples=60, deadline=None)
@@ -89,3 +91,50 @@ def test_a_background_call_runs_beside_the_caller_and_hands_over_its_result_or_e
     assert future.result(timeout=5) == 42
     with pytest.raises(ValueError, match="invalid literal"):
         in_background(int, "not a number").result(timeout=5)
+
+
+def test_a_stopping_consumer_tells_the_running_calls_before_waiting_for_them():
+    """The consumer leaves at the first result; the call still running learns it through
+    *stopping* (set before the pool waits for it), and the calls not begun never run."""
+    stopping, release, ran, saw_stopping = threading.Event(), threading.Event(), [], []
+
+    def call(item):
+        ran.append(item)
+        if item:
+            assert release.wait(5)
+            saw_stopping.append(stopping.is_set())
+        return item
+
+    with pytest.raises(RuntimeError, match="consumer stops"):
+        for _item, _result, _error in map_bounded(call, range(6), 2, stopping):
+            threading.Timer(0.2, release.set).start()
+            raise RuntimeError("consumer stops")
+    # item 2 may have begun on the worker item 0 freed; item 3 was queued and cancelled,
+    # items 4-5 were never taken
+    assert sorted(ran) in ([0, 1], [0, 1, 2])
+    assert saw_stopping == [True] * (len(ran) - 1)
+
+
+def test_transfer_slots_bound_the_transfers_and_begin_none_once_stopped():
+    slots, entered = TransferSlots(2), threading.Event()
+
+    def third_transfer():
+        with slots:
+            entered.set()
+
+    with slots, slots:
+        waiting = threading.Thread(target=third_transfer)
+        waiting.start()
+        assert not entered.wait(0.3)  # both slots taken: the third waits
+    assert entered.wait(5)  # and begins once one is free
+    waiting.join(5)
+    slots.stopped.set()
+    for _attempt in range(3):
+        with pytest.raises(CopyStopped):
+            with slots:
+                pass
+    slots.stopped.clear()  # (never done by the copy) shows no refused transfer kept a slot
+    both = threading.Thread(target=lambda: slots.__enter__() or slots.__enter__())
+    both.start()
+    both.join(5)
+    assert not both.is_alive()

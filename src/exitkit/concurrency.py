@@ -13,12 +13,15 @@ Result = TypeVar("Result")
 
 
 def map_bounded(
-    function: Callable[[Item], Result], items: Iterable[Item], workers: int
+    function: Callable[[Item], Result], items: Iterable[Item], workers: int,
+    stopping: threading.Event | None = None,
 ) -> Iterator[tuple[Item, Result | None, BaseException | None]]:
     """Yield ``(item, result, error)`` as calls complete, keeping at most 2x*workers* in flight.
 
-    Memory stays bounded however many items there are. On KeyboardInterrupt pending
-    calls are cancelled and running ones finish before the interrupt propagates.
+    Memory stays bounded however many items there are. On KeyboardInterrupt (or any
+    error, or the consumer leaving early) pending calls are cancelled, *stopping* is set,
+    so that running calls can give up what they have not begun, and running calls finish
+    before the interrupt propagates.
     Finished calls are handed over through a queue (no waiter installed on every pending
     call each time one is awaited).
     """
@@ -36,6 +39,8 @@ def map_bounded(
             while pending:
                 yield from _drain(pending, finished)
         except BaseException:
+            if stopping is not None:
+                stopping.set()
             for future in pending:
                 future.cancel()
             raise

@@ -140,8 +140,9 @@ def copy_one(entry: Entry, source: ObjectSource, target: ObjectTarget,
 
     The bytes are checked against the source's size, plain-MD5 ETag or stored Content-MD5,
     and SHA-256 checksum (when it gives them) before the write completes, and against its
-    other full-object checksum after. The copy gets every property the target holds, mapped by *plan*
-    (retention, legal hold, redirect, encryption, storage class, checksum algorithm).
+    other full-object checksum after. The copy gets every property the target holds,
+    mapped by *plan* (retention, legal hold, redirect, encryption, storage class, checksum
+    algorithm).
     Once the copy succeeded, *on_read* gets what the GET's headers said of the object (the
     same a HEAD says, so the property census needs no HEAD of its own). With *reads_back*,
     the target is HEADed right after the write (:func:`read_back`). *transfer* is held
@@ -214,6 +215,28 @@ def read_back(target: ObjectTarget, key: str, version_id: str | None) -> ObjectI
     return head
 
 
+class CopyStopped(Exception):
+    """A transfer that had not begun when the copy phase stopped (an interrupt, an error)."""
+
+
+class TransferSlots:
+    """At most *limit* transfers at once, a context manager held for each; once
+    ``stopped`` is set, a transfer not yet begun raises :class:`CopyStopped` instead."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = threading.BoundedSemaphore(limit)
+        self.stopped = threading.Event()
+
+    def __enter__(self) -> None:
+        self._free.acquire()
+        if self.stopped.is_set():
+            self._free.release()
+            raise CopyStopped("the copy phase stopped before this transfer began")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._free.release()
+
+
 def _groups(plan: Iterable[Entry]) -> Iterator[list[Entry]]:
     """Each key's versions, oldest first."""
     for _relative, versions in groupby(plan, key=lambda entry: entry.relative):
@@ -236,10 +259,11 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
     *reads_back*, each object is HEADed on the target once written, for verification to
     reuse (:func:`read_back`); that HEAD holds no transfer slot, and as many workers again
     make it, so a worker's next GET need not wait for the read-back of its last write
-    (like rclone's checkers beside its transfers)."""
+    (like rclone's checkers beside its transfers). When the phase stops (Ctrl-C, an
+    error), the transfers in flight finish and no new one begins."""
     properties = properties or PropertyPlan()
     census, counting = outcome.census, threading.Lock()
-    transfers = threading.BoundedSemaphore(concurrency)
+    transfers = TransferSlots(concurrency)
     workers = 2 * concurrency if reads_back else concurrency
 
     def count(info: ObjectInfo) -> None:
@@ -279,7 +303,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
         return results
 
     def copy_groups(groups: Iterable[list[Entry]]) -> None:
-        for versions, results, error in map_bounded(copy_versions, groups, workers):
+        for versions, results, error in map_bounded(copy_versions, groups, workers,
+                                                    transfers.stopped):
             if error is not None:
                 raise error
             for entry, copied in results:
