@@ -4,7 +4,8 @@ settings and custom metadata, storage classes, and keys that stress every layer
 (unicode, spaces, ``+``, ``%``, ``#``, ``?``, ``~``, long and empty path segments)."""
 
 import random
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 from exitkit.embedded.seed import ENCODED_ASSETS
 
@@ -85,9 +86,37 @@ def seed_s3(client, bucket: str, objects) -> None:
     """Put *objects* into an S3 bucket with their content settings and metadata."""
     client.create_bucket(Bucket=bucket)
     for obj in objects:
-        settings = {"CacheControl": "cache-control", "ContentDisposition": "content-disposition",
-                    "ContentEncoding": "content-encoding", "ContentLanguage": "content-language"}
-        extra = {name: obj.headers[header] for name, header in settings.items()
-                 if header in obj.headers}
-        client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType=obj.content_type,
-                          Metadata=obj.metadata, **extra)
+        put_s3(client, bucket, obj)
+
+
+def put_s3(client, bucket: str, obj: EstateObject, key: str | None = None) -> None:
+    """Put one estate object (under *key*, else its own) with its content settings and
+    metadata."""
+    settings = {"CacheControl": "cache-control", "ContentDisposition": "content-disposition",
+                "ContentEncoding": "content-encoding", "ContentLanguage": "content-language"}
+    extra = {name: obj.headers[header] for name, header in settings.items()
+             if header in obj.headers}
+    client.put_object(Bucket=bucket, Key=key or obj.key, Body=obj.body,
+                      ContentType=obj.content_type, Metadata=obj.metadata, **extra)
+
+
+def seed_versioned_s3(client, bucket: str, sets: int) -> Counter:
+    """A versioned bucket of *sets* estates, each under a prefix of its own, whose objects
+    were written one to three times (the encoded assets encoded again with new content,
+    the documents rewritten); the number of versions of each key."""
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    versions = Counter()
+    for number in range(sets):
+        first, *rewrites = (estate(seed=number + 1000 * round_, path_trouble=False)
+                            for round_ in range(3))
+        later = [{obj.key: obj for obj in rewrite} for rewrite in rewrites]
+        rng = random.Random(number)
+        for index, obj in enumerate(first):
+            key = f"set-{number}/{obj.key}"
+            for version in range(index % 3 + 1):
+                again = later[version - 1].get(obj.key) if version else obj
+                body = again.body if again else rng.randbytes(rng.randint(0, 30_000))
+                put_s3(client, bucket, replace(obj, body=body), key)
+                versions[key] += 1
+    return versions

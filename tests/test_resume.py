@@ -1,7 +1,9 @@
 """Interrupted drills (Ctrl-C, SIGTERM, SIGKILL, a dead target) resume with --resume and end
 with the record of one clean run, copying only what was not in place."""
 
+import hashlib
 import signal
+from collections import Counter
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from exitkit.errors import ExitkitError
 from exitkit.evidence.store import read_record
 from exitkit.providers.contract import Attributes, ObjectInfo
 from exitkit.verify.entries import Entry
+from tests.estates import seed_versioned_s3
 from tests.faultproxy import FaultProxy, Faults
 from tests.helpers import KillAndRestart, digests, exitkit, minio_client
 
@@ -90,6 +93,39 @@ def test_an_interrupted_drill_resumes_to_the_record_of_one_clean_run(
     assert record.verification.counts["matched"] == OBJECTS
     assert digests(minio_client(seaweed), target) == digests(minio_client(moto), bucket)
     assert not journal_path(results, "test-drill").exists()  # removed once passed
+
+
+def test_a_versioned_drill_interrupted_mid_history_resumes_without_writing_a_version_twice(
+        source_client, target_client, bucket_name, write_spec, slow_target, tmp_path):
+    """The versions of one key are journaled together, after the last of them, so Ctrl-C
+    leaves versions on the target that the journal does not name (and the transfers in
+    flight finish after it). The resumed run takes them as in place, being the source's
+    versions in the same places of each key's history, so every key's history on the
+    target is the source's, version for version, and nothing is on the target only."""
+    bucket, target = bucket_name("src"), bucket_name("tgt")
+    versions = seed_versioned_s3(source_client, bucket, sets=6)
+    spec = write_spec(bucket, target, extra="verification:\n  versions: all\n")
+    results = tmp_path / "results"
+    args = ["drill", "run", str(spec), "-r", str(results), "--quiet"]
+    stopped = interrupt_after(args, slow_target, results, 60, signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    _, before = read_journal(journal_path(results, "test-drill"))
+    written = versions_on(target_client, target)
+    assert sum(written.values()) > len(before)  # versions the journal does not name
+
+    done = exitkit(*args, "--resume", env=slow_target)
+    assert done.returncode == 0, done.stderr
+    record = read_record(next(results.glob("*.json")))
+    assert record.copy_summary.resumed_objects == sum(written.values())
+    assert record.verification.counts["extra"] == 0, record.verification.differences[:3]
+    assert record.verification.counts["matched"] == sum(versions.values())
+    assert versions_on(target_client, target) == versions
+
+
+def versions_on(client, bucket: str) -> Counter:
+    """The number of versions of each key in *bucket*."""
+    pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket)
+    return Counter(version["Key"] for page in pages for version in page.get("Versions", []))
 
 
 def test_a_drill_whose_target_died_resumes_after_the_target_is_back(
@@ -221,3 +257,51 @@ def test_resume_skips_a_version_only_while_the_target_still_lists_the_version_it
     assert still_in_place(deleted, written, marker_lost, versions=True) == {}
     marked = [entry("e", 5, version_id="t5", deleted_after=True)]
     assert still_in_place(deleted, written, marked, versions=True) == {("e", 0): 5}
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+#: (source history, target history, journaled places, places in place), oldest first: a
+#: history is (ETag, size, delete marker after it); a place, its index from the oldest.
+#: Unjournaled target versions were written by an interrupted run before it journaled them.
+HISTORY_CASES = [
+    # orphans: the first two versions written, none journaled (a key is journaled whole)
+    ([(md5("f0"), 3, False), (md5("f1"), 4, False), (md5("f2"), 5, False)],
+     [(md5("f0"), 3, False), (md5("f1"), 4, False)], set(), {0, 1}),
+    # an orphan that is not the source's version at its place ends the run at once
+    ([(md5("g0"), 3, False), (md5("g1"), 4, False)], [(md5("x"), 3, False)], set(), set()),
+    # a journaled version in place, then an orphan of the next
+    ([(md5("h0"), 3, False), (md5("h1"), 4, False), (md5("h2"), 5, False)],
+     [(md5("h0"), 3, False), (md5("h1"), 4, False)], {0}, {0, 1}),
+    # a multipart ETag proves no content: the orphan is copied again
+    ([("9b2cf535f27731c974343645a3985328-2", 12, False)],
+     [("9b2cf535f27731c974343645a3985328-2", 12, False)], set(), set()),
+    # the marker after the version did not make it: version and marker are written again
+    ([(md5("k0"), 3, True)], [(md5("k0"), 3, False)], set(), set()),
+    ([(md5("k0"), 3, True)], [(md5("k0"), 3, True)], set(), {0}),
+    # a size differs at the oldest place: nothing of the key is in place
+    ([(md5("m0"), 3, False), (md5("m1"), 4, False)],
+     [(md5("m0"), 2, False), (md5("m1"), 4, False)], set(), set()),
+]
+
+
+@pytest.mark.parametrize("source, target, journaled_at, expected", HISTORY_CASES)
+def test_resume_takes_the_versions_an_interrupted_run_wrote_in_order_as_in_place(
+        source, target, journaled_at, expected):
+    def history(key, versions, prefix):
+        newest_first = list(reversed(versions))
+        return [Entry(key, age, ObjectInfo(key, size, etag, version_id=f"{prefix}{age}",
+                                           deleted_after=deleted_after))
+                for age, (etag, size, deleted_after) in enumerate(newest_first)]
+
+    plan, on_target = history("k", source, "s"), history("k", target, "t")
+    journal = {}
+    for place in journaled_at:
+        etag, size, _ = source[place]
+        journal[("k", len(source) - 1 - place)] = CopiedObject(
+            size=size, sha256="0" * 64, source_etag=etag, attributes=Attributes(), checksums={},
+            parts=1, target_key="k", target_version_id=f"t{len(target) - 1 - place}")
+    found = still_in_place(plan, journal, on_target, versions=True)
+    assert found == {("k", len(source) - 1 - place): source[place][1] for place in expected}

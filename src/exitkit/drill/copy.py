@@ -335,16 +335,30 @@ def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], Co
                    on_target: Iterable[Entry], versions: bool,
                    into: MutableMapping[tuple[str, int], int] | None = None
                    ) -> MutableMapping[tuple[str, int], int]:
-    """The journaled copies a resumed run need not repeat, with their sizes, put *into* a
-    mapping (a new dict by default): the source version is the one that was copied (same
-    ETag and size) and the target still lists it with that size (and, when *versions* are
-    listed, the version that was written, followed by a delete marker where the source's
-    is).
+    """The copies a resumed run need not repeat, with their sizes, put *into* a mapping (a
+    new dict by default).
+
+    A journaled copy is in place while the source version is the one that was copied
+    (same ETag and size) and the target still lists it with that size (and, when
+    *versions* are listed, the version that was written, followed by a delete marker
+    where the source's is).
+
+    With *versions*, each key's histories are compared oldest first, and the first
+    version not in place ends the key's run: the versions after it are copied again, in
+    order, on top of what the target holds. A target version the journal does not name
+    is in place when it is the source's version at the same place in the history (same
+    plain-MD5 ETag, size and delete marker after it): the interrupted run wrote it, and
+    stopped before journaling it (versions of one key are journaled together, after the
+    last, and a killed run loses the journal's last second). Copied again, it would stand
+    twice in the key's history on the target.
 
     *plan* and *on_target* come in (relative key, age) order and are merged as they
     stream; the journal is asked per planned entry the target still lists.
     """
     found = {} if into is None else into
+    if versions:
+        _versions_in_place(plan, journaled, on_target, found)
+        return found
     targets = iter(on_target)
     target = next(targets, None)
     for entry in plan:
@@ -356,8 +370,38 @@ def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], Co
             continue
         copied = journaled.get(entry.order)
         if (copied and copied.source_etag == entry.info.etag
-                and copied.size == entry.info.size == target.info.size
-                and (not versions or copied.target_version_id == target.info.version_id)
-                and entry.info.deleted_after == target.info.deleted_after):
+                and copied.size == entry.info.size == target.info.size):
             found[entry.order] = entry.info.size
     return found
+
+
+def _versions_in_place(plan: Iterable[Entry],
+                       journaled: Mapping[tuple[str, int], CopiedObject],
+                       on_target: Iterable[Entry],
+                       found: MutableMapping[tuple[str, int], int]) -> None:
+    """:func:`still_in_place` with every version listed: key by key, oldest first."""
+    target_keys = groupby(on_target, key=lambda entry: entry.relative)
+    target_key = next(target_keys, None)
+    for relative, planned in groupby(plan, key=lambda entry: entry.relative):
+        while target_key is not None and target_key[0] < relative:
+            target_key = next(target_keys, None)
+        if target_key is None:
+            return
+        if target_key[0] != relative:
+            continue
+        on_key = list(target_key[1])
+        for source, target in zip(reversed(list(planned)), reversed(on_key)):
+            if not _version_in_place(source, target, journaled.get(source.order)):
+                break
+            found[source.order] = source.info.size
+
+
+def _version_in_place(source: Entry, target: Entry, copied: CopiedObject | None) -> bool:
+    """Whether *target* is the copy of *source*, at the same place in the key's history."""
+    info, held = source.info, target.info
+    if held.size != info.size or held.deleted_after != info.deleted_after:
+        return False
+    if copied is not None:
+        return (copied.source_etag == info.etag and copied.size == info.size
+                and copied.target_version_id == held.version_id)
+    return is_plain_md5(info.etag) and held.etag == info.etag
