@@ -568,9 +568,10 @@ def test_ctrl_c_during_the_demo_stops_its_servers(tmp_path):
         while not journal_path(results, "demo").exists():  # the copy phase has begun
             assert demo.poll() is None, demo.communicate()
             threading.Event().wait(0.05)
-        table = process_table()
-        servers = {pid: table[pid] for pid, (parent, *_rest) in table.items()
-                   if parent == demo.pid}
+        table = process_table()  # each server leads a session of its own (a probe the
+        # drill runs meanwhile, such as the provenance's git, does not)
+        servers = {pid: table[pid] for pid, (parent, session, *_rest) in table.items()
+                   if parent == demo.pid and session == pid}
         commands = sorted(cmdline(pid) for pid in servers)
         assert len(servers) == 2 and "moto.server" in commands[0] and "weed" in commands[1], \
             commands
