@@ -281,6 +281,10 @@ HISTORY_CASES = [
     # the marker after the version did not make it: version and marker are written again
     ([(md5("k0"), 3, True)], [(md5("k0"), 3, False)], set(), set()),
     ([(md5("k0"), 3, True)], [(md5("k0"), 3, True)], set(), {0}),
+    # the source's history grew since: the journal's entry at that age names another
+    # version, and the target's version proves itself by its ETag
+    ([(md5("n0"), 3, False), (md5("n1"), 4, False), (md5("n2"), 5, False)],
+     [(md5("n0"), 3, False), (md5("n1"), 4, False)], {"shifted"}, {0, 1}),
     # a size differs at the oldest place: nothing of the key is in place
     ([(md5("m0"), 3, False), (md5("m1"), 4, False)],
      [(md5("m0"), 2, False), (md5("m1"), 4, False)], set(), set()),
@@ -297,11 +301,18 @@ def test_resume_takes_the_versions_an_interrupted_run_wrote_in_order_as_in_place
                 for age, (etag, size, deleted_after) in enumerate(newest_first)]
 
     plan, on_target = history("k", source, "s"), history("k", target, "t")
+    def copied(etag, size, version_id):
+        return CopiedObject(size=size, sha256="0" * 64, source_etag=etag,
+                            attributes=Attributes(), checksums={}, parts=1, target_key="k",
+                            target_version_id=version_id)
+
     journal = {}
-    for place in journaled_at:
+    for place in journaled_at - {"shifted"}:
         etag, size, _ = source[place]
-        journal[("k", len(source) - 1 - place)] = CopiedObject(
-            size=size, sha256="0" * 64, source_etag=etag, attributes=Attributes(), checksums={},
-            parts=1, target_key="k", target_version_id=f"t{len(target) - 1 - place}")
+        journal[("k", len(source) - 1 - place)] = copied(etag, size,
+                                                         f"t{len(target) - 1 - place}")
+    if "shifted" in journaled_at:  # journaled when the key had only its two oldest versions
+        for age, (etag, size, _) in enumerate(reversed(target)):
+            journal[("k", age)] = copied(etag, size, f"t{age}")
     found = still_in_place(plan, journal, on_target, versions=True)
     assert found == {("k", len(source) - 1 - place): source[place][1] for place in expected}

@@ -397,11 +397,13 @@ def _versions_in_place(plan: Iterable[Entry],
 
 
 def _version_in_place(source: Entry, target: Entry, copied: CopiedObject | None) -> bool:
-    """Whether *target* is the copy of *source*, at the same place in the key's history."""
+    """Whether *target* is the copy of *source*, at the same place in the key's history:
+    the version the journal says was written from it, else one with its plain-MD5 ETag
+    (the journal, keyed by age, names another version once the source's history grew)."""
     info, held = source.info, target.info
     if held.size != info.size or held.deleted_after != info.deleted_after:
         return False
-    if copied is not None:
-        return (copied.source_etag == info.etag and copied.size == info.size
-                and copied.target_version_id == held.version_id)
+    if (copied is not None and copied.source_etag == info.etag and copied.size == info.size
+            and copied.target_version_id == held.version_id):
+        return True
     return is_plain_md5(info.etag) and held.etag == info.etag
