@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from exitkit.api import run_drill
-from exitkit.drill.copy import CopiedObject, still_in_place
+from exitkit.drill.copy import UNJOURNALED, CopiedObject, still_in_place
 from exitkit.drill.journal import journal_path, read_journal
 from exitkit.embedded.seed import demo_objects, seed_bucket
 from exitkit.embedded.servers import SeaweedServer
@@ -117,6 +117,7 @@ def test_a_versioned_drill_interrupted_mid_history_resumes_without_writing_a_ver
     assert done.returncode == 0, done.stderr
     record = read_record(next(results.glob("*.json")))
     assert record.copy_summary.resumed_objects == sum(written.values())
+    assert record.copy_summary.objects_copied == sum(versions.values())  # all on the target
     assert record.verification.counts["extra"] == 0, record.verification.differences[:3]
     assert record.verification.counts["matched"] == sum(versions.values())
     assert versions_on(target_client, target) == versions
@@ -314,5 +315,19 @@ def test_resume_takes_the_versions_an_interrupted_run_wrote_in_order_as_in_place
     if "shifted" in journaled_at:  # journaled when the key had only its two oldest versions
         for age, (etag, size, _) in enumerate(reversed(target)):
             journal[("k", age)] = copied(etag, size, f"t{age}")
-    found = still_in_place(plan, journal, on_target, versions=True)
+    before = dict(journal)
+    found = still_in_place(plan, journal, on_target, versions=True, adopted=journal)
     assert found == {("k", len(source) - 1 - place): source[place][1] for place in expected}
+    # a version found in place that the journal did not name is journaled now, with the
+    # ids cleanup needs and no facts for verification to reuse
+    for order in found:
+        if journal[order] is not before.get(order):
+            assert journal[order].engine == UNJOURNALED
+            place = len(source) - 1 - order[1]  # from the oldest
+            held = on_target[len(target) - 1 - place].info
+            assert journal[order].target_version_id == held.version_id
+            assert journal[order].target_key == "k" and journal[order].sha256 == ""
+    assert {order for order in journal if journal[order] is not before.get(order)} <= set(found)
+    # without a journal to add them to, only what the journal names is in place
+    strict = still_in_place(plan, before, on_target, versions=True)
+    assert set(strict) <= {("k", len(source) - 1 - place) for place in journaled_at - {"shifted"}}

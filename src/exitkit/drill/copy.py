@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from exitkit.drill.restore import ArchivedObjects
 
 PROBLEM_LIMIT = 1000
+#: The engine of a version an interrupted run wrote but did not journal (see
+#: :func:`still_in_place`).
+UNJOURNALED = "unjournaled"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ class CopiedObject:
     target_key: str = ""
     target_version_id: str | None = None
     validated: bool = False  # the bytes read matched the source's ETag or SHA-256 checksum
-    engine: str = "exitkit"  # what copied it; only exitkit's copy read what it records
+    #: What copied it; only exitkit's copy read what it records (a version a resumed run
+    #: found on the target unjournaled is :data:`UNJOURNALED`: its size and ids only).
+    engine: str = "exitkit"
     #: The target's multipart ETag when it equals the one predicted from the MD5s of the
     #: parts the copy sent (so it names exactly the bytes read and hashed), else None.
     target_etag: str | None = None
@@ -333,7 +338,8 @@ def copy_phase(plan: Iterable[Entry], source: ObjectSource, target: ObjectTarget
 
 def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], CopiedObject],
                    on_target: Iterable[Entry], versions: bool,
-                   into: MutableMapping[tuple[str, int], int] | None = None
+                   into: MutableMapping[tuple[str, int], int] | None = None,
+                   adopted: MutableMapping[tuple[str, int], CopiedObject] | None = None
                    ) -> MutableMapping[tuple[str, int], int]:
     """The copies a resumed run need not repeat, with their sizes, put *into* a mapping (a
     new dict by default).
@@ -345,19 +351,23 @@ def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], Co
 
     With *versions*, each key's histories are compared oldest first, and the first
     version not in place ends the key's run: the versions after it are copied again, in
-    order, on top of what the target holds. A target version the journal does not name
-    is in place when it is the source's version at the same place in the history (same
-    plain-MD5 ETag, size and delete marker after it): the interrupted run wrote it, and
-    stopped before journaling it (versions of one key are journaled together, after the
-    last, and a killed run loses the journal's last second). Copied again, it would stand
-    twice in the key's history on the target.
+    order, on top of what the target holds. Given *adopted* (the journal), a target
+    version the journal does not name is in place when it is the source's version at the
+    same place in the history (same plain-MD5 ETag, size and delete marker after it): the
+    interrupted run wrote it, and stopped before journaling it (versions of one key are
+    journaled together, after the last, and a killed run loses the journal's last
+    second). Copied again, it would stand twice in the key's history on the target. It
+    goes into *adopted* as :data:`UNJOURNALED` (its size and ids, for the record and
+    cleanup; verification reads both sides), replacing what the journal held at its
+    place (the journal is keyed by age, so that names another version once the source's
+    history grew).
 
     *plan* and *on_target* come in (relative key, age) order and are merged as they
     stream; the journal is asked per planned entry the target still lists.
     """
     found = {} if into is None else into
     if versions:
-        _versions_in_place(plan, journaled, on_target, found)
+        _versions_in_place(plan, journaled, on_target, found, adopted)
         return found
     targets = iter(on_target)
     target = next(targets, None)
@@ -378,7 +388,8 @@ def still_in_place(plan: Iterable[Entry], journaled: Mapping[tuple[str, int], Co
 def _versions_in_place(plan: Iterable[Entry],
                        journaled: Mapping[tuple[str, int], CopiedObject],
                        on_target: Iterable[Entry],
-                       found: MutableMapping[tuple[str, int], int]) -> None:
+                       found: MutableMapping[tuple[str, int], int],
+                       adopted: MutableMapping[tuple[str, int], CopiedObject] | None) -> None:
     """:func:`still_in_place` with every version listed: key by key, oldest first."""
     target_keys = groupby(on_target, key=lambda entry: entry.relative)
     target_key = next(target_keys, None)
@@ -391,19 +402,17 @@ def _versions_in_place(plan: Iterable[Entry],
             continue
         on_key = list(target_key[1])
         for source, target in zip(reversed(list(planned)), reversed(on_key)):
-            if not _version_in_place(source, target, journaled.get(source.order)):
+            info, held = source.info, target.info
+            if held.size != info.size or held.deleted_after != info.deleted_after:
                 break
-            found[source.order] = source.info.size
-
-
-def _version_in_place(source: Entry, target: Entry, copied: CopiedObject | None) -> bool:
-    """Whether *target* is the copy of *source*, at the same place in the key's history:
-    the version the journal says was written from it, else one with its plain-MD5 ETag
-    (the journal, keyed by age, names another version once the source's history grew)."""
-    info, held = source.info, target.info
-    if held.size != info.size or held.deleted_after != info.deleted_after:
-        return False
-    if (copied is not None and copied.source_etag == info.etag and copied.size == info.size
-            and copied.target_version_id == held.version_id):
-        return True
-    return is_plain_md5(info.etag) and held.etag == info.etag
+            copied = journaled.get(source.order)
+            if not (copied is not None and copied.source_etag == info.etag
+                    and copied.size == info.size
+                    and copied.target_version_id == held.version_id):
+                if adopted is None or not is_plain_md5(info.etag) or held.etag != info.etag:
+                    break
+                adopted[source.order] = CopiedObject(
+                    size=info.size, sha256="", source_etag=info.etag, attributes=Attributes(),
+                    checksums={}, parts=1, target_key=held.key,
+                    target_version_id=held.version_id, engine=UNJOURNALED)
+            found[source.order] = info.size

@@ -611,14 +611,15 @@ class DrillRun:
     def _left_to_copy(self, plan: PlanStore, target: ObjectTarget,
                       outcome: CopyOutcome) -> tuple[int, int]:
         """Objects and bytes of the plan still to copy. On resume, what the journal shows is
-        still in place on the target goes into ``outcome.resumed``, and journaled copies no
+        still in place on the target goes into ``outcome.resumed``, with the versions the
+        interrupted run wrote but did not journal (journaled now), and journaled copies no
         longer in place are dropped from the journal (they are copied again)."""
         objects, size = plan.objects, plan.bytes
         if self.resumed_from:
             on_target = self._entries(target, self.keys.target_prefix)
             resumed = still_in_place(plan, outcome.copied, on_target,
                                      self.spec.verification.versions == "all",
-                                     into=outcome.resumed)
+                                     into=outcome.resumed, adopted=outcome.copied)
             for order in outcome.copied:  # the journal pages in key order: deleting is safe
                 if order not in resumed:
                     del outcome.copied[order]  # no longer in place: copied again below
